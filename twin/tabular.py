@@ -1,0 +1,123 @@
+"""Data twins: a user's measurements from a CSV, validated with one-line errors that say what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twin.core import Twin, Variable
+from twin.dataset import Dataset
+
+MAX_CSV_BYTES = 50 * 1024 * 1024
+
+
+class CsvError(ValueError):
+    """A CSV that cannot serve as a data twin; the message says what to fix."""
+
+
+@dataclass
+class DataTwin(Twin):
+    """Measured data: it cannot simulate new points, only hand back what was measured."""
+
+    data: Dataset | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.kind = "data"
+
+    def simulate(self, X: np.ndarray | None = None, **_: object) -> Dataset:
+        """Return the measurements; asking for new inputs is an error (a data twin cannot simulate)."""
+        if X is not None:
+            raise ValueError(f"data twin {self.name!r} cannot simulate new inputs; it holds measurements only")
+        assert self.data is not None
+        return self.data
+
+
+def from_csv(
+    path: str | Path,
+    target: str,
+    inputs: Sequence[str] | None = None,
+    name: str | None = None,
+) -> DataTwin:
+    """Wrap a CSV of measurements: ``target`` is the column to explain, ``inputs`` the columns to use
+    (default: every other column)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CsvError(f"CSV file {path} does not exist")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise CsvError(f"CSV file {path} is larger than {MAX_CSV_BYTES // 2**20} MiB")
+    frame = _read(path)
+    columns = [str(c).strip() for c in frame.columns]
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise CsvError(f"{path.name}: duplicate column names {duplicates}; give each column a unique name")
+    frame.columns = columns
+    if target not in columns:
+        raise CsvError(f"{path.name}: no target column {target!r}; columns are {columns}")
+    inputs = [c for c in columns if c != target] if inputs is None else [str(c).strip() for c in inputs]
+    missing = [c for c in inputs if c not in columns]
+    if missing:
+        raise CsvError(f"{path.name}: input columns {missing} not found; columns are {columns}")
+    if not inputs:
+        raise CsvError(f"{path.name}: no input columns besides the target {target!r}")
+    if target in inputs:
+        raise CsvError(f"{path.name}: the target {target!r} cannot also be an input")
+    used = frame[inputs + [target]].dropna(how="all")
+    if used.empty:
+        raise CsvError(f"{path.name}: no data rows; the file holds only a header or empty rows")
+    values = _numeric(used, path.name)
+    if len(values) <= len(inputs):
+        raise CsvError(f"{path.name}: {len(values)} rows for {len(inputs)} inputs; need more rows than inputs")
+    X, y = values[:, :-1], values[:, -1:]
+    stem = name or path.stem
+    dataset = Dataset(
+        twin=stem, kind="data", arrays={"X": X, "y": y}, input_names=list(inputs),
+        output_names=[target], meta={"source": path.name},
+    )
+    return DataTwin(
+        name=stem,
+        description=f"measurements from {path.name}: {target} against {', '.join(inputs)}",
+        kind="data",
+        inputs=[Variable(c, "", float(X[:, i].min()), float(X[:, i].max())) for i, c in enumerate(inputs)],
+        outputs=[Variable(target, "", float(y.min()), float(y.max()))],
+        group="data",
+        data=dataset,
+    )
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """All cells as text with the header row kept raw, so duplicate names are seen, not renamed."""
+    if path.stat().st_size == 0 or not path.read_bytes().strip():
+        raise CsvError(f"{path.name}: the file is empty")
+    try:
+        try:
+            raw = pd.read_csv(path, sep=None, engine="python", header=None, dtype=str)
+        except csv.Error:  # the delimiter sniffer gives up on one-column files
+            raw = pd.read_csv(path, sep=",", header=None, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as error:
+        raise CsvError(f"{path.name}: not a readable CSV ({str(error).splitlines()[0]})") from None
+    header = ["" if pd.isna(c) else c for c in raw.iloc[0]]
+    frame = raw.iloc[1:].reset_index(drop=True)
+    frame.columns = header
+    return frame
+
+
+def _numeric(frame: pd.DataFrame, file_name: str) -> np.ndarray:
+    """Every cell as a finite float, or a CsvError naming the first offending cell."""
+    values = np.empty(frame.shape, dtype=float)
+    for j, column in enumerate(frame.columns):
+        converted = pd.to_numeric(frame.iloc[:, j].str.strip(), errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(converted)
+        if bad.any():
+            row = int(np.argmax(bad))
+            cell = frame.iloc[row, j]
+            raise CsvError(
+                f"{file_name}: column {column!r} row {row + 2} holds {cell!r}, not a finite number; "
+                "fix or remove that row"
+            )
+        values[:, j] = converted
+    return values
