@@ -1,0 +1,129 @@
+"""Constant refinement for candidate formulas: least-squares refit, normalisation, snapping to simple values."""
+
+from __future__ import annotations
+
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+from scipy.optimize import least_squares
+
+from twin.expressions import compile_expression
+
+MAX_CONSTANTS = 24
+
+
+def nmse(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Mean squared error normalised by the target's variance (1 = no better than the mean)."""
+    prediction = np.asarray(prediction, dtype=float)
+    if prediction.shape != target.shape:
+        prediction = np.broadcast_to(prediction, target.shape)
+    if not np.isfinite(prediction).all():
+        return float("inf")
+    variance = float(np.var(target)) or 1.0
+    return float(np.mean((prediction - target) ** 2) / variance)
+
+
+def evaluate(expr: sp.Expr, X: np.ndarray, names: list[str]) -> np.ndarray:
+    """Evaluate an expression on the columns of ``X``; NaN where it is undefined."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        values = compile_expression(expr)({n: X[:, i] for i, n in enumerate(names)})
+    return np.broadcast_to(np.asarray(values, dtype=float), (X.shape[0],)).copy()
+
+
+def parameterise(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Symbol], np.ndarray]:
+    """Replace float constants by symbols ``_c0, _c1, …``; integers and rationals stay exact."""
+    floats = sorted({a for a in expr.atoms(sp.Float)}, key=lambda f: sp.default_sort_key(f))
+    symbols = [sp.Symbol(f"_c{i}", real=True) for i in range(len(floats))]
+    template = expr.xreplace(dict(zip(floats, symbols)))
+    return template, symbols, np.array([float(f) for f in floats])
+
+
+def refit(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str], max_nfev: int = 200) -> sp.Expr:
+    """Least-squares refit of every float constant of ``expr`` on (X, y); the input if that fails."""
+    template, symbols, start = parameterise(expr)
+    if not symbols or len(symbols) > MAX_CONSTANTS:
+        return expr
+    fn = compile_expression(template)
+    columns = {n: X[:, i] for i, n in enumerate(names)}
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            values = fn(columns | {s.name: t for s, t in zip(symbols, theta)})
+        r = np.broadcast_to(np.asarray(values, dtype=float), y.shape) - y
+        return np.where(np.isfinite(r), r, 1e6)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = least_squares(residuals, start, method="lm" if len(y) >= len(start) else "trf",
+                                max_nfev=max_nfev * (len(start) + 1))
+    except (ValueError, FloatingPointError):
+        return expr
+    if not np.isfinite(fit.x).all():
+        return expr
+    return template.xreplace({s: sp.Float(v, 15) for s, v in zip(symbols, fit.x)})
+
+
+def normalise(expr: sp.Expr) -> sp.Expr:
+    """Cheap canonical form: one fraction whose denominator has constant term 1 (removes the scale
+    redundancy of p/q that makes constants unidentifiable)."""
+    try:
+        numerator, denominator = sp.fraction(sp.cancel(sp.together(expr)))
+    except (sp.PolynomialError, TypeError, ValueError, RecursionError):
+        return expr
+    if denominator.is_number:
+        return sp.expand(numerator / denominator)
+    constant = denominator.as_coeff_Add()[0]
+    if constant != 0 and constant.is_number:
+        numerator, denominator = sp.expand(numerator / constant), sp.expand(denominator / constant)
+    return numerator / denominator
+
+
+def nice_values(value: float) -> list[sp.Expr]:
+    """Simple exact values near ``value``: integers, small-denominator fractions, rational multiples of π."""
+    candidates: list[sp.Expr] = []
+    for max_den in (1, 2, 3, 4, 6, 8, 12):
+        fraction = Fraction(value).limit_denominator(max_den)
+        candidates.append(sp.Rational(fraction.numerator, fraction.denominator))
+    for max_den in (1, 2, 3, 4, 6):
+        fraction = Fraction(value / np.pi).limit_denominator(max_den)
+        if fraction != 0:
+            candidates.append(sp.pi * sp.Rational(fraction.numerator, fraction.denominator))
+    for max_den in (1, 2, 4):
+        fraction = Fraction(value * np.pi).limit_denominator(max_den)
+        if fraction != 0:
+            candidates.append(sp.Rational(fraction.numerator, fraction.denominator) / sp.pi)
+    unique = {c: abs(float(c) - value) for c in candidates}
+    return sorted(unique, key=unique.get)
+
+
+def snap(
+    expr: sp.Expr,
+    X_fit: np.ndarray, y_fit: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, names: list[str],
+    tolerance: float = 0.02,
+) -> sp.Expr:
+    """Greedily replace float constants by nice exact values while the validation error stays within
+    ``(1 + tolerance)`` of the unsnapped error (plus a floor for noiseless data); refit the rest."""
+    current = expr
+    baseline = nmse(evaluate(current, X_val, names), y_val)
+    budget = baseline * (1 + tolerance) + 1e-14
+    for _ in range(MAX_CONSTANTS):
+        floats = sorted(current.atoms(sp.Float), key=lambda f: -abs(float(f)))
+        improved = False
+        for constant in floats:
+            for value in nice_values(float(constant))[:3]:
+                if abs(float(value) - float(constant)) > 0.05 * max(1.0, abs(float(constant))):
+                    continue
+                trial = current.xreplace({constant: value})
+                trial = refit(trial, X_fit, y_fit, names, max_nfev=50) if trial.atoms(sp.Float) else trial
+                if nmse(evaluate(trial, X_val, names), y_val) <= budget:
+                    current, improved = trial, True
+                    break
+            if improved:
+                break
+        if not improved:
+            break
+    return current
