@@ -24,8 +24,10 @@ from twin.expressions import count_nodes, make_symbols, parse_expression, to_tex
 Progress = Callable[[str, dict], None]
 ARMS = ("powerlaw", "exponential", "sparse", "operon")
 CONFIDENT_R2 = 0.99
-#: Validation NMSE below which noiseless data counts as explained to machine precision.
-EXACT_NMSE = 1e-18
+#: Validation NMSE at which noiseless data is explained to machine precision: the search stops.
+EXACT_NMSE = 1e-20
+#: Validation NMSE differences below this count as ties when choosing the simplest formula.
+TIE_NMSE = 1e-10
 
 
 @dataclass
@@ -243,7 +245,7 @@ def choose(front: Sequence[Candidate], tolerance: float = 0.1) -> Candidate:
     """The simplest candidate whose validation error is within ``(1 + tolerance)`` of the best
     (plus a floor so that noiseless ties at machine precision count as ties)."""
     best = min(c.val_nmse for c in front)
-    threshold = best * (1 + tolerance) + EXACT_NMSE
+    threshold = best * (1 + tolerance) + TIE_NMSE
     return next(c for c in front if c.val_nmse <= threshold)
 
 

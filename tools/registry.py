@@ -1,0 +1,418 @@
+"""The tool registry: every tool the agent (LLM, offline planner, replay, Python API) can call.
+
+Each tool has a pydantic input model with bounds on every size, returns a JSON-ready dict, and fails
+with a :class:`ToolError` (code, message a person can act on, hint for the model). State lives in a
+per-session :class:`ToolContext`, never in globals.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import sympy as sp
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+import twin as twins
+from tools.calibrate import NotIdentifiable, calibrate
+from tools.constants import evaluate, refit
+from tools.derived import derivative_table, dispersion_table
+from tools.design import design
+from tools.resonance import find_resonance
+from tools.symbolic import ARMS, Discovery, discover, r2_score, split
+from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
+from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression, to_text
+
+Progress = Callable[[str, dict], None]
+
+
+class ToolError(Exception):
+    """A tool failure the orchestrator feeds back to the model (never swallowed)."""
+
+    def __init__(self, code: str, message: str, hint: str = ""):
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+    def as_dict(self) -> dict:
+        return {"error": self.code, "message": self.message, "hint": self.hint}
+
+
+@dataclass
+class ToolContext:
+    """Session-scoped state: the run directory, seed, device and the objects tools made so far."""
+
+    run_dir: Path
+    seed: int = 0
+    device: str = "auto"
+    progress: Progress = field(default=lambda stage, info: None)
+    twins: dict[str, twins.Twin] = field(default_factory=dict)
+    datasets: dict[str, twins.Dataset] = field(default_factory=dict)
+    discoveries: dict[str, Discovery] = field(default_factory=dict)
+    origins: dict[str, tuple[str, str]] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    def twin(self, name: str) -> twins.Twin:
+        if name in self.twins:
+            return self.twins[name]
+        try:
+            self.twins[name] = twins.get_twin(name)
+        except KeyError as error:
+            raise ToolError("unknown_twin", str(error).strip('"'), "call list_twins to see the names") from None
+        return self.twins[name]
+
+    def dataset(self, key: str) -> twins.Dataset:
+        if key not in self.datasets:
+            known = ", ".join(self.datasets) or "none yet"
+            raise ToolError("unknown_dataset", f"no dataset {key!r} in this session (have: {known})",
+                            "run run_experiment first and use the dataset id it returns")
+        return self.datasets[key]
+
+    def store(self, data: twins.Dataset, prefix: str) -> str:
+        key = f"{prefix}_{len(self.datasets) + 1}"
+        self.datasets[key] = data
+        data.save(self.run_dir / "data", key)
+        self.artifacts[key] = data.content_hash
+        return key
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ListTwins(_Input):
+    query: str = Field("", max_length=200, description="words to filter names and descriptions")
+    limit: int = Field(30, ge=1, le=300)
+
+
+class SelectTwin(_Input):
+    name: str = Field(..., max_length=100, description="catalogue name or alias")
+
+
+class TwinFromExpression(_Input):
+    expression: str = Field(..., max_length=2000, description="law as text, e.g. 'k*x**2'")
+    ranges: dict[str, tuple[float, float]] = Field(..., description="input name -> [low, high]")
+    params: dict[str, float] = Field(default_factory=dict, description="constant name -> value")
+    name: str = Field("custom_law", max_length=60, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class TwinFromCsv(_Input):
+    path: str = Field(..., max_length=500)
+    target: str = Field(..., max_length=100)
+    inputs: list[str] | None = Field(None, max_length=20)
+
+
+class RunExperiment(_Input):
+    twin: str = Field(..., max_length=100)
+    samples: int = Field(400, ge=10, le=100_000, description="points (closed form) or runs (ODE, field)")
+    method: Literal["grid", "uniform", "lhs", "sobol"] = "sobol"
+    noise: float = Field(0.0, ge=0.0, le=0.5, description="σ relative to the output RMS")
+    noise_model: Literal["gaussian", "multiplicative"] = "gaussian"
+    params: dict[str, float] = Field(default_factory=dict)
+    steps: int | None = Field(None, ge=20, le=20_000, description="time steps for ODE/field twins")
+
+
+class DeriveTable(_Input):
+    dataset: str = Field(..., max_length=40)
+    kind: Literal["derivatives", "dispersion"]
+
+
+class DiscoverLaw(_Input):
+    dataset: str = Field(..., max_length=40)
+    output: str | None = Field(None, max_length=100, description="which output column (default: all)")
+    time_budget: float = Field(30.0, ge=1.0, le=900.0, description="seconds per output")
+    arms: list[Literal["powerlaw", "exponential", "sparse", "operon"]] = Field(default_factory=lambda: list(ARMS))
+
+
+class VerifyLaw(_Input):
+    discovery: str = Field(..., max_length=40, description="id returned by discover_law")
+
+
+class TestHypothesis(_Input):
+    dataset: str = Field(..., max_length=40)
+    formula: str = Field(..., max_length=2000, description="unknown names become constants to fit")
+    output: str | None = Field(None, max_length=100)
+
+
+class FindResonance(_Input):
+    twin: str = Field(..., max_length=100)
+    points: int = Field(400, ge=8, le=5000)
+
+
+class CalibrateTwin(_Input):
+    twin: str = Field(..., max_length=100)
+    dataset: str = Field(..., max_length=40)
+    params: list[str] | None = Field(None, max_length=20)
+    restarts: int = Field(4, ge=1, le=32)
+
+
+# --- implementations -----------------------------------------------------------------------------
+
+def _list_twins(ctx: ToolContext, a: ListTwins) -> dict:
+    words = a.query.lower().split()
+    rows = []
+    for t in twins.all_twins():
+        text = " ".join([t.name, t.description, *t.aliases, *t.keywords]).lower()
+        if all(w in text for w in words):
+            rows.append({"name": t.name, "kind": t.kind, "description": t.description})
+    return {"count": len(rows), "twins": rows[: a.limit]}
+
+
+def _select_twin(ctx: ToolContext, a: SelectTwin) -> dict:
+    t = ctx.twin(a.name)
+    ctx.twins[t.name] = t
+    return t.summary()
+
+
+def _twin_from_expression(ctx: ToolContext, a: TwinFromExpression) -> dict:
+    try:
+        t = twins.from_expression(a.expression, a.ranges, a.params, name=a.name)
+    except ValueError as error:
+        raise ToolError("bad_expression", str(error), "use + - * / ** and sin, cos, exp, log, sqrt, …") from None
+    ctx.twins[t.name] = t
+    return t.summary()
+
+
+def _twin_from_csv(ctx: ToolContext, a: TwinFromCsv) -> dict:
+    path = Path(a.path)
+    if not path.is_absolute() and not path.exists():
+        path = ctx.run_dir / path
+    try:
+        t = twins.from_csv(path, a.target, a.inputs)
+    except twins.CsvError as error:
+        raise ToolError("bad_csv", str(error), "check the file name, the target column and the cells") from None
+    ctx.twins[t.name] = t
+    return t.summary() | {"rows": t.data.n_samples}
+
+
+def _run_experiment(ctx: ToolContext, a: RunExperiment) -> dict:
+    t = ctx.twin(a.twin)
+    seed = ctx.seed
+    common = {"noise": a.noise, "noise_model": a.noise_model, "seed": seed, "device": ctx.device}
+    try:
+        if isinstance(t, twins.DataTwin):
+            data = t.simulate()
+        elif isinstance(t, twins.ExpressionTwin):
+            X = design(t.input_bounds(), a.samples, a.method, seed)
+            data = t.simulate(X, params=a.params, drop_invalid=True, **common)
+        elif isinstance(t, twins.OdeTwin):
+            x0 = design(t.input_bounds(), min(a.samples, 2048), a.method, seed)
+            data = t.simulate(x0, params=a.params, n_steps=a.steps, **common)
+        elif isinstance(t, twins.FieldTwin):
+            k = t.lattice_wavenumbers(t.resolve_params(a.params)["a"])
+            modes = np.unique(np.linspace(0, len(k) - 1, min(a.samples, len(k))).round().astype(int))
+            X = np.column_stack([k[modes], np.full(len(modes), 0.1)])
+            data = t.simulate(X, params=a.params, n_steps=a.steps, **common)
+        else:
+            raise ToolError("unsupported_twin", f"cannot run experiments on {t.kind} twin {t.name!r}")
+    except twins.SimulationError as error:
+        raise ToolError("diverged", str(error), "try other parameters, a smaller range or more steps") from None
+    except ValueError as error:
+        raise ToolError("bad_arguments", str(error)) from None
+    key = ctx.store(data, "data")
+    shape = {k: list(v.shape) for k, v in data.arrays.items()}
+    return {"dataset": key, "twin": t.name, "kind": data.kind, "shapes": shape, "noise": data.noise,
+            "dropped": data.meta.get("dropped", 0), "sha256": data.content_hash}
+
+
+def _derive_table(ctx: ToolContext, a: DeriveTable) -> dict:
+    data = ctx.dataset(a.dataset)
+    try:
+        derived = derivative_table(data) if a.kind == "derivatives" else dispersion_table(data)
+    except ValueError as error:
+        raise ToolError("bad_dataset", str(error)) from None
+    key = ctx.store(derived, a.kind)
+    return {"dataset": key, "inputs": derived.input_names, "outputs": derived.output_names,
+            "rows": derived.n_samples, "method": derived.meta["method"]}
+
+
+def _tabular(ctx: ToolContext, key: str) -> twins.Dataset:
+    data = ctx.dataset(key)
+    if "X" not in data.arrays or "y" not in data.arrays:
+        hint = "call derive_table with kind='derivatives' (ODE) or 'dispersion' (field) first"
+        raise ToolError("not_tabular", f"dataset {key!r} holds {data.kind} arrays, not a table", hint)
+    return data
+
+
+def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
+    data = _tabular(ctx, a.dataset)
+    outputs = [a.output] if a.output else data.output_names
+    results = []
+    for output in outputs:
+        if output not in data.output_names:
+            raise ToolError("unknown_output", f"dataset {a.dataset!r} has no output {output!r}",
+                            f"outputs are {data.output_names}")
+        column = data.output_names.index(output)
+        try:
+            found = discover(data.X, data.y[:, column], data.input_names, a.time_budget, ctx.seed, a.arms,
+                             progress=ctx.progress)
+        except ValueError as error:
+            raise ToolError("bad_data", str(error)) from None
+        key = f"law_{len(ctx.discoveries) + 1}"
+        ctx.discoveries[key] = found
+        ctx.origins[key] = (a.dataset, output)
+        found_dict = found.as_dict()
+        found_dict["pareto"] = found_dict["pareto"][:8]
+        results.append({"discovery": key, "dataset": a.dataset, "output": output, **found_dict})
+    return {"laws": results}
+
+
+def _verify_law(ctx: ToolContext, a: VerifyLaw) -> dict:
+    if a.discovery not in ctx.discoveries:
+        raise ToolError("unknown_discovery", f"no discovery {a.discovery!r}", "call discover_law first")
+    found = ctx.discoveries[a.discovery]
+    key, output = ctx.origins[a.discovery]
+    data = ctx.datasets[key]
+    column = data.output_names.index(output)
+    held_out = split(data.X, data.y[:, column], ctx.seed)
+    X_extra = y_extra = None
+    source = ctx.twins.get(data.twin)
+    if isinstance(source, twins.ExpressionTwin) and data.kind == "algebraic":
+        X_extra = extrapolation_inputs(source.input_bounds(), 400, ctx.seed + 1)
+        extra = source.simulate(X_extra, params=data.params, drop_invalid=True)
+        X_extra, y_extra = extra.X, extra.y[:, column]
+    truth = _ground_truth(source, data, output)
+    verdict = verify_formula(found.best.expression, data.input_names, held_out.X_test, held_out.y_test,
+                             X_extra, y_extra, truth, ctx.seed)
+    return {"discovery": a.discovery, "formula": found.best.text, "latex": sp.latex(found.best.expression),
+            "confident": found.confident, **verdict}
+
+
+def _ground_truth(source: twins.Twin | None, data: twins.Dataset, output: str) -> sp.Expr | None:
+    """Verification only: the twin's ground truth for this output, parameters substituted."""
+    if source is None or not source.ground_truth:
+        return None
+    name = output.removeprefix("d").removesuffix("/dt") if data.kind == "derivatives" else output
+    truth = source.ground_truth.get(name)
+    return None if truth is None else substitute_parameters(truth, data.params)
+
+
+def _free_names(text: str) -> list[str]:
+    """Identifiers used in ``text`` (parsing only, nothing is evaluated)."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as error:
+        raise ToolError("bad_formula", f"formula {text!r} is not valid syntax: {error.msg}") from None
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return sorted(names - set(FUNCTIONS) - set(CONSTANTS))
+
+
+def _test_hypothesis(ctx: ToolContext, a: TestHypothesis) -> dict:
+    data = _tabular(ctx, a.dataset)
+    output = a.output or data.output_names[0]
+    if output not in data.output_names:
+        raise ToolError("unknown_output", f"dataset has no output {output!r}", f"outputs are {data.output_names}")
+    constants = [n for n in _free_names(a.formula) if n not in data.input_names]
+    try:
+        expr = parse_expression(a.formula, data.input_names + constants)
+    except ValueError as error:
+        raise ToolError("bad_formula", str(error), f"variables are {data.input_names}") from None
+    seeded = expr.xreplace({sp.Symbol(c, real=True): sp.Float(1.0) for c in constants})
+    parts = split(data.X, data.y[:, data.output_names.index(output)], ctx.seed)
+    X_fit = np.concatenate([parts.X_train, parts.X_val])
+    y_fit = np.concatenate([parts.y_train, parts.y_val])
+    fitted = refit(seeded, X_fit, y_fit, data.input_names)
+    values = {c: float(v) for c, v in zip(constants, _constant_values(seeded, fitted))}
+    return {"formula": to_text(fitted), "latex": sp.latex(fitted), "constants": values,
+            "r2_test": r2_score(evaluate(fitted, parts.X_test, data.input_names), parts.y_test),
+            "complexity": count_nodes(fitted)}
+
+
+def _constant_values(seeded: sp.Expr, fitted: sp.Expr) -> list[float]:
+    before = sorted(seeded.atoms(sp.Float), key=sp.default_sort_key)
+    after = sorted(fitted.atoms(sp.Float), key=sp.default_sort_key)
+    return [float(v) for v in after] if len(before) == len(after) else []
+
+
+def _find_resonance(ctx: ToolContext, a: FindResonance) -> dict:
+    t = ctx.twin(a.twin)
+    try:
+        found = find_resonance(t, a.points)
+    except ValueError as error:
+        raise ToolError("no_drive", str(error), "pick a driven twin such as driven_oscillator_resonance") from None
+    except twins.SimulationError as error:
+        raise ToolError("diverged", str(error)) from None
+    return {"twin": t.name, **found.as_dict()}
+
+
+def _calibrate_twin(ctx: ToolContext, a: CalibrateTwin) -> dict:
+    t = ctx.twin(a.twin)
+    data = ctx.dataset(a.dataset)
+    try:
+        if isinstance(t, twins.OdeTwin):
+            t_grid, observed = _trajectory_columns(t, data)
+            result = calibrate(t, observed, a.params, t=t_grid, x0=observed[0], restarts=a.restarts, seed=ctx.seed)
+        else:
+            result = calibrate(t, data.y, a.params, X=data.X, restarts=a.restarts, seed=ctx.seed)
+    except NotIdentifiable as error:
+        raise ToolError("not_identifiable", str(error), "fix that parameter or collect more varied data") from None
+    except ValueError as error:
+        raise ToolError("bad_arguments", str(error)) from None
+    return {"twin": t.name, **result.as_dict()}
+
+
+def _trajectory_columns(t: twins.OdeTwin, data: twins.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """A measured trajectory from a table with a time column 't' and one column per state."""
+    if data.kind == "ode":
+        return data.arrays["t"], data.arrays["states"][0]
+    names = data.input_names + data.output_names
+    table = np.column_stack([data.X, data.y])
+    missing = [n for n in ["t", *t.state_names] if n not in names]
+    if missing:
+        raise ValueError(f"the data need columns 't' and {t.state_names}; missing {missing}")
+    order = np.argsort(table[:, names.index("t")])
+    table = table[order]
+    t_grid = table[:, names.index("t")]
+    if np.any(np.diff(t_grid) <= 0):
+        raise ValueError("time column 't' must be strictly increasing")
+    return t_grid, np.column_stack([table[:, names.index(s)] for s in t.state_names])
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    run: Callable[[ToolContext, Any], dict]
+
+    def schema(self) -> dict:
+        """OpenAI function-calling schema."""
+        return {"type": "function", "function": {"name": self.name, "description": self.description,
+                                                 "parameters": self.input_model.model_json_schema()}}
+
+
+TOOLS: dict[str, Tool] = {t.name: t for t in (
+    Tool("list_twins", "List catalogue twins whose name or description contains the query words.", ListTwins, _list_twins),
+    Tool("select_twin", "Pick a catalogue twin by name or alias; returns its inputs, outputs and parameters.", SelectTwin, _select_twin),
+    Tool("twin_from_expression", "Make a closed-form twin from a law given as text.", TwinFromExpression, _twin_from_expression),
+    Tool("twin_from_csv", "Make a data twin from a CSV of measurements.", TwinFromCsv, _twin_from_csv),
+    Tool("run_experiment", "Design inputs and run the twin (or load its measurements); returns a dataset id.", RunExperiment, _run_experiment),
+    Tool("derive_table", "Turn ODE trajectories into (state, derivative) rows, or a field run into (k, omega) rows.", DeriveTable, _derive_table),
+    Tool("discover_law", "Search for the formula behind a tabular dataset; returns the best formula and a Pareto front.", DiscoverLaw, _discover_law),
+    Tool("verify_law", "Score a discovered law on held-out and extrapolation data (and against the twin's truth when known).", VerifyLaw, _verify_law),
+    Tool("test_hypothesis", "Fit the constants of a proposed formula and score it on held-out data.", TestHypothesis, _test_hypothesis),
+    Tool("find_resonance", "Sweep the drive frequency of a driven twin: peak frequency, half-power width, Q.", FindResonance, _find_resonance),
+    Tool("calibrate_twin", "Fit a twin's parameters to a dataset, with standard errors.", CalibrateTwin, _calibrate_twin),
+)}
+
+
+def call_tool(ctx: ToolContext, name: str, arguments: dict) -> dict:
+    """Validate ``arguments`` against the tool's model and run it; every failure is a ToolError."""
+    if name not in TOOLS:
+        raise ToolError("unknown_tool", f"no tool named {name!r}", f"tools are {', '.join(TOOLS)}")
+    tool = TOOLS[name]
+    if not isinstance(arguments, dict):
+        raise ToolError("bad_arguments", f"arguments of {name} must be a JSON object")
+    try:
+        parsed = tool.input_model.model_validate(arguments)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in error.errors())
+        raise ToolError("bad_arguments", f"{name}: {problems}", "fix the arguments to match the schema") from None
+    started = time.perf_counter()
+    result = tool.run(ctx, parsed)
+    ctx.progress("tool_done", {"tool": name, "seconds": time.perf_counter() - started})
+    return result

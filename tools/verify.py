@@ -1,0 +1,115 @@
+"""Verification: held-out and extrapolation scores, resampling stability, and the SRBench exact check.
+
+``exact_match`` compares with a ground truth and is for verification and benchmarks only; the
+discovery path never calls it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from collections.abc import Mapping
+
+import numpy as np
+import sympy as sp
+
+from tools.constants import evaluate, nmse
+from twin.expressions import count_nodes
+
+SIMPLIFY_SECONDS = 10.0
+
+
+def r2(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Coefficient of determination (−inf for NaN predictions)."""
+    return 1.0 - nmse(prediction, target)
+
+
+def extrapolation_inputs(bounds: np.ndarray, n: int, seed: int, widen: float = 0.25) -> np.ndarray:
+    """Inputs drawn from a box ``widen`` times wider on each side, outside the training box.
+
+    Each row lies outside the original box in at least one coordinate.
+    """
+    rng = np.random.default_rng(seed)
+    low, high = bounds[:, 0], bounds[:, 1]
+    span = np.where(high > low, high - low, np.abs(low) + 1.0)
+    rows = []
+    while sum(len(r) for r in rows) < n:
+        draw = rng.uniform(low - widen * span, high + widen * span, size=(4 * n, len(low)))
+        outside = ((draw < low) | (draw > high)).any(axis=1)
+        rows.append(draw[outside])
+    return np.concatenate(rows)[:n]
+
+
+def _round_floats(expr: sp.Expr, digits: int = 3) -> sp.Expr:
+    return expr.xreplace({f: sp.Float(float(f"{float(f):.{digits}g}"), digits) for f in expr.atoms(sp.Float)})
+
+
+def _is_constant_after_simplify(expr: sp.Expr) -> bool:
+    simplified = sp.simplify(expr)
+    return simplified.is_number or not simplified.free_symbols
+
+
+def _exact_worker(found: sp.Expr, truth: sp.Expr, results: multiprocessing.Queue) -> None:
+    found, truth = _round_floats(found), _round_floats(truth)
+    difference = _is_constant_after_simplify(truth - found)
+    ratio = difference or _is_constant_after_simplify(truth / found)
+    results.put(bool(difference or ratio))
+
+
+def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECONDS) -> bool:
+    """SRBench exact recovery: ``found`` is not constant and truth − found or truth / found simplifies
+    to a constant (floats rounded to 3 significant digits); a simplification time-out is a failure.
+
+    Symbols are matched by name, so assumptions on either side do not matter.
+    """
+    by_name = {s: sp.Symbol(s.name) for s in found.free_symbols | truth.free_symbols}
+    found, truth = found.xreplace(by_name), truth.xreplace(by_name)
+    if not found.free_symbols:
+        return False
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue = context.Queue()
+    worker = context.Process(target=_exact_worker, args=(found, truth, results), daemon=True)
+    worker.start()
+    try:
+        return bool(results.get(timeout=timeout))
+    except queue.Empty:
+        return False
+    finally:
+        worker.kill()
+        worker.join()
+
+
+def substitute_parameters(truth: sp.Expr, params: Mapping[str, float]) -> sp.Expr:
+    """A twin's ground truth with its parameter values in place of their symbols."""
+    return truth.xreplace({s: sp.Float(params[s.name], 15) for s in truth.free_symbols if s.name in params})
+
+
+def resampling_stability(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str],
+                         seed: int, rounds: int = 20) -> dict:
+    """Spread of R² over bootstrap resamples of held-out data: a formula that only fits some of the
+    data shows a wide interval."""
+    rng = np.random.default_rng(seed)
+    prediction = evaluate(expr, X, names)
+    scores = []
+    for _ in range(rounds):
+        idx = rng.integers(0, len(y), len(y))
+        scores.append(r2(prediction[idx], y[idx]))
+    return {"r2_p05": float(np.percentile(scores, 5)), "r2_p95": float(np.percentile(scores, 95))}
+
+
+def verify_formula(
+    expr: sp.Expr, names: list[str], X_test: np.ndarray, y_test: np.ndarray,
+    X_extra: np.ndarray | None = None, y_extra: np.ndarray | None = None,
+    truth: sp.Expr | None = None, seed: int = 0,
+) -> dict:
+    """A verdict: held-out R², extrapolation R², stability, complexity and (only when a truth is
+    given, i.e. in verification or benchmarks) exact recovery."""
+    verdict = {
+        "r2_test": r2(evaluate(expr, X_test, names), y_test),
+        "complexity": count_nodes(expr),
+        **resampling_stability(expr, X_test, y_test, names, seed),
+    }
+    if X_extra is not None and y_extra is not None and len(y_extra):
+        verdict["r2_extrapolation"] = r2(evaluate(expr, X_extra, names), y_extra)
+    verdict["exact"] = None if truth is None else exact_match(expr, truth)
+    return verdict
