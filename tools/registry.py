@@ -125,7 +125,7 @@ class DiscoverLaw(_Input):
     dataset: str = Field(..., max_length=40)
     output: str | None = Field(None, max_length=100, description="which output column (default: all)")
     time_budget: float = Field(30.0, ge=1.0, le=900.0, description="seconds per output")
-    arms: list[Literal["powerlaw", "exponential", "sparse", "operon"]] = Field(default_factory=lambda: list(ARMS))
+    arms: list[Literal["powerlaw", "exponential", "sparse", "rational", "transform", "operon"]] = Field(default_factory=lambda: list(ARMS))
 
 
 class VerifyLaw(_Input):

@@ -9,6 +9,7 @@ reads a twin's ground truth.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from tools.constants import evaluate, nmse, normalise, refit, snap
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
-ARMS = ("powerlaw", "exponential", "sparse", "operon")
+ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "operon")
 CONFIDENT_R2 = 0.99
 #: Validation NMSE at which noiseless data is explained to machine precision: the search stops.
 EXACT_NMSE = 1e-20
@@ -136,6 +137,64 @@ def exponential_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.E
     return [sign * sp.exp(g) for g in sparse_arm(X, np.log(np.abs(y)), names, max_terms=4)]
 
 
+#: Target transforms g(y) with their inverses: laws such as A = F/√(P(ω)) or ω = √(m² + …) are
+#: sparse or rational in g(y) although not in y.
+TRANSFORMS: dict[str, tuple] = {
+    "square": (lambda y: y**2, lambda e: sp.sqrt(e)),
+    "reciprocal": (lambda y: 1 / y, lambda e: 1 / e),
+    "reciprocal_square": (lambda y: 1 / y**2, lambda e: 1 / sp.sqrt(e)),
+}
+
+
+def transform_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Expr]:
+    """Sparse and rational fits of transformed targets (for targets of one sign), mapped back."""
+    if (y == 0).any() or abs(np.mean(np.sign(y))) < 1:
+        return []
+    sign = float(np.sign(y[0]))
+    symbols = [make_symbols(names)[n] for n in names]
+    columns, terms = _monomials(X, symbols, {1: 4, 2: 4, 3: 3}.get(X.shape[1], 2))
+    proposals = []
+    for forward, inverse in TRANSFORMS.values():
+        g = forward(np.abs(y))
+        fits = [*sparse_arm(X, g, names, max_terms=5), *rational_arm(X, g, names, max_terms=6)]
+        for coefficients in sparse_fits(np.column_stack(columns), g, 5, intercept=True):
+            fits.append(sp.Float(coefficients[-1], 15) + sum(
+                (sp.Float(c, 15) * t for c, t in zip(coefficients[:-1], terms) if c), sp.Integer(0)))
+        proposals += [sign * inverse(fit) for fit in fits]
+    return proposals
+
+
+def _monomials(X: np.ndarray, symbols: list[sp.Symbol], degree: int) -> tuple[list[np.ndarray], list[sp.Expr]]:
+    columns, terms = [], []
+    for total in range(1, degree + 1):
+        for powers in itertools.combinations_with_replacement(range(len(symbols)), total):
+            columns.append(np.prod(X[:, list(powers)], axis=1))
+            terms.append(sp.Mul(*(symbols[i] for i in powers)))
+    return columns, terms
+
+
+def rational_arm(X: np.ndarray, y: np.ndarray, names: list[str], degree: int = 2,
+                 max_terms: int = 8) -> list[sp.Expr]:
+    """y = P(x)/(1 + Q(x)) with sparse polynomials P, Q, linearised as y = P − y·Q and solved by
+    orthogonal matching pursuit (the classic linearisation of rational least squares)."""
+    if X.shape[1] > 5:
+        return []
+    symbols = [make_symbols(names)[n] for n in names]
+    columns, terms = _monomials(X, symbols, degree)
+    if not columns:
+        return []
+    features = np.column_stack(columns + [-y * c for c in columns])
+    proposals = []
+    for coefficients in sparse_fits(features, y, max_terms, intercept=True):
+        if not np.any(coefficients[len(terms):-1]):
+            continue
+        top = sp.Float(coefficients[-1], 15) + sum(
+            (sp.Float(c, 15) * t for c, t in zip(coefficients[: len(terms)], terms) if c), sp.Integer(0))
+        bottom = 1 + sum((sp.Float(c, 15) * t for c, t in zip(coefficients[len(terms):-1], terms) if c), sp.Integer(0))
+        proposals.append(top / bottom)
+    return proposals
+
+
 def _feature_library(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[sp.Expr]]:
     symbols = [make_symbols(names)[n] for n in names]
     columns, terms = [], []
@@ -172,20 +231,52 @@ def _feature_library(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[
     return np.column_stack(columns) if columns else np.empty((len(X), 0)), terms
 
 
+EXHAUSTIVE_SUBSETS = 6000
+
+
+def sparse_fits(features: np.ndarray, y: np.ndarray, max_terms: int, intercept: bool) -> list[np.ndarray]:
+    """Coefficient vectors of sparse least-squares fits with 1..max_terms features (plus an intercept,
+    returned last, when asked). Small sizes are searched exhaustively (greedy pursuit misses the right
+    subset when the library's columns are correlated); larger ones by orthogonal matching pursuit."""
+    n_features = features.shape[1]
+    scale = features.std(axis=0)
+    scale[scale == 0] = 1.0
+    scaled = features / scale
+    base = np.ones((len(y), 1)) if intercept else np.empty((len(y), 0))
+    fits = []
+    for k in range(1, min(max_terms, n_features) + 1):
+        if math.comb(n_features, k) <= EXHAUSTIVE_SUBSETS:
+            best, best_error = None, np.inf
+            for subset in itertools.combinations(range(n_features), k):
+                design_matrix = np.column_stack([scaled[:, subset], base])
+                solution, *_ = np.linalg.lstsq(design_matrix, y, rcond=None)
+                error = float(np.sum((design_matrix @ solution - y) ** 2))
+                if error < best_error:
+                    best, best_error = (subset, solution), error
+            subset, solution = best
+            coefficients = np.zeros(n_features + intercept)
+            coefficients[list(subset)] = solution[:k]
+            if intercept:
+                coefficients[-1] = solution[-1]
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = OrthogonalMatchingPursuit(n_nonzero_coefs=k, fit_intercept=intercept).fit(scaled, y)
+            coefficients = np.append(model.coef_, model.intercept_) if intercept else model.coef_.copy()
+        coefficients[:n_features] /= scale
+        fits.append(coefficients)
+    return fits
+
+
 def sparse_arm(X: np.ndarray, y: np.ndarray, names: list[str], max_terms: int = 6) -> list[sp.Expr]:
     """Sparse linear regression (orthogonal matching pursuit) over a library of features."""
     features, terms = _feature_library(X, names)
     if not terms:
         return []
-    scale = features.std(axis=0)
     proposals = []
-    for k in range(1, min(max_terms, len(terms)) + 1):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = OrthogonalMatchingPursuit(n_nonzero_coefs=k).fit(features / scale, y)
-        coefficients = model.coef_ / scale
-        expr = sp.Float(model.intercept_, 15) + sum(
-            (sp.Float(c, 15) * t for c, t in zip(coefficients, terms) if c != 0), sp.Integer(0))
+    for coefficients in sparse_fits(features, y, max_terms, intercept=True):
+        expr = sp.Float(coefficients[-1], 15) + sum(
+            (sp.Float(c, 15) * t for c, t in zip(coefficients[:-1], terms) if c != 0), sp.Integer(0))
         proposals.append(expr)
     return proposals
 
@@ -194,15 +285,31 @@ OPERON_SYMBOLS = ("add,sub,mul,div,constant,variable",
                   "add,sub,mul,div,constant,variable,sin,cos,exp,log,sqrt,tanh")
 
 
+OPERON_ROWS = 500
+#: Several short, differently seeded runs find exact structure more often than one long run.
+OPERON_RUN_SECONDS = 3.0
+#: Operon evaluations per second per training row on one core (measured on our 2-core machine):
+#: budgets are counted in evaluations, not wall time, so that a run replays to the same formula.
+OPERON_EVALS_ROW_SECONDS = 2.5e7
+
+
 def operon_arm(X: np.ndarray, y: np.ndarray, names: list[str], seconds: float, seed: int,
                symbols: str = OPERON_SYMBOLS[0]) -> list[sp.Expr]:
-    """pyoperon genetic programming with MSE model selection; returns its whole Pareto front."""
+    """pyoperon genetic programming with MSE model selection; returns its whole Pareto front.
+
+    At most ``OPERON_ROWS`` seeded rows are used; the budget is a number of evaluations sized to
+    ``seconds`` (with a wall-time cap of three times that as a guard).
+    """
     from pyoperon.sklearn import SymbolicRegressor  # heavy import, only when this arm runs
 
+    if len(y) > OPERON_ROWS:
+        rows = np.random.default_rng(seed).choice(len(y), OPERON_ROWS, replace=False)
+        X, y = X[rows], y[rows]
     regressor = SymbolicRegressor(
         allowed_symbols=symbols, model_selection_criterion="mean_squared_error",
-        objectives=["r2", "length"], max_length=30, population_size=1000, generations=1000,
-        max_evaluations=1_000_000, n_threads=1, random_state=seed, max_time=max(1, int(seconds)),
+        objectives=["r2", "length"], max_length=30, population_size=1000, generations=100_000,
+        max_evaluations=int(seconds * OPERON_EVALS_ROW_SECONDS / max(len(y), 100)), n_threads=1,
+        random_state=seed, max_time=max(1, int(3 * seconds)),
     )
     regressor.fit(X, y)
     placeholder = [f"X{i + 1}" for i in range(len(names))]
@@ -229,7 +336,14 @@ def polish(expr: sp.Expr, data: Split, names: list[str]) -> sp.Expr:
         if nmse(evaluate(simplified, data.X_val, names), data.y_val) <= \
                 nmse(evaluate(expr, data.X_val, names), data.y_val) * 1.01 + 1e-14:
             expr = simplified
-    return snap(expr, data.X_train, data.y_train, data.X_val, data.y_val, names)
+    snapped = snap(expr, data.X_train, data.y_train, data.X_val, data.y_val, names)
+    if snapped.atoms(sp.Float):
+        return snapped
+    try:
+        cancelled = sp.cancel(snapped)  # exact coefficients now: common factors cancel safely
+    except (sp.PolynomialError, TypeError, ValueError, RecursionError):
+        return snapped
+    return cancelled if count_nodes(cancelled) < count_nodes(snapped) else snapped
 
 
 def pareto_front(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -279,8 +393,6 @@ def discover(
 
     def consider(proposals: list[sp.Expr], source: str) -> None:
         for expr in proposals:
-            if time.perf_counter() - start > time_budget * 1.2:
-                return
             try:
                 polished = polish(expr, data, names)
             except (ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
@@ -301,19 +413,22 @@ def discover(
     if "sparse" in arms:
         consider(sparse_arm(fit_X, fit_y, names), "sparse")
         arms_run.append("sparse")
+    if "rational" in arms:
+        consider(rational_arm(fit_X, fit_y, names), "rational")
+        arms_run.append("rational")
+    if "transform" in arms:
+        consider(transform_arm(fit_X, fit_y, names), "transform")
+        arms_run.append("transform")
     if "operon" in arms:
-        run = 0
-        while True:
-            remaining = time_budget - (time.perf_counter() - start)
-            if remaining < 3 or (candidates and min(c.val_nmse for c in candidates) < EXACT_NMSE):
+        runs = max(1, int(0.7 * time_budget / OPERON_RUN_SECONDS))
+        for run in range(runs):
+            if candidates and min(c.val_nmse for c in candidates) < EXACT_NMSE:
                 break
-            symbols = OPERON_SYMBOLS[run % len(OPERON_SYMBOLS)]
-            seconds = min(remaining * 0.6, max(5.0, time_budget / 4))
-            notify("operon", {"run": run, "seconds": seconds})
+            seconds = 0.7 * time_budget / runs
+            symbols = OPERON_SYMBOLS[0] if run % 3 != 2 else OPERON_SYMBOLS[1]
+            notify("operon", {"run": run + 1, "of": runs})
             consider(operon_arm(fit_X, fit_y, names, seconds, seed + run, symbols), "operon")
-            run += 1
-        if run:
-            arms_run.append("operon")
+        arms_run.append("operon")
     if not candidates:
         mean = sp.Float(float(np.mean(fit_y)), 15)
         candidates.append(Candidate(mean, "constant", nmse(np.full_like(data.y_val, float(mean)), data.y_val), 1))

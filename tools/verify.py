@@ -41,7 +41,9 @@ def extrapolation_inputs(bounds: np.ndarray, n: int, seed: int, widen: float = 0
 
 
 def _round_floats(expr: sp.Expr, digits: int = 3) -> sp.Expr:
-    return expr.xreplace({f: sp.Float(float(f"{float(f):.{digits}g}"), digits) for f in expr.atoms(sp.Float)})
+    """Floats rounded to ``digits`` significant digits, as exact rationals so that simplification
+    can cancel them against the rationals of the other side."""
+    return expr.xreplace({f: sp.Rational(f"{float(f):.{digits}g}") for f in expr.atoms(sp.Float)})
 
 
 def _is_constant_after_simplify(expr: sp.Expr) -> bool:

@@ -1,0 +1,175 @@
+"""The ``twinsight`` command line (DESIGN §6): run, replay, discover, twins, ui, bench."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Discover laws of nature from digital twins.")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, default=str) + "\n")
+
+
+def _llm_spec(llm: Optional[str]) -> str:
+    from agent.providers import default_provider_spec
+
+    return llm or default_provider_spec()
+
+
+@app.command()
+def run(
+    goal: str = typer.Argument(..., help="what to find, in plain words"),
+    llm: Optional[str] = typer.Option(None, help="offline | openai | replay:PATH (default: openai when configured, else offline)"),
+    runs_dir: Path = typer.Option(Path("runs"), help="where sessions are written"),
+    seed: int = typer.Option(0, help="seed for every random choice"),
+    time_budget: float = typer.Option(30.0, help="seconds of symbolic search per output"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Run a goal end to end and report the formula, its scores and an explanation."""
+    from agent import Agent
+
+    agent = Agent(llm=_llm_spec(llm), runs_dir=runs_dir, seed=seed, discovery_seconds=time_budget)
+    try:
+        with err.status("starting…") as status:
+            def show(event: dict[str, Any]) -> None:
+                if event["type"] == "tool_call":
+                    status.update(f"[bold]{event['name']}[/] {json.dumps(event['args'])[:80]}")
+                    if not as_json:
+                        err.print(f"→ {event['name']} {json.dumps(event['args'])[:100]}", markup=False)
+                elif event["type"] == "progress" and event.get("stage") == "operon":
+                    status.update(f"symbolic search: run {event['run']} of {event['of']}")
+                elif event["type"] == "error" and not as_json:
+                    err.print(f"! {event['message']}", markup=False)
+
+            report = agent.run(goal, listener=show)
+    except (ValueError, OSError) as error:
+        _fail(str(error))
+    if as_json:
+        _emit(report.cli_json())
+        return
+    out.print(f"\n[bold]Goal:[/] {goal}")
+    out.print(f"[bold]Twin:[/] {report.twin}")
+    out.print("[bold]Formula:[/]", report.formula, highlight=False)
+    out.print("[bold]LaTeX:[/]", report.latex.replace("[", r"\[") if report.latex else None, highlight=False)
+    out.print(f"[bold]R² (held-out):[/] {report.r2_test}   [bold]exact:[/] {report.exact}")
+    out.print(f"\n{report.explanation}\n", highlight=False, markup=False)
+    out.print(f"[bold]Session:[/] {report.session}")
+
+
+@app.command()
+def replay(
+    session: Path = typer.Argument(..., help="a session directory or its session.jsonl"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-execute a recorded session without a model and check that it reproduces."""
+    from agent import SessionError
+    from agent import replay as replay_session
+
+    try:
+        with err.status("replaying…"):
+            result = replay_session(session)
+    except (SessionError, ValueError, OSError) as error:
+        _fail(str(error))
+    if as_json:
+        _emit(result)
+    else:
+        out.print(f"reproduced: {result['reproduced']} ({result['steps']} tool steps)")
+        for diff in result["diffs"]:
+            out.print(json.dumps(diff, default=str)[:500], markup=False)
+    if not result["reproduced"]:
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def discover(
+    csv: Path = typer.Option(..., help="CSV of measurements"),
+    target: str = typer.Option(..., help="column to explain"),
+    inputs: Optional[str] = typer.Option(None, help="comma-separated input columns (default: all others)"),
+    time_budget: float = typer.Option(60.0, help="seconds of search"),
+    seed: int = typer.Option(0),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Find a formula for one column of a CSV from the data alone (no ground truth is ever read)."""
+    from tools.symbolic import discover as search
+    from twin import CsvError, from_csv
+
+    if time_budget <= 0:
+        _fail("--time-budget must be positive")
+    try:
+        data = from_csv(csv, target, inputs.split(",") if inputs else None).simulate()
+    except CsvError as error:
+        _fail(str(error))
+    started = time.perf_counter()
+    try:
+        with err.status("searching…") as status:
+            found = search(data.X, data.y[:, 0], data.input_names, time_budget, seed,
+                           progress=lambda stage, info: status.update(f"{stage} {info}"))
+    except ValueError as error:
+        _fail(str(error))
+    result = {"formula": found.best.text, "r2_test": found.best.test_r2, "complexity": found.best.complexity,
+              "seconds": time.perf_counter() - started, "confident": found.confident,
+              "pareto": [c.as_dict() for c in found.pareto]}
+    if as_json:
+        _emit(result)
+    else:
+        out.print(f"{target} = {result['formula']}", highlight=False, markup=False)
+        out.print(f"R² (held-out) = {result['r2_test']:.6f}, complexity {result['complexity']}, "
+                  f"{result['seconds']:.1f} s" + ("" if found.confident else "  [low confidence]"), markup=False)
+
+
+@app.command()
+def twins(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the catalogue of twins."""
+    from twin import all_twins
+
+    rows = [t.summary() for t in all_twins()]
+    if as_json:
+        _emit({"twins": rows})
+        return
+    table = Table("name", "kind", "inputs", "description")
+    for row in rows:
+        table.add_row(row["name"], row["kind"], ", ".join(v["name"] for v in row["inputs"]), row["description"][:70])
+    out.print(table)
+
+
+@app.command()
+def ui(port: int = typer.Option(8501), runs_dir: Path = typer.Option(Path("runs"))) -> None:
+    """Start the Streamlit lab."""
+    app_path = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    if not app_path.is_file():
+        _fail("the Streamlit app (ui/app.py) is not installed yet")
+    env = os.environ | {"TWINSIGHT_RUNS_DIR": str(runs_dir)}
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_path),
+                                      "--server.port", str(port), "--server.headless", "true"], env=env))
+
+
+@app.command()
+def bench(suite: str = typer.Argument(..., help="twin_speed | offline_goals"),
+          extra: Optional[list[str]] = typer.Argument(None)) -> None:
+    """Run a benchmark suite from benchmarks/."""
+    modules = {"twin_speed": "benchmarks.twin_speed", "offline_goals": "benchmarks.offline_goals"}
+    if suite not in modules:
+        _fail(f"unknown suite {suite!r}; suites: {', '.join(modules)}")
+    raise typer.Exit(subprocess.call([sys.executable, "-m", modules[suite], *(extra or [])]))
+
+
+if __name__ == "__main__":
+    app()

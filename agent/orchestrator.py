@@ -1,0 +1,231 @@
+"""The orchestrator: goal -> provider decisions -> tool calls -> report, every step recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.messages import Decision, Message
+from agent.providers import ProviderError, ReplayProvider, make_provider, prompt
+from agent.report import Report, explain
+from agent.session import SessionWriter, load_events
+from tools.registry import ToolContext, ToolError, call_tool
+
+VOLATILE_KEYS = {"seconds", "time", "prev"}
+Listener = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Budgets:
+    max_steps: int = 30
+    tool_seconds: float = 1800.0
+    max_tokens: int = 200_000
+
+
+def _stable(value: Any) -> Any:
+    """``value`` without timing fields and with floats at 6 significant digits (for digests/diffs)."""
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in sorted(value.items()) if k not in VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    if isinstance(value, float):
+        return float(f"{value:.6g}") if math.isfinite(value) else str(value)
+    return value
+
+
+def digest(messages: list[Message]) -> str:
+    """Hash of a conversation, insensitive to timings and float noise below 6 digits."""
+    rows = [[m.role, m.content if m.role != "tool" else _stable(m.payload), m.name,
+             [[c.name, _stable(c.args)] for c in m.tool_calls]] for m in messages]
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Agent:
+    """``Agent(llm="offline" | "openai" | "replay:PATH", runs_dir=..., seed=...)``.
+
+    ``run(goal)`` returns a :class:`Report`; ``stream(goal)`` yields every session event as it happens.
+    """
+
+    llm: str = "offline"
+    runs_dir: str | Path = "runs"
+    seed: int = 0
+    device: str = "auto"
+    discovery_seconds: float = 30.0
+    budgets: Budgets = field(default_factory=Budgets)
+    provider_options: dict[str, Any] = field(default_factory=dict)
+    last_report: Report | None = field(default=None, init=False)
+
+    def run(self, goal: str, listener: Listener | None = None) -> Report:
+        for event in self.stream(goal):
+            if listener:
+                listener(event)
+        assert self.last_report is not None
+        return self.last_report
+
+    def stream(self, goal: str) -> Iterator[dict[str, Any]]:
+        if not isinstance(goal, str) or not goal.strip():
+            raise ValueError("the goal is empty: say what you want to find, e.g. 'Rediscover Coulomb's law'")
+        if len(goal) > 2000:
+            raise ValueError("the goal is longer than 2000 characters; state it in a few sentences")
+        provider = make_provider(self.llm, self.discovery_seconds, **self.provider_options)
+        writer = SessionWriter.create(self.runs_dir, goal, self.seed, self.llm)
+        yield writer.write("goal", {"goal": goal, "seed": self.seed, "llm": self.llm})
+        progress_events: list[dict[str, Any]] = []
+        ctx = ToolContext(writer.directory, self.seed, self.device,
+                          progress=lambda stage, info: progress_events.append({"stage": stage, **info}))
+        messages = [Message("system", prompt("system")), Message("user", goal)]
+        results: list[tuple[str, dict, dict, bool]] = []
+        errors: list[str] = []
+        final_text = None
+        tokens = 0
+        tool_seconds = 0.0
+        for step in range(self.budgets.max_steps):
+            request_digest = digest(messages)
+            yield writer.write("llm_request", {"step": step, "digest": request_digest, "messages": len(messages)})
+            try:
+                decision = (provider.decide(messages, request_digest) if isinstance(provider, ReplayProvider)
+                            else provider.decide(messages))
+            except ProviderError as error:
+                errors.append(str(error))
+                yield writer.write("error", {"step": step, "code": "provider", "message": str(error)})
+                break
+            yield writer.write("llm_response", {"step": step, "decision": decision.as_dict()})
+            tokens += int(decision.usage.get("total_tokens", 0))
+            if not decision.tool_calls:
+                final_text = decision.text
+                break
+            messages.append(Message("assistant", decision.text or "", tool_calls=decision.tool_calls))
+            for call in decision.tool_calls:
+                yield writer.write("tool_call", {"step": step, "id": call.id, "name": call.name, "args": call.args})
+                started = time.perf_counter()
+                result, failed = self._call(ctx, call, tool_seconds)
+                tool_seconds += time.perf_counter() - started
+                for info in progress_events:
+                    yield {"type": "progress", **info}
+                progress_events.clear()
+                yield writer.write("tool_result", {"step": step, "id": call.id, "name": call.name, "result": result,
+                                                   "error": failed, "seconds": time.perf_counter() - started,
+                                                   "artifacts": dict(ctx.artifacts)})
+                results.append((call.name, call.args or {}, result, failed))
+                if failed:
+                    errors.append(f"{call.name}: {result.get('message')}")
+                messages.append(Message("tool", json.dumps(_stable(result)), tool_call_id=call.id, name=call.name,
+                                        payload=result, error=failed))
+            if tokens > self.budgets.max_tokens or tool_seconds > self.budgets.tool_seconds:
+                reason = "token" if tokens > self.budgets.max_tokens else "tool-time"
+                errors.append(f"the session's {reason} budget ran out; reporting what was found so far")
+                yield writer.write("error", {"step": step, "code": "budget", "message": errors[-1]})
+                break
+        else:
+            errors.append(f"the session reached its limit of {self.budgets.max_steps} steps")
+            yield writer.write("error", {"code": "budget", "message": errors[-1]})
+        report = build_report(goal, writer.directory, results, errors, final_text, ctx)
+        report.save(writer.directory)
+        self.last_report = report
+        yield writer.write("report", {"report": report.as_dict()})
+
+    def _call(self, ctx: ToolContext, call, tool_seconds: float) -> tuple[dict, bool]:
+        if call.args is None:
+            error = ToolError("malformed_arguments", f"arguments of {call.name} were not valid JSON: {call.malformed}",
+                              "send the arguments as a JSON object matching the schema")
+            return error.as_dict(), True
+        if tool_seconds > self.budgets.tool_seconds:
+            return ToolError("budget", "tool time budget spent", "finish with what you have").as_dict(), True
+        try:
+            return call_tool(ctx, call.name, call.args), False
+        except ToolError as error:
+            return error.as_dict(), True
+        except Exception as error:  # a bug in a tool must not kill the session: record it, feed it back
+            return ToolError("internal_error", f"{call.name} failed: {type(error).__name__}: {error}",
+                             "try different arguments or another tool").as_dict(), True
+
+    def replay(self, session: str | Path) -> dict[str, Any]:
+        """Re-execute a recorded session with its recorded LLM answers and compare every tool result."""
+        return replay(session, runs_dir=self.runs_dir, device=self.device)
+
+
+def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict, bool]], errors: list[str],
+                 final_text: str | None, ctx: ToolContext) -> Report:
+    report = Report(goal=goal, session=str(directory), errors=list(errors))
+    twin_summary = None
+    discovered = {}
+    for name, args, result, failed in results:
+        if failed:
+            continue
+        if name in ("select_twin", "twin_from_expression", "twin_from_csv"):
+            twin_summary, report.twin = result, result["name"]
+        elif name == "discover_law":
+            for law in result["laws"]:
+                discovered[law["discovery"]] = law
+        elif name == "verify_law":
+            law = discovered.get(result["discovery"], {})
+            report.laws.append({
+                "output": law.get("output"), "output_latex": _latex_name(law.get("output", "y")),
+                "formula": result["formula"], "latex": result["latex"], "r2_test": result["r2_test"],
+                "r2_extrapolation": result.get("r2_extrapolation"), "exact": result.get("exact"),
+                "complexity": result["complexity"], "confident": result.get("confident"),
+            })
+            report.alternatives.extend(law.get("pareto", []))
+        elif name == "find_resonance":
+            report.metrics["resonance"] = result
+        elif name == "calibrate_twin":
+            report.metrics["calibration"] = result
+        elif name == "test_hypothesis":
+            report.metrics.setdefault("hypotheses", []).append(result)
+    if report.laws:
+        report.formula = "; ".join(f"{law['output']} = {law['formula']}" for law in report.laws) \
+            if len(report.laws) > 1 else report.laws[0]["formula"]
+        report.latex = r" \\ ".join(f"{law['output_latex']} = {law['latex']}" for law in report.laws)
+        report.r2_test = min(law["r2_test"] for law in report.laws)
+        extrapolated = [law["r2_extrapolation"] for law in report.laws if law["r2_extrapolation"] is not None]
+        report.r2_extrapolation = min(extrapolated) if extrapolated else None
+        exact = [law["exact"] for law in report.laws]
+        report.exact = None if any(e is None for e in exact) else all(exact)
+        report.confident = all(law["confident"] for law in report.laws)
+    report.explanation = explain(report, twin_summary)
+    if final_text and final_text != "done" and not report.laws:
+        report.explanation = final_text + " " + report.explanation
+    return report
+
+
+def _latex_name(name: str) -> str:
+    if name.startswith("d") and name.endswith("/dt"):
+        return rf"\frac{{d{name[1:-3]}}}{{dt}}"
+    return name
+
+
+def replay(session: str | Path, runs_dir: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
+    """Replay a session without a model; ``{"reproduced": bool, "steps": n, "diffs": [...]}``."""
+    recorded = load_events(session)
+    provider = ReplayProvider(str(session))
+    if provider.goal is None:
+        raise ValueError(f"session {session} records no goal")
+    session_dir = Path(session) if Path(session).is_dir() else Path(session).parent
+    agent = Agent(llm=f"replay:{session_dir}", runs_dir=runs_dir or session_dir.parent / "replays",
+                  seed=provider.seed, device=device)
+    fresh = [e for e in agent.stream(provider.goal) if e.get("type") != "progress"]
+    before = [e for e in recorded if e["type"] == "tool_result"]
+    after = [e for e in fresh if e["type"] == "tool_result"]
+    diffs = []
+    for i, (old, new) in enumerate(zip(before, after)):
+        if old["name"] != new["name"]:
+            diffs.append({"step": i, "what": "tool", "recorded": old["name"], "replayed": new["name"]})
+        elif _stable(old["result"]) != _stable(new["result"]):
+            diffs.append({"step": i, "tool": old["name"], "recorded": _stable(old["result"]),
+                          "replayed": _stable(new["result"])})
+    if len(before) != len(after):
+        diffs.append({"what": "steps", "recorded": len(before), "replayed": len(after)})
+    errors = [e["message"] for e in fresh if e["type"] == "error"]
+    diffs += [{"what": "error", "message": m} for m in errors if "replay diverged" in m]
+    return {"reproduced": not diffs, "steps": len(after), "diffs": diffs,
+            "replay_session": str(agent.last_report.session) if agent.last_report else None}
+
+
+__all__ = ["Agent", "Budgets", "Decision", "build_report", "digest", "replay"]

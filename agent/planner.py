@@ -1,0 +1,172 @@
+"""The offline planner: a deterministic, model-free provider that maps a goal to a twin and runs the
+standard pipeline through the same tool registry an LLM would use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from agent.messages import Decision, Message, ToolCall
+from twin import all_twins
+
+ToolRequest = tuple[str, dict[str, Any]]
+Plan = Generator[ToolRequest, dict, str]
+
+_CSV = re.compile(r"([\w./\\-]+\.csv)\b", re.I)
+_TARGET = re.compile(r"(?:predict(?:ing|s)?|target|explain(?:ing|s)?|for)\s+(?:column\s+)?[`'\"]?([A-Za-z_]\w*)", re.I)
+_RESONANCE_WORDS = ("resonance", "resonant", "how sharp", "quality factor", "q factor", "linewidth")
+
+
+@dataclass(frozen=True)
+class Match:
+    name: str
+    kind: str
+    score: float
+
+
+def match_twin(goal: str) -> Match | None:
+    """The catalogue twin a goal talks about: aliases and names count most, then keywords."""
+    text = " " + re.sub(r"[^a-z0-9.\-' ]+", " ", goal.lower()) + " "
+    best: Match | None = None
+    for t in all_twins():
+        score = 0.0
+        for alias in (*t.aliases, t.name.replace("_", " ")):
+            if f" {alias} " in text or f" {alias}'" in text or f" {alias}s " in text:
+                score = max(score, 10.0 + len(alias))
+        equation_id = t.description.split(":")[0].removeprefix("Feynman ").lower()
+        if t.group.startswith("feynman") and re.search(rf"\b{re.escape(equation_id)}\b", text):
+            score = max(score, 50.0)
+        score += sum(1.0 for k in t.keywords if re.search(rf"\b{re.escape(k)}", text))
+        if score >= 2 and (best is None or score > best.score):
+            best = Match(t.name, t.kind, score)
+    return best
+
+
+def capabilities() -> str:
+    """What the offline planner understands, for goals it cannot map."""
+    return (
+        "I could not map that goal to a twin or a data file. I can: rediscover a law from a catalogue twin "
+        "(e.g. 'Rediscover the relativistic velocity addition law', 'What law governs Coulomb's force?', "
+        "'Find the period of a pendulum as a function of its length', any Feynman equation by number such as "
+        "'I.16.6'); find equations of motion ('Find the equations of motion of the Lotka-Volterra system'); "
+        "measure a dispersion relation ('Find the dispersion relation of the Klein-Gordon field'); locate a "
+        "resonance ('Where is the resonance of the driven oscillator and how sharp is it?'); fit a CSV "
+        "('Find the law in measurements.csv predicting y'); calibrate a twin ('Calibrate the damped "
+        "oscillator to data.csv'). Run `twinsight twins` for the catalogue."
+    )
+
+
+def plan(goal: str, discovery_seconds: float) -> Plan:
+    """The tool calls for ``goal``, as a generator that receives each tool result."""
+    csv_match = _CSV.search(goal)
+    twin_match = match_twin(goal)
+    lowered = goal.lower()
+    if csv_match and "calibrat" in lowered:
+        if twin_match is None:
+            return _finish("To calibrate I need to know which twin: name one, e.g. 'the damped oscillator'.")
+        return _calibrate(csv_match.group(1), twin_match.name)
+    if csv_match:
+        target = _TARGET.search(goal[csv_match.end():]) or _TARGET.search(goal)
+        if target is None:
+            return _finish(f"Which column of {csv_match.group(1)} should I explain? Say e.g. 'predicting y'.")
+        return _csv_law(csv_match.group(1), target.group(1), discovery_seconds)
+    if twin_match is None:
+        return _finish(capabilities())
+    if any(w in lowered for w in _RESONANCE_WORDS) and twin_match.kind in ("algebraic", "ode"):
+        return _resonance(twin_match.name, discovery_seconds)
+    if twin_match.kind == "ode":
+        return _equations_of_motion(twin_match.name, discovery_seconds)
+    if twin_match.kind == "field":
+        return _dispersion(twin_match.name, discovery_seconds)
+    return _law(twin_match.name, discovery_seconds)
+
+
+def _finish(text: str) -> Plan:
+    """A plan with no tool calls that ends with ``text``."""
+    yield from ()
+    return text
+
+
+def _discover_and_verify(dataset: str, seconds: float) -> Plan:
+    found = yield "discover_law", {"dataset": dataset, "time_budget": seconds}
+    for law in found["laws"]:
+        yield "verify_law", {"discovery": law["discovery"]}
+    return "done"
+
+
+def _law(name: str, seconds: float) -> Plan:
+    yield "select_twin", {"name": name}
+    data = yield "run_experiment", {"twin": name, "samples": 400, "method": "sobol"}
+    yield from _discover_and_verify(data["dataset"], seconds)
+    return "done"
+
+
+def _equations_of_motion(name: str, seconds: float) -> Plan:
+    yield "select_twin", {"name": name}
+    data = yield "run_experiment", {"twin": name, "samples": 16, "method": "sobol"}
+    table = yield "derive_table", {"dataset": data["dataset"], "kind": "derivatives"}
+    yield from _discover_and_verify(table["dataset"], seconds)
+    return "done"
+
+
+def _dispersion(name: str, seconds: float) -> Plan:
+    yield "select_twin", {"name": name}
+    data = yield "run_experiment", {"twin": name, "samples": 32}
+    table = yield "derive_table", {"dataset": data["dataset"], "kind": "dispersion"}
+    yield from _discover_and_verify(table["dataset"], seconds)
+    return "done"
+
+
+def _resonance(name: str, seconds: float) -> Plan:
+    yield "select_twin", {"name": name}
+    yield "find_resonance", {"twin": name, "points": 400}
+    data = yield "run_experiment", {"twin": name, "samples": 400, "method": "sobol"}
+    if data.get("kind") == "algebraic":
+        yield from _discover_and_verify(data["dataset"], seconds)
+    return "done"
+
+
+def _csv_law(path: str, target: str, seconds: float) -> Plan:
+    made = yield "twin_from_csv", {"path": path, "target": target}
+    data = yield "run_experiment", {"twin": made["name"], "samples": 10}
+    yield from _discover_and_verify(data["dataset"], seconds)
+    return "done"
+
+
+def _calibrate(path: str, name: str) -> Plan:
+    chosen = yield "select_twin", {"name": name}
+    made = yield "twin_from_csv", {"path": path, "target": chosen["outputs"][0]["name"]}
+    data = yield "run_experiment", {"twin": made["name"], "samples": 10}
+    yield "calibrate_twin", {"twin": name, "dataset": data["dataset"]}
+    return "done"
+
+
+class OfflinePlanner:
+    """Provider interface over :func:`plan`: each decision is the next tool call, or the final text.
+
+    A tool error ends the plan with the error in plain words (the planner does not improvise).
+    """
+
+    name = "offline"
+
+    def __init__(self, discovery_seconds: float = 30.0):
+        self.discovery_seconds = discovery_seconds
+        self._plan: Plan | None = None
+        self._calls = 0
+
+    def decide(self, messages: list[Message]) -> Decision:
+        last = messages[-1]
+        try:
+            if self._plan is None:
+                self._plan = plan(messages[-1].content, self.discovery_seconds)
+                request = next(self._plan)
+            elif last.role == "tool" and last.error:
+                return Decision(text=f"Stopped: {last.content}")
+            else:
+                request = self._plan.send(last.payload or {})
+        except StopIteration as stop:
+            return Decision(text=str(stop.value or "done"))
+        self._calls += 1
+        return Decision(tool_calls=[ToolCall(id=f"call_{self._calls}", name=request[0], args=request[1])])

@@ -1,0 +1,126 @@
+"""LLM providers: any OpenAI-compatible chat model through langchain, the offline planner, and replay."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from typing import Any, Protocol
+
+from agent.messages import Decision, Message, ToolCall
+from agent.planner import OfflinePlanner
+from agent.session import load_events
+from tools.registry import TOOLS
+
+
+class ProviderError(RuntimeError):
+    """The model endpoint failed (down, rate-limited past retries, server error) or replay diverged."""
+
+
+class Provider(Protocol):
+    name: str
+
+    def decide(self, messages: list[Message]) -> Decision: ...
+
+
+def prompt(name: str) -> str:
+    """A prompt text shipped in the ``prompts`` package."""
+    return resources.files("prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+
+
+class OpenAIProvider:
+    """Chat Completions through langchain-openai ``ChatOpenAI`` against any OpenAI-compatible URL."""
+
+    name = "openai"
+
+    def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
+                 timeout: float = 60.0, max_retries: int = 2, temperature: float = 0.0):
+        from langchain_openai import ChatOpenAI  # heavy import, only for this provider
+
+        self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
+        chat = ChatOpenAI(
+            model=self.model,
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+            timeout=timeout, max_retries=max_retries, temperature=temperature, use_responses_api=False,
+        )
+        self._chat = chat.bind_tools([tool.schema() for tool in TOOLS.values()])
+
+    def decide(self, messages: list[Message]) -> Decision:
+        import openai
+
+        try:
+            reply = self._chat.invoke(_to_langchain(messages))
+        except (openai.APIError, openai.APIConnectionError, openai.APITimeoutError) as error:
+            raise ProviderError(f"model endpoint failed: {type(error).__name__}: {error}") from None
+        calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], args=c["args"])
+                 for i, c in enumerate(reply.tool_calls)]
+        calls += [ToolCall(id=c.get("id") or f"bad_{i}", name=c.get("name") or "", args=None,
+                           malformed=str(c.get("args")))
+                  for i, c in enumerate(reply.invalid_tool_calls)]
+        usage = dict(reply.usage_metadata or {})
+        text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
+        return Decision(tool_calls=calls, text=None if calls else text,
+                        usage={k: int(v) for k, v in usage.items() if isinstance(v, int)})
+
+
+def _to_langchain(messages: list[Message]) -> list[Any]:
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+    converted: list[Any] = []
+    for m in messages:
+        if m.role == "system":
+            converted.append(SystemMessage(m.content))
+        elif m.role == "user":
+            converted.append(HumanMessage(m.content))
+        elif m.role == "assistant":
+            converted.append(AIMessage(m.content, tool_calls=[
+                {"id": c.id, "name": c.name, "args": c.args or {}} for c in m.tool_calls]))
+        else:
+            converted.append(ToolMessage(m.content, tool_call_id=m.tool_call_id or ""))
+    return converted
+
+
+class ReplayProvider:
+    """Answers each request with the recorded response; a request that differs from the recording
+    (by digest) is an error, never a silent divergence."""
+
+    name = "replay"
+
+    def __init__(self, session_path: str):
+        events = load_events(session_path)
+        self._requests = [e for e in events if e["type"] == "llm_request"]
+        self._responses = [e for e in events if e["type"] == "llm_response"]
+        self._next = 0
+        goals = [e for e in events if e["type"] == "goal"]
+        self.goal = goals[0]["goal"] if goals else None
+        start = events[0]
+        self.seed = int(start.get("seed", 0))
+        self.recorded_llm = start.get("llm", "offline")
+
+    def decide(self, messages: list[Message], digest: str | None = None) -> Decision:
+        if self._next >= len(self._responses):
+            raise ProviderError(f"replay diverged: request {self._next + 1} has no recorded response")
+        expected = self._requests[self._next].get("digest") if self._next < len(self._requests) else None
+        if digest is not None and expected is not None and digest != expected:
+            raise ProviderError(f"replay diverged at request {self._next + 1}: the conversation differs "
+                                "from the recording (a tool result changed)")
+        response = self._responses[self._next]
+        self._next += 1
+        return Decision.from_dict(response["decision"])
+
+
+def make_provider(spec: str, discovery_seconds: float = 30.0, **options: Any) -> Provider:
+    """``offline`` | ``openai`` | ``replay:PATH``."""
+    if spec == "offline":
+        return OfflinePlanner(discovery_seconds)
+    if spec == "openai":
+        return OpenAIProvider(**options)
+    if spec.startswith("replay:"):
+        return ReplayProvider(spec.removeprefix("replay:"))
+    raise ValueError(f"unknown LLM provider {spec!r}: use offline, openai or replay:PATH")
+
+
+def default_provider_spec() -> str:
+    """``openai`` when an endpoint or key is configured, else the embedded offline planner."""
+    return "openai" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "offline"
