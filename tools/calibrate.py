@@ -1,8 +1,11 @@
-"""Calibration: fit a twin's parameters to observations by gradient through the differentiable twin.
+"""Calibration: fit a twin's parameters to observations through the differentiable twin.
 
-Least squares (scipy's trust-region solver) is driven by the exact Jacobian that torch autograd
-computes through the twin; several seeded restarts guard against local minima, and the Jacobian
-covariance gives each parameter's uncertainty.
+Least squares (scipy's trust-region solver) is driven by the twin's Jacobian: exact forward-mode
+autograd for closed-form twins; for ODE twins, central differences computed in one batched
+integration (each parameter set is one trajectory of the batch). Reverse-mode autograd would need one
+backward pass per observation and forward-mode through torchdiffeq's step loop measured ~40x the
+cost of a solve, while the batched differences cost one solve. Seeded restarts guard against local
+minima; the Jacobian covariance gives each parameter's uncertainty.
 """
 
 from __future__ import annotations
@@ -38,16 +41,42 @@ class Calibration:
                 "restarts": self.restarts, "cost_spread": self.cost_spread}
 
 
+Model = Callable[[torch.Tensor], torch.Tensor]
+
+
 def _model(twin: Twin, names: Sequence[str], X: np.ndarray | None, t: np.ndarray | None,
-           x0: np.ndarray | None) -> Callable[[torch.Tensor], torch.Tensor]:
+           x0: np.ndarray | None) -> tuple[Model, Callable[[np.ndarray], np.ndarray]]:
+    """The prediction as a function of the parameter vector, and its Jacobian."""
     fixed = {k: v for k, v in twin.default_params.items() if k not in names}
     if isinstance(twin, ExpressionTwin):
         X_t = torch.as_tensor(X, dtype=torch.float64)
-        return lambda theta: twin.evaluate(X_t, fixed | dict(zip(names, theta))).reshape(-1)
+
+        def model(theta: torch.Tensor) -> torch.Tensor:
+            return twin.evaluate(X_t, fixed | dict(zip(names, theta))).reshape(-1)
+
+        def jac(theta: np.ndarray) -> np.ndarray:
+            return jacobian(model, torch.as_tensor(theta, dtype=torch.float64),
+                            strategy="forward-mode", vectorize=True).numpy()
+
+        return model, jac
     if isinstance(twin, OdeTwin):
         t_t = torch.as_tensor(t, dtype=torch.float64)
         x0_t = torch.as_tensor(x0, dtype=torch.float64)[None, :]
-        return lambda theta: twin.trajectories(x0_t, t_t, fixed | dict(zip(names, theta)))[0].reshape(-1)
+
+        def model(theta: torch.Tensor) -> torch.Tensor:
+            return twin.trajectories(x0_t, t_t, fixed | dict(zip(names, theta)))[0].reshape(-1)
+
+        def jac(theta: np.ndarray) -> np.ndarray:
+            steps = 1e-6 * np.maximum(np.abs(theta), 1e-3)
+            shifts = np.concatenate([np.diag(steps), -np.diag(steps)])
+            batch = torch.as_tensor(theta[None, :] + shifts, dtype=torch.float64)
+            with torch.no_grad():
+                runs = twin.trajectories(x0_t.expand(len(batch), -1), t_t,
+                                         fixed | {n: batch[:, i] for i, n in enumerate(names)})
+            flat = runs.reshape(len(batch), -1).numpy()
+            return ((flat[: len(theta)] - flat[len(theta):]) / (2 * steps[:, None])).T
+
+        return model, jac
     raise ValueError(f"twin {twin.name!r} ({twin.kind}) is not differentiable; calibrate closed-form or ODE twins")
 
 
@@ -81,7 +110,7 @@ def calibrate(
         raise ValueError("observations have zero variance: nothing to calibrate against")
     if len(target) <= len(names):
         raise ValueError(f"{len(target)} observations cannot determine {len(names)} parameters")
-    model = _model(twin, names, X, t, x0)
+    model, raw_jac = _model(twin, names, X, t, x0)
     target_t = torch.as_tensor(target, dtype=torch.float64)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
@@ -90,7 +119,7 @@ def calibrate(
         return np.where(np.isfinite(r), r, 1e6)
 
     def jac(theta: np.ndarray) -> np.ndarray:
-        j = jacobian(model, torch.as_tensor(theta, dtype=torch.float64)).numpy()
+        j = raw_jac(theta)
         return np.where(np.isfinite(j), j, 0.0)
 
     fits = [least_squares(residuals, start, jac=jac, method="trf", max_nfev=200)

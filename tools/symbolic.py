@@ -29,6 +29,7 @@ CONFIDENT_R2 = 0.99
 EXACT_NMSE = 1e-20
 #: Validation NMSE differences below this count as ties when choosing the simplest formula.
 TIE_NMSE = 1e-10
+POLISH_PER_ARM = 8
 
 
 @dataclass
@@ -157,7 +158,7 @@ def transform_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Exp
     for forward, inverse in TRANSFORMS.values():
         g = forward(np.abs(y))
         fits = [*sparse_arm(X, g, names, max_terms=5), *rational_arm(X, g, names, max_terms=6)]
-        for coefficients in sparse_fits(np.column_stack(columns), g, 5, intercept=True):
+        for coefficients in sparse_fits(np.column_stack(columns), g, 6, intercept=True):
             fits.append(sp.Float(coefficients[-1], 15) + sum(
                 (sp.Float(c, 15) * t for c, t in zip(coefficients[:-1], terms) if c), sp.Integer(0)))
         proposals += [sign * inverse(fit) for fit in fits]
@@ -392,9 +393,13 @@ def discover(
     arms_run: list[str] = []
 
     def consider(proposals: list[sp.Expr], source: str) -> None:
-        for expr in proposals:
+        # Polishing is the expensive step: only the most promising raw proposals of each arm get it.
+        scored = sorted(((nmse(evaluate(e, data.X_val, names), data.y_val), i) for i, e in enumerate(proposals)))
+        for raw_error, index in scored[:POLISH_PER_ARM]:
+            if not np.isfinite(raw_error):
+                continue
             try:
-                polished = polish(expr, data, names)
+                polished = polish(proposals[index], data, names)
             except (ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
                 continue
             error = nmse(evaluate(polished, data.X_val, names), data.y_val)

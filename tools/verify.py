@@ -52,10 +52,14 @@ def _is_constant_after_simplify(expr: sp.Expr) -> bool:
 
 
 def _exact_worker(found: sp.Expr, truth: sp.Expr, results: multiprocessing.Queue) -> None:
-    found, truth = _round_floats(found), _round_floats(truth)
-    difference = _is_constant_after_simplify(truth - found)
-    ratio = difference or _is_constant_after_simplify(truth / found)
-    results.put(bool(difference or ratio))
+    # Rounding happens in the raw forms and again after expanding both sides, so that a constant the
+    # truth spells as a combination (8 − 0.0225) meets the same constant found as one float (7.9775).
+    for canonical in (lambda e: e, sp.expand):
+        a, b = _round_floats(canonical(truth)), _round_floats(canonical(found))
+        if _is_constant_after_simplify(a - b) or _is_constant_after_simplify(a / b):
+            results.put(True)
+            return
+    results.put(False)
 
 
 def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECONDS) -> bool:

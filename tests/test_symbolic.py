@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import sympy as sp
+
+from tools.design import design
+from tools.symbolic import choose, discover, pareto_front, Candidate
+from tools.verify import exact_match, extrapolation_inputs, substitute_parameters
+from twin import get_twin, parse_expression
+
+
+def _data(name, n=400, seed=0, noise=0.0):
+    t = get_twin(name)
+    data = t.simulate(design(t.input_bounds(), n, "sobol", seed), noise=noise, seed=seed)
+    return t, data
+
+
+def _truth(t):
+    return substitute_parameters(next(iter(t.ground_truth.values())), t.default_params)
+
+
+def test_monomial_law_with_signed_inputs():
+    t, data = _data("coulomb_force")
+    found = discover(data.X, data.y[:, 0], t.input_names, time_budget=5, seed=0)
+    assert found.confident and found.best.test_r2 > 0.999999
+    assert exact_match(found.best.expression, _truth(t))
+
+
+def test_law_with_a_sum():
+    X = np.random.default_rng(1).uniform(0.5, 2.0, size=(300, 2))
+    y = 3 * X[:, 0] ** 2 + np.sin(X[:, 1])
+    found = discover(X, y, ["a", "b"], time_budget=5, seed=1)
+    a, b = sp.symbols("a b")
+    assert exact_match(found.best.expression, 3 * a**2 + sp.sin(b))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_velocity_addition_small_budget(seed):
+    t, data = _data("relativistic_velocity_addition", seed=seed)
+    found = discover(data.X, data.y[:, 0], t.input_names, time_budget=6, seed=seed)
+    assert exact_match(found.best.expression, _truth(t))
+    assert found.seconds < 30
+
+
+def test_one_ode_component_from_trajectories():
+    from tools.derived import derivative_table
+
+    t = get_twin("lotka_volterra")
+    trajectories = t.simulate(design(t.input_bounds(), 8, "sobol", 0), n_steps=1000)
+    table = derivative_table(trajectories)
+    found = discover(table.X, table.y[:, 0], table.input_names, time_budget=5, seed=0,
+                     arms=["powerlaw", "sparse", "rational"])
+    assert exact_match(found.best.expression, substitute_parameters(t.ground_truth["x"], t.default_params))
+
+
+def test_pure_noise_is_not_a_confident_law():
+    X = np.random.default_rng(3).uniform(-1, 1, size=(300, 2))
+    y = np.random.default_rng(4).standard_normal(300)
+    found = discover(X, y, ["a", "b"], time_budget=4, seed=0)
+    assert not found.confident
+    assert found.best.test_r2 < 0.5
+
+
+def test_resonance_curve_through_a_transformed_target():
+    t, data = _data("driven_oscillator_resonance")
+    found = discover(data.X, data.y[:, 0], t.input_names, time_budget=6, seed=0)
+    assert exact_match(found.best.expression, _truth(t))
+
+
+def test_pareto_and_choice_prefer_the_simplest_tie():
+    x = sp.Symbol("x")
+    candidates = [Candidate(x, "a", 1e-3, 1), Candidate(x**2 + x, "b", 1e-12, 5),
+                  Candidate(x**3 + x**2 + x, "c", 1e-13, 9), Candidate(x + 2, "d", 1e-1, 3)]
+    front = pareto_front(candidates)
+    assert [c.source for c in front] == ["a", "b", "c"]
+    assert choose(front).source == "b"
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="at least 10"):
+        discover(np.zeros((5, 1)), np.zeros(5), ["x"])
+    with pytest.raises(ValueError, match="NaN"):
+        discover(np.full((20, 1), np.nan), np.zeros(20), ["x"])
+    with pytest.raises(ValueError, match="unknown arms"):
+        discover(np.ones((20, 1)), np.ones(20), ["x"], arms=["magic"])
+
+
+def test_discovery_never_reads_a_ground_truth(monkeypatch):
+    import twin.core
+
+    def forbidden(self):
+        raise AssertionError("discovery read a ground truth")
+
+    t, data = _data("coulomb_force")
+    monkeypatch.setattr(twin.core.Twin, "ground_truth", property(forbidden, lambda self, value: None), raising=False)
+    found = discover(data.X, data.y[:, 0], t.input_names, time_budget=3, seed=0)
+    assert found.best.test_r2 > 0.999
+
+
+def test_exact_match_rules():
+    u, v = sp.symbols("u v")
+    truth = (u + v) / (1 + u * v)
+    assert exact_match(2 * truth, truth) and exact_match(truth + 1, truth)
+    assert not exact_match(2 * truth + 1, truth)  # the rule allows an offset or a factor, not both
+    assert exact_match(parse_expression("(0.50001*u + 0.5*v)/(0.5 + 0.5*u*v)", ["u", "v"]), truth)
+    assert not exact_match(u + v, truth)
+    assert not exact_match(sp.Integer(3), truth)
+
+
+def test_extrapolation_inputs_lie_outside_the_box():
+    bounds = np.array([[0.0, 1.0], [-1.0, 1.0]])
+    X = extrapolation_inputs(bounds, 200, seed=0)
+    outside = ((X < bounds[:, 0]) | (X > bounds[:, 1])).any(axis=1)
+    assert X.shape == (200, 2) and outside.all()

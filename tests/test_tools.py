@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+from tools.calibrate import NotIdentifiable, calibrate
+from tools.design import design
+from tools.registry import TOOLS, ToolContext, ToolError, call_tool
+from tools.resonance import find_resonance
+from twin import from_expression, get_twin
+
+
+@pytest.mark.parametrize("method", ["grid", "uniform", "lhs", "sobol"])
+def test_designs_fill_the_box_and_are_seeded(method):
+    bounds = np.array([[0.0, 1.0], [-2.0, 2.0]])
+    a = design(bounds, 64, method, seed=1)
+    b = design(bounds, 64, method, seed=1)
+    np.testing.assert_array_equal(a, b)
+    assert len(a) == 64 and (a >= bounds[:, 0]).all() and (a <= bounds[:, 1]).all()
+    with pytest.raises(ValueError):
+        design(bounds, 0, method)
+
+
+def test_resonance_of_the_driven_oscillator():
+    found = find_resonance(get_twin("driven_oscillator_resonance"), points=2000)
+    omega0, gamma = 2.0, 0.15
+    peak = np.sqrt(omega0**2 - gamma**2 / 2)
+    assert abs(found.peak_frequency - peak) < 0.01
+    assert abs(found.quality_factor - omega0 / gamma) / (omega0 / gamma) < 0.05
+    with pytest.raises(ValueError, match="no drive frequency"):
+        find_resonance(get_twin("lorenz"))
+
+
+def test_calibration_recovers_oscillator_parameters_within_uncertainty():
+    t = get_twin("driven_oscillator_resonance")
+    X = design(t.input_bounds(), 200, "sobol", 0)
+    truth = {"F0": 1.3, "omega0": 2.2, "gamma": 0.3}
+    observed = t.simulate(X, params=truth, noise=0.01, seed=5).y
+    result = calibrate(t, observed, X=X, restarts=4, seed=0)
+    for name, value in truth.items():
+        assert abs(result.params[name] - value) < 4 * result.stderr[name] + 1e-9, name
+
+
+def test_calibration_recovers_pendulum_length_from_a_trajectory():
+    t = get_twin("damped_pendulum")
+    data = t.simulate(np.array([[1.0, 0.0]]), params={"L": 2.0, "gamma": 0.3}, t_end=5.0, n_steps=500,
+                      noise=0.005, seed=2)
+    states = data.arrays["states"][0]
+    result = calibrate(t, states, ["L", "gamma"], t=data.arrays["t"], x0=np.array([1.0, 0.0]), restarts=2, seed=0)
+    assert abs(result.params["L"] - 2.0) < 4 * result.stderr["L"] + 1e-6
+    assert abs(result.params["gamma"] - 0.3) < 4 * result.stderr["gamma"] + 1e-6
+
+
+def test_calibration_refuses_bad_problems():
+    law = from_expression("a*b*x", {"x": (0, 1)}, params={"a": 1.0, "b": 2.0})
+    X = np.linspace(0, 1, 30)[:, None]
+    with pytest.raises(NotIdentifiable, match="do not determine"):
+        calibrate(law, 3 * X, X=X)
+    with pytest.raises(ValueError, match="zero variance"):
+        calibrate(law, np.ones((30, 1)), X=X)
+    with pytest.raises(ValueError, match="restarts"):
+        calibrate(law, 3 * X, ["a"], X=X, restarts=0)
+    with pytest.raises(ValueError, match="not differentiable"):
+        calibrate(get_twin("heat_lattice"), np.arange(5.0))
+
+
+def test_registry_schemas_and_errors(tmp_path):
+    ctx = ToolContext(tmp_path)
+    for tool in TOOLS.values():
+        schema = tool.schema()
+        assert schema["function"]["name"] == tool.name and "properties" in schema["function"]["parameters"]
+    with pytest.raises(ToolError) as info:
+        call_tool(ctx, "no_such_tool", {})
+    assert info.value.code == "unknown_tool"
+    with pytest.raises(ToolError) as info:
+        call_tool(ctx, "run_experiment", {"twin": "lorenz", "samples": 10**9})
+    assert info.value.code == "bad_arguments" and "samples" in info.value.message
+    with pytest.raises(ToolError) as info:
+        call_tool(ctx, "run_experiment", {"twin": "lorenz", "unexpected": 1})
+    assert info.value.code == "bad_arguments"
+    with pytest.raises(ToolError) as info:
+        call_tool(ctx, "discover_law", {"dataset": "data_9"})
+    assert info.value.code == "unknown_dataset"
+    with pytest.raises(ToolError) as info:
+        call_tool(ctx, "twin_from_expression", {"expression": "__import__('os')", "ranges": {"x": [0, 1]}})
+    assert info.value.code == "bad_expression"
+
+
+def test_registry_pipeline_and_hypothesis(tmp_path):
+    ctx = ToolContext(tmp_path, seed=0)
+    call_tool(ctx, "select_twin", {"name": "coulomb"})
+    data = call_tool(ctx, "run_experiment", {"twin": "coulomb_force", "samples": 200})
+    assert (tmp_path / "data" / f"{data['dataset']}.npz").exists()
+    laws = call_tool(ctx, "discover_law", {"dataset": data["dataset"], "time_budget": 3})["laws"]
+    verdict = call_tool(ctx, "verify_law", {"discovery": laws[0]["discovery"]})
+    assert verdict["exact"] is True and verdict["r2_extrapolation"] > 0.9999
+    hypothesis = call_tool(ctx, "test_hypothesis", {"dataset": data["dataset"], "formula": "k*q1*q2/r**2"})
+    assert hypothesis["r2_test"] > 0.999999 and abs(hypothesis["constants"]["k"] - 8.9875517923e-3) < 1e-9
+    wrong = call_tool(ctx, "test_hypothesis", {"dataset": data["dataset"], "formula": "k*q1/r"})
+    assert wrong["r2_test"] < 0.9
+    with pytest.raises(ToolError) as info:
+        call_tool(ctx, "test_hypothesis", {"dataset": data["dataset"], "formula": "open('x')"})
+    assert info.value.code == "bad_formula"
