@@ -20,7 +20,7 @@ out = Console()
 
 
 def _fail(message: str) -> None:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    sys.stderr.write(f"error: {' '.join(str(message).split())}\n")
     raise typer.Exit(code=1)
 
 

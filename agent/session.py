@@ -20,7 +20,8 @@ from typing import Any
 
 EVENT_TYPES = ("session_start", "goal", "llm_request", "llm_response", "tool_call", "tool_result",
                "error", "report")
-_SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|auth|token|secret|password|bearer)", re.I)
+_SECRET_KEYS = re.compile(
+    r"(api[_-]?key|authorization|secret|password|bearer|^token$|(access|auth|refresh|session)[_-]?token$)", re.I)
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
 _LIBRARIES = ("twinsight", "torch", "pykan", "sympy", "numpy", "scipy", "pyoperon", "langchain",
               "langchain-openai", "openai", "torchdiffeq")
@@ -33,8 +34,7 @@ class SessionError(ValueError):
 def redact(value: Any) -> Any:
     """A copy of ``value`` with credential-like keys and values replaced by ``"[redacted]"``."""
     if isinstance(value, dict):
-        return {k: "[redacted]" if _SECRET_KEYS.search(str(k)) and k != "tokens" else redact(v)
-                for k, v in value.items()}
+        return {k: "[redacted]" if _SECRET_KEYS.search(str(k)) else redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     if isinstance(value, str):

@@ -122,7 +122,9 @@ def calibrate(
         j = raw_jac(theta)
         return np.where(np.isfinite(j), j, 0.0)
 
-    fits = [least_squares(residuals, start, jac=jac, method="trf", max_nfev=200)
+    lower, upper = _bounds(twin, names)
+    fits = [least_squares(residuals, np.clip(start, lower, upper), jac=jac, method="trf", max_nfev=200,
+                          bounds=(lower, upper))
             for start in _starts(twin, names, restarts, seed)]
     best = min(fits, key=lambda f: f.cost)
     J = best.jac
@@ -144,6 +146,14 @@ def calibrate(
         restarts=restarts,
         cost_spread=float(np.ptp([f.cost for f in fits])),
     )
+
+
+def _bounds(twin: Twin, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Physical bounds where a parameter declares them, unbounded otherwise."""
+    by_name = {p.name: p for p in twin.parameters}
+    lower = np.array([-np.inf if by_name[n].low is None else by_name[n].low for n in names], dtype=float)
+    upper = np.array([np.inf if by_name[n].high is None else by_name[n].high for n in names], dtype=float)
+    return lower, upper
 
 
 def _starts(twin: Twin, names: Sequence[str], restarts: int, seed: int) -> list[np.ndarray]:

@@ -1,0 +1,44 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def test_run_json_contract_and_replay(tmp_path):
+    done = _cli("run", "What law governs Coulomb's force?", "--llm", "offline", "--runs-dir", str(tmp_path),
+                "--json", "--time-budget", "5")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert set(payload) == {"session", "twin", "formula", "latex", "r2_test", "exact", "explanation"}
+    assert payload["twin"] == "coulomb_force" and payload["exact"] is True
+    replayed = _cli("replay", payload["session"], "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout)["reproduced"] is True
+
+
+def test_discover_json_and_bad_csv(tmp_path):
+    x = np.linspace(1, 4, 60)
+    (tmp_path / "m.csv").write_text("x,y\n" + "\n".join(f"{a},{3 * a**3}" for a in x) + "\n")
+    done = _cli("discover", "--csv", str(tmp_path / "m.csv"), "--target", "y", "--time-budget", "4", "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert {"formula", "r2_test", "complexity", "seconds", "pareto"} <= set(payload)
+    assert payload["r2_test"] > 0.999999 and payload["seconds"] < 30
+    (tmp_path / "bad.csv").write_text("x,y\n1,2\n2,oops\n3,4\n")
+    bad = _cli("discover", "--csv", str(tmp_path / "bad.csv"), "--target", "y", "--json")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.strip().startswith("error:") and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_twins_json_and_bad_session(tmp_path):
+    done = _cli("twins", "--json")
+    names = {t["name"] for t in json.loads(done.stdout)["twins"]}
+    assert len(names) >= 200 and "klein_gordon_lattice" in names
+    bad = _cli("replay", str(tmp_path / "nothing"))
+    assert bad.returncode == 1 and "no session file" in bad.stderr
