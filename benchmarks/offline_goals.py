@@ -1,0 +1,67 @@
+"""Goal-to-formula time of the offline planner for the goals it must understand (issue: LLM layer).
+
+Run: python -m benchmarks.offline_goals; writes benchmarks/results/offline_goals.json.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agent import Agent
+from twin import get_twin
+
+GOALS = [
+    "Rediscover the relativistic velocity addition law",
+    "What law governs Coulomb's force?",
+    "Find the period of a pendulum as a function of its length",
+    "Find the equations of motion of the Lotka-Volterra system",
+    "Find the dispersion relation of the Klein-Gordon field",
+    "Where is the resonance of the driven oscillator and how sharp is it?",
+    "Calibrate the damped oscillator to data.csv",
+    "Find the law in measurements.csv predicting y",
+]
+
+
+def _write_csvs(directory: Path) -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(1, 3, 300), rng.uniform(1, 3, 300)
+    rows = ["a,b,y"] + [f"{x},{z},{2.5 * x**2 / z}" for x, z in zip(a, b)]
+    (directory / "measurements.csv").write_text("\n".join(rows) + "\n")
+    twin = get_twin("driven_damped_oscillator")
+    data = twin.simulate(np.array([[0.5, 0.0]]), params={"gamma": 0.4, "omega0": 1.5}, t_end=10, n_steps=400,
+                         noise=0.01, seed=0)
+    rows = ["t,x,v"] + [f"{t},{x},{v}" for t, (x, v) in zip(data.arrays["t"], data.arrays["states"][0])]
+    (directory / "data.csv").write_text("\n".join(rows) + "\n")
+
+
+def main() -> None:
+    import os
+
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        here = Path.cwd()
+        os.chdir(scratch)
+        try:
+            _write_csvs(Path(scratch))
+            for goal in GOALS:
+                started = time.perf_counter()
+                report = Agent(runs_dir=Path(scratch) / "runs", seed=0).run(goal)
+                results.append({"goal": goal, "seconds": round(time.perf_counter() - started, 2),
+                                "twin": report.twin, "formula": report.formula, "r2_test": report.r2_test,
+                                "exact": report.exact, "metrics": report.metrics, "errors": report.errors})
+                print(json.dumps(results[-1], default=str))
+        finally:
+            os.chdir(here)
+    out = Path(__file__).parent / "results" / "offline_goals.json"
+    out.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "goals": results},
+                              indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
