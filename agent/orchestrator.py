@@ -127,9 +127,33 @@ class Agent:
             errors.append(f"the session reached its limit of {self.budgets.max_steps} steps")
             yield writer.write("error", {"code": "budget", "message": errors[-1]})
         report = build_report(goal, writer.directory, results, errors, final_text, ctx)
+        if self._model_explains(provider):
+            yield from self._explain_with_model(provider, writer, report)
         report.save(writer.directory)
         self.last_report = report
         yield writer.write("report", {"report": report.as_dict()})
+
+    def _model_explains(self, provider) -> bool:
+        """Sessions driven by a model get a model-written explanation (replays of them replay it)."""
+        if isinstance(provider, ReplayProvider):
+            return provider.recorded_llm == "openai"
+        return self.llm == "openai"
+
+    def _explain_with_model(self, provider, writer: SessionWriter, report: Report) -> Iterator[dict[str, Any]]:
+        facts = {k: v for k, v in report.as_dict().items() if k not in ("explanation", "session", "alternatives")}
+        request = prompt("explain").replace("{result}", json.dumps(_stable(facts), indent=1, default=str))
+        request_digest = digest([Message("user", request)])
+        yield writer.write("llm_request", {"step": "explain", "digest": request_digest, "messages": 1})
+        try:
+            decision = (provider.explain(request, request_digest) if isinstance(provider, ReplayProvider)
+                        else provider.explain(request))
+        except ProviderError as error:
+            report.errors.append(f"explanation: {error}")
+            yield writer.write("error", {"step": "explain", "code": "provider", "message": str(error)})
+            return
+        yield writer.write("llm_response", {"step": "explain", "decision": decision.as_dict()})
+        if decision.text:
+            report.explanation = decision.text.strip() + "\n\n(Measured: " + report.explanation + ")"
 
     def _call(self, ctx: ToolContext, call, tool_seconds: float) -> tuple[dict, bool]:
         if call.args is None:

@@ -44,13 +44,22 @@ class OpenAIProvider:
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
             timeout=timeout, max_retries=max_retries, temperature=temperature, use_responses_api=False,
         )
+        self._plain = chat
         self._chat = chat.bind_tools([tool.schema() for tool in TOOLS.values()])
 
+    def explain(self, request: str) -> Decision:
+        """A plain completion (no tools) for the explanation of a finished session."""
+        return self._complete(self._plain, [Message("user", request)])
+
     def decide(self, messages: list[Message]) -> Decision:
+        return self._complete(self._chat, messages)
+
+    @staticmethod
+    def _complete(chat: Any, messages: list[Message]) -> Decision:
         import openai
 
         try:
-            reply = self._chat.invoke(_to_langchain(messages))
+            reply = chat.invoke(_to_langchain(messages))
         except (openai.APIError, openai.APIConnectionError, openai.APITimeoutError) as error:
             raise ProviderError(f"model endpoint failed: {type(error).__name__}: {error}") from None
         calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], args=c["args"])
@@ -108,6 +117,9 @@ class ReplayProvider:
         response = self._responses[self._next]
         self._next += 1
         return Decision.from_dict(response["decision"])
+
+    def explain(self, request: str, digest: str | None = None) -> Decision:
+        return self.decide([Message("user", request)], digest)
 
 
 def make_provider(spec: str, discovery_seconds: float = 30.0, **options: Any) -> Provider:

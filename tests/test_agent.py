@@ -109,6 +109,7 @@ SCRIPT = [
     completion(tool_calls=[("c3", "discover_law", {"dataset": "data_1", "time_budget": 3})]),
     completion(tool_calls=[("c4", "verify_law", {"discovery": "law_1"})]),
     completion("F = k q1 q2 / r^2, verified on held-out data."),
+    completion("Coulomb's inverse-square law: the force grows with both charges and falls as 1/r²."),
 ]
 
 
@@ -117,13 +118,14 @@ def test_openai_provider_drives_a_full_session(tmp_path, monkeypatch):
     with OpenAIStub(SCRIPT) as stub:
         agent = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "model": "stub-model"})
         report = agent.run("What law governs Coulomb's force?")
-    assert report.exact is True
+    assert report.exact is True and report.explanation.startswith("Coulomb's inverse-square law")
+    assert "Result (JSON)" in stub.requests[-1]["messages"][0]["content"] and "tools" not in stub.requests[-1]
     assert stub.requests[0]["model"] == "stub-model" and stub.requests[0]["tools"]
-    assert any(m["role"] == "tool" for m in stub.requests[-1]["messages"])
+    assert any(m["role"] == "tool" for m in stub.requests[-2]["messages"])
     assert {k.lower(): v for k, v in stub.headers[0].items()}["authorization"] == f"Bearer {SECRET}"
     assert SECRET not in _all_text(tmp_path)
     events = load_events(report.session)
-    assert sum(e["decision"]["usage"].get("total_tokens", 0) for e in events if e["type"] == "llm_response") == 600
+    assert sum(e["decision"]["usage"].get("total_tokens", 0) for e in events if e["type"] == "llm_response") == 720
     result = replay(report.session, runs_dir=tmp_path / "replays")
     assert result["reproduced"] is True
 
@@ -137,9 +139,9 @@ def test_openai_provider_failure_modes(tmp_path, monkeypatch):
         "base_url": f"http://127.0.0.1:{dead_port}/v1", "max_retries": 0, "timeout": 2})
     report = down.run("What law governs Coulomb's force?")
     assert any("model endpoint failed" in e for e in report.errors)
-    with OpenAIStub([429, completion("nothing to do")]) as stub:
+    with OpenAIStub([429, completion("nothing to do"), completion("No law was sought.")]) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url}).run("hello")
-    assert not report.errors and len(stub.requests) == 2
+    assert not report.errors and len(stub.requests) == 3
     with OpenAIStub([500, 500, 500]) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "max_retries": 1}).run("hi")
     assert any("model endpoint failed" in e for e in report.errors)
@@ -148,7 +150,7 @@ def test_openai_provider_failure_modes(tmp_path, monkeypatch):
                  completion("giving up")]
     with OpenAIStub(malformed) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url}).run("coulomb")
-    tool_messages = [m for m in stub.requests[-1]["messages"] if m["role"] == "tool"]
+    tool_messages = [m for m in stub.requests[2]["messages"] if m["role"] == "tool"]
     assert "malformed_arguments" in tool_messages[0]["content"] and "unknown_tool" in tool_messages[1]["content"]
     assert SECRET not in _all_text(tmp_path)
 

@@ -194,3 +194,13 @@ def test_dataset_round_trip_and_tamper_detection(tmp_path):
 def test_device_auto_resolves():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert twin.resolve_device("auto").type == expected
+
+
+def test_field_twins_are_differentiable_in_parameters():
+    t = get_twin("klein_gordon_lattice")
+    x = torch.arange(t.sites, dtype=torch.float64) * 0.1
+    u0 = torch.cat([torch.cos(2 * np.pi * 3 / (t.sites * 0.1) * x)[None, :], torch.zeros(1, t.sites, dtype=torch.float64)], dim=1)
+    grid = torch.linspace(0, 2, 201, dtype=torch.float64)
+    mass = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    t.evolve(u0, grid, {"c": 1.0, "m": mass, "a": 0.1})[0, -1, 0].backward()
+    assert mass.grad is not None and torch.isfinite(mass.grad) and float(mass.grad) != 0.0

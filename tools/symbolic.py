@@ -347,6 +347,13 @@ def polish(expr: sp.Expr, data: Split, names: list[str]) -> sp.Expr:
     return cancelled if count_nodes(cancelled) < count_nodes(snapped) else snapped
 
 
+#: Deterministic, fast arms run before the genetic search, in this order.
+FAST_ARMS: dict[str, Callable[[np.ndarray, np.ndarray, list[str]], list[sp.Expr]]] = {
+    "powerlaw": powerlaw_arm, "exponential": exponential_arm, "sparse": sparse_arm,
+    "rational": rational_arm, "transform": transform_arm,
+}
+
+
 def pareto_front(candidates: Sequence[Candidate]) -> list[Candidate]:
     """Candidates not beaten in both validation error and complexity, by complexity."""
     front: list[Candidate] = []
@@ -409,21 +416,10 @@ def discover(
             notify("candidates", {"source": source, "best": min(c.val_nmse for c in candidates)})
 
     fit_X, fit_y = data.X_train, data.y_train
-    if "powerlaw" in arms:
-        consider(powerlaw_arm(fit_X, fit_y, names), "powerlaw")
-        arms_run.append("powerlaw")
-    if "exponential" in arms:
-        consider(exponential_arm(fit_X, fit_y, names), "exponential")
-        arms_run.append("exponential")
-    if "sparse" in arms:
-        consider(sparse_arm(fit_X, fit_y, names), "sparse")
-        arms_run.append("sparse")
-    if "rational" in arms:
-        consider(rational_arm(fit_X, fit_y, names), "rational")
-        arms_run.append("rational")
-    if "transform" in arms:
-        consider(transform_arm(fit_X, fit_y, names), "transform")
-        arms_run.append("transform")
+    for arm, propose in FAST_ARMS.items():
+        if arm in arms:
+            consider(propose(fit_X, fit_y, names), arm)
+            arms_run.append(arm)
     if "operon" in arms:
         runs = max(1, int(0.7 * time_budget / OPERON_RUN_SECONDS))
         for run in range(runs):

@@ -26,7 +26,7 @@ def _gradient(u: torch.Tensor, a: float) -> torch.Tensor:
     return (torch.roll(u, -1, dims=-1) - torch.roll(u, 1, dims=-1)) / (2.0 * a)
 
 
-Rhs = Callable[[torch.Tensor, Mapping[str, float]], torch.Tensor]
+Rhs = Callable[[torch.Tensor, Mapping[str, float | torch.Tensor]], torch.Tensor]
 
 
 def _heat(u: torch.Tensor, p: Mapping[str, float]) -> torch.Tensor:
@@ -66,6 +66,13 @@ class FieldTwin(Twin):
         """The wavenumbers a periodic lattice supports: k_n = 2πn/(L·a), n = 1..L/2."""
         return 2 * np.pi * np.arange(1, self.sites // 2 + 1) / (self.sites * a)
 
+    def evolve(self, u0: torch.Tensor, t: torch.Tensor, params: Mapping[str, float | torch.Tensor]) -> torch.Tensor:
+        """Integrate initial fields (B, L) — (B, 2L) with velocities for second-order equations — over
+        the grid ``t``; returns (B, T, L). Differentiable in tensor ``params``."""
+        rhs = _RHS[self.equation]
+        solution = odeint(lambda _t, u: rhs(u, params), u0, t, method="rk4").permute(1, 0, 2)
+        return solution[..., : self.sites]
+
     def simulate(
         self,
         X: np.ndarray,
@@ -94,10 +101,8 @@ class FieldTwin(Twin):
         if self.second_order:
             u0 = torch.cat([u0, torch.zeros_like(u0)], dim=-1)
         t = torch.linspace(0.0, t_end, n_steps + 1, dtype=torch.float64, device=dev)
-        rhs = _RHS[self.equation]
         with torch.no_grad():
-            solution = odeint(lambda _t, u: rhs(u, p), u0, t, method="rk4").permute(1, 0, 2)
-        u = solution[..., : self.sites]
+            u = self.evolve(u0, t, p)
         check_finite(u, self.name, p, bound=1e8)
         u_np = add_noise(u.cpu().numpy(), noise, noise_model, np.random.default_rng(seed))
         return Dataset(
