@@ -9,4 +9,12 @@ from agent.orchestrator import Agent, Budgets, replay
 from agent.report import Report
 from agent.session import SessionError, load_events
 
-__all__ = ["Agent", "Budgets", "Report", "SessionError", "load_events", "replay"]
+
+def catalogue() -> list[dict]:
+    """Summaries of every catalogue twin (names, descriptions, inputs; never ground truths)."""
+    from twin import all_twins
+
+    return [t.summary() for t in all_twins()]
+
+
+__all__ = ["Agent", "Budgets", "Report", "SessionError", "catalogue", "load_events", "replay"]

@@ -1,0 +1,47 @@
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = "../ui/app.py"
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWINSIGHT_RUNS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _text(at) -> str:
+    return json.dumps([str(e.value) for e in [*at.markdown, *at.latex, *at.error, *at.caption]])
+
+
+def test_goal_with_the_offline_planner_shows_steps_formula_and_explanation(runs):
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    assert not at.exception
+    at.chat_input[0].set_value("What law governs Coulomb's force?").run()
+    assert not at.exception
+    text = _text(at)
+    assert "q_{1} q_{2}" in text and "held-out" in text
+    assert any("select_twin" in str(s.value) for s in at.markdown)
+    assert (runs / next(p.name for p in runs.iterdir() if p.is_dir()) / "session.jsonl").exists()
+
+
+def test_failing_goal_shows_a_readable_message(runs):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.chat_input[0].set_value("Bake me a cake").run()
+    assert not at.exception
+    assert "I can:" in _text(at)
+
+
+def test_open_and_replay_a_past_session(runs):
+    from agent import Agent
+
+    Agent(runs_dir=runs, discovery_seconds=5).run("What law governs Coulomb's force?")
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    assert not at.exception
+    buttons = {b.label: b for b in at.button}
+    buttons["Open"].click().run()
+    assert "q_{1} q_{2}" in _text(at)
+    {b.label: b for b in at.button}["Replay"].click().run()
+    assert any("reproduced: True" in str(s.value) for s in at.success)

@@ -1,0 +1,215 @@
+"""Twinsight lab: chat a goal, watch the steps, see the formula, open and replay past sessions.
+
+A thin client of the agent's public API (``Agent.stream``, ``replay``, ``catalogue``, ``load_events``).
+Run with ``twinsight ui`` (or ``streamlit run ui/app.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from agent import Agent, SessionError, catalogue, load_events, replay
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+RUNS_DIR = Path(os.environ.get("TWINSIGHT_RUNS_DIR", "runs")).resolve()
+EXAMPLES = (
+    "Rediscover the relativistic velocity addition law",
+    "What law governs Coulomb's force?",
+    "Find the equations of motion of the Lotka-Volterra system",
+    "Where is the resonance of the driven oscillator and how sharp is it?",
+)
+
+
+def inside_runs(path: Path) -> Path:
+    """``path`` resolved, refused unless it lies under the runs directory."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(RUNS_DIR):
+        raise ValueError(f"{path} is outside the runs directory")
+    return resolved
+
+
+def past_sessions() -> list[Path]:
+    if not RUNS_DIR.is_dir():
+        return []
+    return sorted((p.parent for p in RUNS_DIR.glob("*/session.jsonl")), reverse=True)
+
+
+def session_zip(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory.parent))
+    return buffer.getvalue()
+
+
+def describe(event: dict) -> str | None:
+    """One line of the live step log for a session event."""
+    kind = event["type"]
+    if kind == "tool_call":
+        return f"**{event['name']}** `{json.dumps(event['args'])[:160]}`"
+    if kind == "tool_result":
+        result = event["result"]
+        if event["error"]:
+            return f"⚠️ {event['name']}: {result.get('message')}"
+        if event["name"] == "run_experiment":
+            return f"dataset `{result['dataset']}`: {result['shapes']}"
+        if event["name"] == "discover_law":
+            return "candidates: " + "; ".join(f"`{law['formula'][:90]}`" for law in result["laws"])
+        if event["name"] == "verify_law":
+            return f"held-out R² = {result['r2_test']:.6f}, exact = {result['exact']}"
+        return None
+    if kind == "progress" and event.get("stage") == "operon":
+        return f"symbolic search run {event['run']} of {event['of']}"
+    if kind == "error":
+        return f"⚠️ {event['message']}"
+    return None
+
+
+def show_report(report: dict, key: str) -> None:
+    if report.get("latex"):
+        st.latex(report["latex"])
+    cols = st.columns(3)
+    cols[0].metric("R² held-out", "n/a" if report.get("r2_test") is None else f"{report['r2_test']:.6f}")
+    cols[1].metric("R² extrapolation", "n/a" if report.get("r2_extrapolation") is None
+                   else f"{report['r2_extrapolation']:.6f}")
+    cols[2].metric("exact vs truth", {True: "yes", False: "no", None: "unknown"}[report.get("exact")])
+    st.markdown(report["explanation"])
+    if report.get("alternatives"):
+        front = pd.DataFrame(report["alternatives"])[["formula", "complexity", "val_nmse", "r2_test"]]
+        st.caption("Pareto front: validation error against complexity")
+        chart = front.assign(log10_val_nmse=np.log10(front["val_nmse"].clip(lower=1e-32)))
+        st.scatter_chart(chart, x="complexity", y="log10_val_nmse")
+        st.dataframe(front, hide_index=True)
+    resonance = report.get("metrics", {}).get("resonance")
+    if resonance:
+        st.json(resonance)
+    calibration = report.get("metrics", {}).get("calibration")
+    if calibration:
+        st.json(calibration)
+    session = Path(report["session"])
+    if session.is_dir():
+        left, right = st.columns(2)
+        report_md = session / "report.md"
+        if report_md.is_file():
+            left.download_button("report (Markdown)", report_md.read_bytes(), "report.md", key=f"md-{key}")
+        right.download_button("session (zip)", session_zip(session), f"{session.name}.zip", key=f"zip-{key}")
+
+
+def sidebar() -> dict:
+    st.sidebar.header("Settings")
+    provider = st.sidebar.selectbox("LLM provider", ["offline", "openai"], help="offline: the embedded planner")
+    options: dict = {}
+    if provider == "openai":
+        options["base_url"] = st.sidebar.text_input("Base URL", os.environ.get("OPENAI_BASE_URL", "")) or None
+        options["model"] = st.sidebar.text_input("Model", os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini"))
+        typed = st.sidebar.text_input("API key (kept in memory only)", type="password")
+        if typed:
+            options["api_key"] = typed
+    device = st.sidebar.selectbox("Device", ["auto", "cpu", "cuda"])
+    seed = int(st.sidebar.number_input("Seed", 0, 10**6, 0))
+    budget = float(st.sidebar.slider("Search seconds per output", 5, 300, 30))
+    with st.sidebar.expander("Upload a CSV"):
+        upload = st.file_uploader("measurements", type=["csv"])
+        if upload is not None:
+            if upload.size > MAX_UPLOAD_BYTES:
+                st.error(f"{upload.name} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+            else:
+                name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(upload.name).name)
+                target = inside_runs(RUNS_DIR / "uploads" / name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(upload.getvalue())
+                st.success(f"saved; ask e.g. “Find the law in {target} predicting y”")
+    with st.sidebar.expander("Twin catalogue"):
+        query = st.text_input("filter", "")
+        rows = [t for t in catalogue() if query.lower() in (t["name"] + t["description"]).lower()]
+        st.dataframe(pd.DataFrame([{"name": t["name"], "kind": t["kind"], "description": t["description"]}
+                                   for t in rows]), hide_index=True)
+    return {"llm": provider, "provider_options": options, "device": device, "seed": seed,
+            "discovery_seconds": budget}
+
+
+def past_sessions_panel() -> None:
+    sessions = past_sessions()
+    with st.sidebar.expander(f"Past sessions ({len(sessions)})"):
+        if not sessions:
+            st.caption("none yet")
+            return
+        chosen = st.selectbox("session", [s.name for s in sessions])
+        directory = inside_runs(RUNS_DIR / chosen)
+        try:
+            events = load_events(directory)
+        except SessionError as error:
+            st.error(str(error))
+            return
+        goal = next((e["goal"] for e in events if e["type"] == "goal"), "?")
+        st.write(f"**Goal:** {goal}")
+        st.write(", ".join(e["name"] for e in events if e["type"] == "tool_call"))
+        if st.button("Open"):
+            st.session_state.opened = next((e["report"] for e in events if e["type"] == "report"), None)
+        if st.button("Replay"):
+            with st.spinner("replaying…"):
+                try:
+                    result = replay(directory, runs_dir=RUNS_DIR / "replays")
+                except (SessionError, ValueError) as error:
+                    st.error(str(error))
+                    return
+            (st.success if result["reproduced"] else st.warning)(
+                f"reproduced: {result['reproduced']} ({result['steps']} steps)")
+            if result["diffs"]:
+                st.json(result["diffs"])
+
+
+def main() -> None:
+    st.set_page_config(page_title="Twinsight", page_icon="🔭", layout="wide")
+    st.title("Twinsight lab")
+    st.caption("State a goal; the twin is simulated, a law is searched for, checked on unseen data and explained.")
+    settings = sidebar()
+    past_sessions_panel()
+    if st.session_state.get("opened"):
+        with st.expander("Opened session", expanded=True):
+            show_report(st.session_state.opened, "opened")
+    history = st.session_state.setdefault("history", [])
+    for index, turn in enumerate(history):
+        with st.chat_message("user"):
+            st.write(turn["goal"])
+        with st.chat_message("assistant"):
+            if turn.get("error"):
+                st.error(turn["error"])
+            else:
+                show_report(turn["report"], str(index))
+    if not history:
+        st.info("Try: " + " · ".join(f"“{e}”" for e in EXAMPLES))
+    goal = st.chat_input("What law do you want to find?")
+    if not goal:
+        return
+    with st.chat_message("user"):
+        st.write(goal)
+    with st.chat_message("assistant"):
+        agent = Agent(runs_dir=RUNS_DIR, **settings)
+        try:
+            with st.status("Working on it…", expanded=True) as status:
+                for event in agent.stream(goal):
+                    line = describe(event)
+                    if line:
+                        status.write(line)
+                status.update(label="Done", state="complete", expanded=False)
+            report = agent.last_report.as_dict()
+            history.append({"goal": goal, "report": report})
+            show_report(report, str(len(history) - 1))
+        except Exception as error:  # show a readable message, never a traceback
+            message = f"{type(error).__name__}: {error}"
+            history.append({"goal": goal, "error": message})
+            st.error(message)
+
+
+main()
