@@ -6,7 +6,7 @@ GOAL ?= Rediscover the relativistic velocity addition law
 # install never pulls CUDA wheels; set TORCH_SPEC to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install run test bench clean
+.PHONY: install run test clean
 
 install: $(VENV)/.installed
 

@@ -83,7 +83,7 @@ def show_report(report: dict, key: str) -> None:
     cols[1].metric("R² extrapolation", "n/a" if report.get("r2_extrapolation") is None
                    else f"{report['r2_extrapolation']:.6f}")
     cols[2].metric("exact vs truth", {True: "yes", False: "no", None: "unknown"}[report.get("exact")])
-    st.markdown(report["explanation"])
+    st.markdown(report["explanation"].replace("*", r"\*"))  # formulas hold '*'; not Markdown emphasis
     if report.get("alternatives"):
         front = pd.DataFrame(report["alternatives"])[["formula", "complexity", "val_nmse", "r2_test"]]
         st.caption("Pareto front: validation error against complexity")
