@@ -161,11 +161,12 @@ def ui(port: int = typer.Option(8501), runs_dir: Path = typer.Option(Path("runs"
                                       "--server.port", str(port), "--server.headless", "true"], env=env))
 
 
-@app.command()
-def bench(suite: str = typer.Argument(..., help="twin_speed | offline_goals"),
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(suite: str = typer.Argument(..., help="twin_speed | offline_goals | discovery"),
           extra: Optional[list[str]] = typer.Argument(None)) -> None:
     """Run a benchmark suite from benchmarks/."""
-    modules = {"twin_speed": "benchmarks.twin_speed", "offline_goals": "benchmarks.offline_goals"}
+    modules = {"twin_speed": "benchmarks.twin_speed", "offline_goals": "benchmarks.offline_goals",
+               "discovery": "benchmarks.discovery"}
     if suite not in modules:
         _fail(f"unknown suite {suite!r}; suites: {', '.join(modules)}")
     raise typer.Exit(subprocess.call([sys.executable, "-m", modules[suite], *(extra or [])]))

@@ -201,6 +201,7 @@ def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict
             report.metrics["resonance"] = result
         elif name == "calibrate_twin":
             report.metrics["calibration"] = result
+            report.twin = result["twin"]
         elif name == "test_hypothesis":
             report.metrics.setdefault("hypotheses", []).append(result)
     if report.laws:

@@ -21,6 +21,7 @@ from torch.autograd.functional import jacobian
 from twin import ExpressionTwin, OdeTwin, Twin
 
 MAX_RESTARTS = 32
+MAX_EVALUATIONS = 80  # per restart: converging fits need far fewer; stuck ones should give up early
 UNIDENTIFIABLE_CONDITION = 1e12
 
 
@@ -123,7 +124,7 @@ def calibrate(
         return np.where(np.isfinite(j), j, 0.0)
 
     lower, upper = _bounds(twin, names)
-    fits = [least_squares(residuals, np.clip(start, lower, upper), jac=jac, method="trf", max_nfev=200,
+    fits = [least_squares(residuals, np.clip(start, lower, upper), jac=jac, method="trf", max_nfev=MAX_EVALUATIONS,
                           bounds=(lower, upper))
             for start in _starts(twin, names, restarts, seed)]
     best = min(fits, key=lambda f: f.cost)

@@ -147,7 +147,7 @@ class CalibrateTwin(_Input):
     twin: str = Field(..., max_length=100)
     dataset: str = Field(..., max_length=40)
     params: list[str] | None = Field(None, max_length=20)
-    restarts: int = Field(8, ge=1, le=32)
+    restarts: int = Field(4, ge=1, le=32)
 
 
 # --- implementations -----------------------------------------------------------------------------
