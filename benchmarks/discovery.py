@@ -25,7 +25,7 @@ def solve(name: str, noise: float, budget: float, seed: int) -> dict:
     from tools.constants import evaluate
     from tools.design import design
     from tools.symbolic import discover, operon_arm, split
-    from tools.verify import exact_match, extrapolation_inputs, r2
+    from tools.verify import exact_match, extrapolation_inputs, positive_inputs, r2
     from tools.constants import nmse
     from twin import get_twin
 
@@ -34,6 +34,7 @@ def solve(name: str, noise: float, budget: float, seed: int) -> dict:
     data = twin.simulate(design(twin.input_bounds(), 400, "sobol", seed), noise=noise, seed=seed, drop_invalid=True)
     names = twin.input_names
     X, y = data.X, data.y[:, 0]
+    positive = positive_inputs(names, X)
     extra = twin.simulate(extrapolation_inputs(twin.input_bounds(), 400, seed + 1), drop_invalid=True)
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(y), "dropped": data.meta["dropped"]}
     started = time.perf_counter()
@@ -41,7 +42,7 @@ def solve(name: str, noise: float, budget: float, seed: int) -> dict:
     row["engine"] = {
         "formula": found.best.text, "seconds": time.perf_counter() - started, "complexity": found.best.complexity,
         "r2_test": found.best.test_r2, "r2_extrapolation": r2(evaluate(found.best.expression, extra.X, names), extra.y[:, 0]),
-        "exact": exact_match(found.best.expression, truth), "source": found.best.source,
+        "exact": exact_match(found.best.expression, truth, positive=positive), "source": found.best.source,
     }
     parts = split(X, y, seed)
     started = time.perf_counter()
@@ -51,7 +52,7 @@ def solve(name: str, noise: float, budget: float, seed: int) -> dict:
         "formula": str(best), "seconds": time.perf_counter() - started,
         "r2_test": r2(evaluate(best, parts.X_test, names), parts.y_test),
         "r2_extrapolation": r2(evaluate(best, extra.X, names), extra.y[:, 0]),
-        "exact": exact_match(best, truth),
+        "exact": exact_match(best, truth, positive=positive),
     }
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row

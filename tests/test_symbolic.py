@@ -104,6 +104,9 @@ def test_exact_match_rules():
     assert exact_match(parse_expression("(0.50001*u + 0.5*v)/(0.5 + 0.5*u*v)", ["u", "v"]), truth)
     assert not exact_match(u + v, truth)
     assert not exact_match(sp.Integer(3), truth)
+    a, b = sp.symbols("a b")
+    assert not exact_match(sp.sqrt(a) * sp.sqrt(b), sp.sqrt(a * b))  # not equal for negative a, b
+    assert exact_match(sp.sqrt(a) * sp.sqrt(b), sp.sqrt(a * b), positive={"a", "b"})
 
 
 def test_extrapolation_inputs_lie_outside_the_box():

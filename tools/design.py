@@ -1,12 +1,16 @@
-"""Experiment designs over a twin's input box: grid, uniform random, Latin hypercube, Sobol."""
+"""Experiment designs over a twin's input box: grid, uniform random, Latin hypercube, Sobol, and the
+resonance-focused design of ГРА (mechanism A)."""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from scipy.stats import qmc
+
+from twin import Twin
 
 DesignMethod = Literal["grid", "uniform", "lhs", "sobol"]
 MAX_SAMPLES = 1_000_000
@@ -37,3 +41,61 @@ def design(bounds: np.ndarray, n: int, method: DesignMethod = "sobol", seed: int
     else:
         raise ValueError(f"unknown design method {method!r}; use grid, uniform, lhs or sobol")
     return low + unit * (high - low)
+
+
+@dataclass
+class ResonanceDesign:
+    """Points chosen by mechanism A, with the simulator-call budget accounted for."""
+
+    points: np.ndarray
+    simulator_calls: int
+    score_evaluations: int
+    rounds: list[dict] = field(default_factory=list)
+
+
+def resonance_design(
+    twin: Twin,
+    budget: int,
+    rounds: int = 3,
+    pilot_fraction: float = 0.25,
+    beta: float = 1.0,
+    quantile: float = 0.5,
+    pool: int = 2048,
+    seed: int = 0,
+    params: dict[str, float] | None = None,
+) -> ResonanceDesign:
+    """A space-filling Sobol pilot, then ``rounds`` rounds that draw new points from a seeded candidate
+    pool with p(x) ∝ clip(exp(β(ω(x) − τ))), τ the ``quantile`` of ω over the pool (DESIGN §7, A).
+
+    ``budget`` counts simulator calls (the points of the design); the score is evaluated on the twin at
+    the parameter estimate ``params`` (default: the twin's defaults) and counted separately.
+    """
+    from tools.resonance import resonance_score, selection_probabilities, threshold
+
+    if budget < 1:
+        raise ValueError(f"the simulator-call budget must be at least 1, got {budget}")
+    if rounds < 0 or not 0 < pilot_fraction <= 1:
+        raise ValueError("need rounds >= 0 and 0 < pilot_fraction <= 1")
+    bounds = twin.input_bounds()
+    n_pilot = budget if rounds == 0 else max(1, int(round(pilot_fraction * budget)))
+    chosen = [design(bounds, n_pilot, "sobol", seed)]
+    history = []
+    remaining = budget - n_pilot
+    rng = np.random.default_rng(seed + 1)
+    evaluations = 0
+    for r in range(rounds):
+        take = remaining // (rounds - r)
+        if take == 0:
+            continue
+        candidates = design(bounds, max(pool, 2 * take), "uniform", seed + 100 + r)
+        scores = resonance_score(twin, candidates, params)
+        evaluations += len(candidates)
+        tau = threshold(scores, quantile)
+        picked = rng.choice(len(candidates), size=take, replace=False,
+                            p=selection_probabilities(scores, tau, beta))
+        chosen.append(candidates[picked])
+        history.append({"round": r + 1, "tau": tau, "points": int(take),
+                        "mean_score_picked": float(scores[picked].mean()), "mean_score_pool": float(scores.mean())})
+        remaining -= take
+    points = np.concatenate(chosen)
+    return ResonanceDesign(points, len(points), evaluations, history)

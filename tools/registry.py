@@ -22,7 +22,7 @@ import twin as twins
 from tools.calibrate import NotIdentifiable, calibrate
 from tools.constants import evaluate, refit
 from tools.derived import derivative_table, dispersion_table
-from tools.design import design
+from tools.design import design, resonance_design
 from tools.resonance import find_resonance
 from tools.symbolic import ARMS, Discovery, discover, r2_score, split
 from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
@@ -109,7 +109,8 @@ class TwinFromCsv(_Input):
 class RunExperiment(_Input):
     twin: str = Field(..., max_length=100)
     samples: int = Field(400, ge=10, le=100_000, description="points (closed form) or runs (ODE, field)")
-    method: Literal["grid", "uniform", "lhs", "sobol"] = "sobol"
+    method: Literal["grid", "uniform", "lhs", "sobol", "resonance"] = Field(
+        "sobol", description="'resonance' concentrates points where the output is most sensitive to the parameters")
     noise: float = Field(0.0, ge=0.0, le=0.5, description="σ relative to the output RMS")
     noise_model: Literal["gaussian", "multiplicative"] = "gaussian"
     params: dict[str, float] = Field(default_factory=dict)
@@ -192,12 +193,20 @@ def _twin_from_csv(ctx: ToolContext, a: TwinFromCsv) -> dict:
 def _run_experiment(ctx: ToolContext, a: RunExperiment) -> dict:
     t = ctx.twin(a.twin)
     seed = ctx.seed
+    extra: dict = {}
+    if a.method == "resonance" and not isinstance(t, twins.ExpressionTwin):
+        raise ToolError("bad_arguments", "the resonance design needs a closed-form twin with parameters",
+                        "use method 'sobol' for this twin")
     common = {"noise": a.noise, "noise_model": a.noise_model, "seed": seed, "device": ctx.device}
     try:
         if isinstance(t, twins.DataTwin):
             data = t.simulate()
         elif isinstance(t, twins.ExpressionTwin):
-            X = design(t.input_bounds(), a.samples, a.method, seed)
+            if a.method == "resonance":
+                plan = resonance_design(t, a.samples, seed=seed, params=a.params or None)
+                X, extra = plan.points, {"simulator_calls": plan.simulator_calls, "rounds": plan.rounds}
+            else:
+                X = design(t.input_bounds(), a.samples, a.method, seed)
             data = t.simulate(X, params=a.params, drop_invalid=True, **common)
         elif isinstance(t, twins.OdeTwin):
             x0 = design(t.input_bounds(), min(a.samples, 2048), a.method, seed)
@@ -216,7 +225,7 @@ def _run_experiment(ctx: ToolContext, a: RunExperiment) -> dict:
     key = ctx.store(data, "data")
     shape = {k: list(v.shape) for k, v in data.arrays.items()}
     return {"dataset": key, "twin": t.name, "kind": data.kind, "shapes": shape, "noise": data.noise,
-            "dropped": data.meta.get("dropped", 0), "sha256": data.content_hash}
+            "dropped": data.meta.get("dropped", 0), "sha256": data.content_hash, **extra}
 
 
 def _derive_table(ctx: ToolContext, a: DeriveTable) -> dict:

@@ -1,4 +1,6 @@
-"""Physical resonances of driven twins from a frequency sweep: peak frequency, half-power width, Q."""
+"""Resonance: physical resonances of driven twins from a frequency sweep (peak, half-power width, Q),
+and the ГРА mechanisms of DESIGN §7 — the resonance score ω(x), the threshold τ, selection
+probabilities (A), loss weights (B), the step multiplier (C) and the stop rule."""
 
 from __future__ import annotations
 
@@ -80,3 +82,187 @@ def _crossing(freqs: np.ndarray, response: np.ndarray, level: float) -> float | 
     i = below[0]
     f0, f1, r0, r1 = freqs[i - 1], freqs[i], response[i - 1], response[i]
     return float(f0 + (level - r0) * (f1 - f0) / (r1 - r0))
+
+
+# --- ГРА: resonance score, threshold, loss weights, step multiplier, stop rule (DESIGN §7) ---------
+
+EPSILON = 1e-12
+
+
+def _parameter_scales(params: dict[str, float]) -> np.ndarray:
+    """s_k: the magnitude of each parameter (1 where it is zero), so that sensitivities are relative."""
+    values = np.array(list(params.values()), dtype=float)
+    return np.where(np.abs(values) > 0, np.abs(values), 1.0)
+
+
+def parameter_jacobian(twin: Twin, X: np.ndarray, params: dict[str, float] | None = None,
+                       method: str = "autograd") -> tuple[np.ndarray, np.ndarray]:
+    """Outputs f(x; θ) (n,) and their Jacobian ∂f/∂θ (n, P) at the rows of ``X``.
+
+    Closed-form twins use forward-mode autograd ("autograd") or central differences ("fd"); ODE twins
+    (rows = initial states) use the trajectory's final first state and central differences in one
+    batched integration.
+    """
+    import torch
+    from torch.autograd.functional import jacobian
+
+    resolved = twin.resolve_params(params)
+    names = list(resolved)
+    if not names:
+        raise ValueError(f"twin {twin.name!r} has no parameters: the resonance score needs some")
+    theta = np.array([resolved[n] for n in names], dtype=float)
+    X = np.asarray(X, dtype=float)
+    if isinstance(twin, ExpressionTwin):
+        X_t = torch.as_tensor(X, dtype=torch.float64)
+
+        def model(th: torch.Tensor) -> torch.Tensor:
+            return twin.evaluate(X_t, dict(zip(names, th)))[:, 0]
+
+        th = torch.as_tensor(theta, dtype=torch.float64)
+        with torch.no_grad():
+            values = model(th).numpy()
+        if method == "autograd":
+            return values, jacobian(model, th, strategy="forward-mode", vectorize=True).numpy()
+        steps = 1e-6 * np.maximum(np.abs(theta), 1e-3)
+        columns = []
+        for k, h in enumerate(steps):
+            shift = np.zeros_like(theta)
+            shift[k] = h
+            with torch.no_grad():
+                plus = model(torch.as_tensor(theta + shift)).numpy()
+                minus = model(torch.as_tensor(theta - shift)).numpy()
+            columns.append((plus - minus) / (2 * h))
+        return values, np.column_stack(columns)
+    if isinstance(twin, OdeTwin):
+        steps = 1e-6 * np.maximum(np.abs(theta), 1e-3)
+        shifts = np.concatenate([np.zeros((1, len(theta))), np.diag(steps), -np.diag(steps)])
+        n = len(X)
+        batch_params = {name: np.repeat(theta[k] + shifts[:, k], n) for k, name in enumerate(names)}
+        data = twin.simulate(np.tile(X, (len(shifts), 1)), params=batch_params)
+        final = data.arrays["states"][:, -1, 0].reshape(len(shifts), n)
+        P = len(theta)
+        return final[0], ((final[1:P + 1] - final[P + 1:]) / (2 * steps[:, None])).T
+    raise ValueError(f"twin {twin.name!r} ({twin.kind}) is not differentiable: the score needs a "
+                     "closed-form or ODE twin")
+
+
+def resonance_score(twin: Twin, X: np.ndarray, params: dict[str, float] | None = None,
+                    kind: str = "sensitivity", method: str = "autograd") -> np.ndarray:
+    """ω(x) for each row of ``X``.
+
+    ``sensitivity``: (1/P)·Σ_k |∂f/∂θ_k|·s_k / (|f| + ε), the relative sensitivity of DESIGN §7;
+    ``fisher``: (1/P)·Σ_k (∂f/∂θ_k·s_k)², the diagonal Fisher information for unit noise, relative to
+    the parameter scales.
+    """
+    values, J = parameter_jacobian(twin, X, params, method)
+    scales = _parameter_scales(twin.resolve_params(params))
+    scaled = np.abs(J) * scales[None, :]
+    if kind == "sensitivity":
+        return scaled.mean(axis=1) / (np.abs(values) + EPSILON)
+    if kind == "fisher":
+        return (scaled**2).mean(axis=1)
+    raise ValueError(f"unknown score kind {kind!r}: use 'sensitivity' or 'fisher'")
+
+
+def disagreement_score(predictions: np.ndarray) -> np.ndarray:
+    """Alternative ω(x): the spread of candidate models' predictions (models × points) at each point."""
+    predictions = np.asarray(predictions, dtype=float)
+    if predictions.ndim != 2 or predictions.shape[0] < 2:
+        raise ValueError("need predictions of at least two candidate models, shape (models, points)")
+    return predictions.std(axis=0)
+
+
+def threshold(scores: np.ndarray, quantile: float = 0.5) -> float:
+    """τ: a quantile of ω over the candidate inputs (default the median)."""
+    if not 0.0 <= quantile <= 1.0:
+        raise ValueError(f"quantile must be in [0, 1], got {quantile}")
+    return float(np.quantile(scores, quantile))
+
+
+def selection_probabilities(scores: np.ndarray, tau: float, beta: float = 1.0, cap: float = 50.0) -> np.ndarray:
+    """Mechanism A: p(x) ∝ clip(exp(β(ω(x) − τ)), 1/cap, cap), normalised."""
+    if beta < 0:
+        raise ValueError("beta must be non-negative")
+    weights = np.clip(np.exp(np.clip(beta * (scores - tau), -700, 700)), 1.0 / cap, cap)
+    return weights / weights.sum()
+
+
+@dataclass
+class LossWeights:
+    weights: np.ndarray
+    effective_sample_size: float
+    fallback: bool
+
+
+def loss_weights(scores: np.ndarray, tau: float, w_min: float = 0.1, w_max: float = 10.0,
+                 min_ess_fraction: float = 0.3) -> LossWeights:
+    """Mechanism B: w_i = clip(exp(ω_i − τ), w_min, w_max) normalised to mean 1; uniform weights when
+    the effective sample size (Σw)²/Σw² falls below ``min_ess_fraction``·n."""
+    if not 0 < w_min <= w_max:
+        raise ValueError("need 0 < w_min <= w_max")
+    weights = np.clip(np.exp(np.clip(scores - tau, -700, 700)), w_min, w_max)
+    weights = weights / weights.mean()
+    ess = float(weights.sum() ** 2 / np.sum(weights**2))
+    if ess < min_ess_fraction * len(weights):
+        return LossWeights(np.ones_like(weights), ess, True)
+    return LossWeights(weights, ess, False)
+
+
+class ResonanceStepMultiplier:
+    """Mechanism C: per-parameter learning rate η·(1 + α·clip(ŝ_k, 0, c)) around any torch optimizer.
+
+    Gradients are rescaled before the wrapped optimizer's step, so step sizes change but stationary
+    points (zero gradient) do not. Off when α = 0.
+    """
+
+    def __init__(self, optimizer, sensitivities: list, alpha: float = 0.0, cap: float = 3.0):
+        import torch
+
+        if alpha < 0 or cap < 0:
+            raise ValueError("alpha and cap must be non-negative")
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if len(sensitivities) != len(params):
+            raise ValueError(f"need one sensitivity tensor per parameter ({len(params)})")
+        self.optimizer = optimizer
+        self.factors = [1.0 + alpha * torch.clamp(torch.as_tensor(s, dtype=p.dtype), 0.0, cap)
+                        for s, p in zip(sensitivities, params)]
+        self._params = params
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def step(self) -> None:
+        for p, factor in zip(self._params, self.factors):
+            if p.grad is not None:
+                p.grad.mul_(factor)
+        self.optimizer.step()
+
+
+@dataclass
+class StopRule:
+    """Stop when the validation loss has not improved by ``min_delta`` for ``patience`` checks, when
+    the parameter uncertainty is below ``tolerance``, or when ``budget`` checks are spent."""
+
+    patience: int = 20
+    min_delta: float = 0.0
+    tolerance: float | None = None
+    budget: int = 10_000
+    best: float = float("inf")
+    stale: int = 0
+    checks: int = 0
+    reason: str | None = None
+
+    def update(self, validation_loss: float, uncertainty: float | None = None) -> bool:
+        """Record one check; True when training should stop (``reason`` says why)."""
+        self.checks += 1
+        if validation_loss < self.best - self.min_delta:
+            self.best, self.stale = validation_loss, 0
+        else:
+            self.stale += 1
+        if self.tolerance is not None and uncertainty is not None and uncertainty < self.tolerance:
+            self.reason = "parameter uncertainty below tolerance"
+        elif self.stale >= self.patience:
+            self.reason = f"validation loss stalled for {self.patience} checks"
+        elif self.checks >= self.budget:
+            self.reason = "budget spent"
+        return self.reason is not None

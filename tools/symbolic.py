@@ -116,15 +116,16 @@ def _powerlaw_fit(X, y, names, symbols, odd: set[int], overall: float) -> list[s
     factors = []
     for i, exponent in enumerate(coefficients[1:]):
         rounded = sp.Rational(round(exponent * 2), 2)
+        power = rounded if abs(exponent - float(rounded)) < 0.05 else sp.Float(exponent, 6)
         symbol = symbols[names[i]]
-        if abs(rounded) < 1e-12 and i not in odd:
+        if power == 0 and i not in odd:
             continue
-        if rounded.is_integer and (int(rounded) % 2 == 1) == (i in odd):
-            factors.append(symbol**rounded)
+        if (X[:, i] > 0).all() or (power.is_integer and (int(power) % 2 == 1) == (i in odd)):
+            factors.append(symbol**power)
         elif i in odd:
-            factors.append(sp.sign(symbol) * sp.Abs(symbol) ** sp.Float(exponent, 6))
+            factors.append(sp.sign(symbol) * sp.Abs(symbol) ** power)
         else:
-            factors.append(sp.Abs(symbol) ** sp.Float(exponent, 6) if not rounded.is_integer else symbol**rounded)
+            factors.append(sp.Abs(symbol) ** power)
     scale = sp.Float(overall * np.exp(coefficients[0]), 15)
     return [scale * sp.Mul(*factors)]
 

@@ -62,13 +62,16 @@ def _exact_worker(found: sp.Expr, truth: sp.Expr, results: multiprocessing.Queue
     results.put(False)
 
 
-def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECONDS) -> bool:
+def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECONDS,
+                positive: set[str] | frozenset[str] = frozenset()) -> bool:
     """SRBench exact recovery: ``found`` is not constant and truth − found or truth / found simplifies
     to a constant (floats rounded to 3 significant digits); a simplification time-out is a failure.
 
-    Symbols are matched by name, so assumptions on either side do not matter.
+    Symbols are matched by name; those in ``positive`` (inputs sampled on a positive range) are
+    declared positive, so that e.g. √a·√b and √(ab) compare equal where the data live.
     """
-    by_name = {s: sp.Symbol(s.name) for s in found.free_symbols | truth.free_symbols}
+    by_name = {s: sp.Symbol(s.name, positive=True) if s.name in positive else sp.Symbol(s.name)
+               for s in found.free_symbols | truth.free_symbols}
     found, truth = found.xreplace(by_name), truth.xreplace(by_name)
     if not found.free_symbols:
         return False
@@ -103,6 +106,11 @@ def resampling_stability(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: lis
     return {"r2_p05": float(np.percentile(scores, 5)), "r2_p95": float(np.percentile(scores, 95))}
 
 
+def positive_inputs(names: list[str], X: np.ndarray) -> frozenset[str]:
+    """Names of the inputs whose samples are all positive."""
+    return frozenset(n for i, n in enumerate(names) if (X[:, i] > 0).all())
+
+
 def verify_formula(
     expr: sp.Expr, names: list[str], X_test: np.ndarray, y_test: np.ndarray,
     X_extra: np.ndarray | None = None, y_extra: np.ndarray | None = None,
@@ -117,5 +125,5 @@ def verify_formula(
     }
     if X_extra is not None and y_extra is not None and len(y_extra):
         verdict["r2_extrapolation"] = r2(evaluate(expr, X_extra, names), y_extra)
-    verdict["exact"] = None if truth is None else exact_match(expr, truth)
+    verdict["exact"] = None if truth is None else exact_match(expr, truth, positive=positive_inputs(names, X_test))
     return verdict
