@@ -195,6 +195,7 @@ def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict
                 "formula": result["formula"], "latex": result["latex"], "r2_test": result["r2_test"],
                 "r2_extrapolation": result.get("r2_extrapolation"), "exact": result.get("exact"),
                 "complexity": result["complexity"], "confident": result.get("confident"),
+                "held_out_sample": result.get("held_out_sample"),
             })
             report.alternatives.extend(law.get("pareto", []))
         elif name == "find_resonance":

@@ -48,7 +48,9 @@ class Report:
                 lines.append(f"| `{alt['formula']}` | {alt['complexity']} | {alt['val_nmse']:.3g} | {r2} |")
             lines.append("")
         if self.metrics:
-            lines += ["## Measurements", "", "```json", json.dumps(self.metrics, indent=2, default=str), "```", ""]
+            shown = {k: {f: v for f, v in m.items() if f != "curve"} if isinstance(m, dict) else m
+                     for k, m in self.metrics.items()}
+            lines += ["## Measurements", "", "```json", json.dumps(shown, indent=2, default=str), "```", ""]
         if self.errors:
             lines += ["## Problems", "", *[f"- {e}" for e in self.errors], ""]
         return "\n".join(lines)

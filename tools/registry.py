@@ -29,6 +29,7 @@ from tools.verify import extrapolation_inputs, substitute_parameters, verify_for
 from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
+PLOT_POINTS = 200  # rows of held-out data and sweep points returned for plots
 
 
 class ToolError(Exception):
@@ -287,8 +288,12 @@ def _verify_law(ctx: ToolContext, a: VerifyLaw) -> dict:
     truth = _ground_truth(source, data, output)
     verdict = verify_formula(found.best.expression, data.input_names, held_out.X_test, held_out.y_test,
                              X_extra, y_extra, truth, ctx.seed)
+    shown = slice(0, PLOT_POINTS)
+    predicted = evaluate(found.best.expression, held_out.X_test[shown], data.input_names)
+    sample = {"inputs": data.input_names, "X": held_out.X_test[shown].tolist(),
+              "observed": held_out.y_test[shown].tolist(), "predicted": predicted.tolist()}
     return {"discovery": a.discovery, "formula": found.best.text, "latex": sp.latex(found.best.expression),
-            "confident": found.confident, **verdict}
+            "confident": found.confident, **verdict, "held_out_sample": sample}
 
 
 def _ground_truth(source: twins.Twin | None, data: twins.Dataset, output: str) -> sp.Expr | None:
@@ -345,7 +350,9 @@ def _find_resonance(ctx: ToolContext, a: FindResonance) -> dict:
         raise ToolError("no_drive", str(error), "pick a driven twin such as driven_oscillator_resonance") from None
     except twins.SimulationError as error:
         raise ToolError("diverged", str(error)) from None
-    return {"twin": t.name, **found.as_dict()}
+    step = max(1, len(found.frequencies) // PLOT_POINTS)
+    curve = {"frequency": found.frequencies[::step].tolist(), "response": found.response[::step].tolist()}
+    return {"twin": t.name, **found.as_dict(), "curve": curve}
 
 
 def _calibrate_twin(ctx: ToolContext, a: CalibrateTwin) -> dict:

@@ -90,9 +90,24 @@ def show_report(report: dict, key: str) -> None:
         chart = front.assign(log10_val_nmse=np.log10(front["val_nmse"].clip(lower=1e-32)))
         st.scatter_chart(chart, x="complexity", y="log10_val_nmse")
         st.dataframe(front, hide_index=True)
+    for law in report.get("laws", []):
+        sample = law.get("held_out_sample")
+        if not sample:
+            continue
+        frame = pd.DataFrame({"observed": sample["observed"], "predicted": sample["predicted"]})
+        frame["residual"] = frame["observed"] - frame["predicted"]
+        st.caption(f"{law['output']}: held-out data against the law, and residuals")
+        left, right = st.columns(2)
+        left.scatter_chart(frame, x="observed", y="predicted")
+        if len(sample["inputs"]) >= 1:
+            frame[sample["inputs"][0]] = [row[0] for row in sample["X"]]
+            right.scatter_chart(frame, x=sample["inputs"][0], y="residual")
     resonance = report.get("metrics", {}).get("resonance")
     if resonance:
-        st.json(resonance)
+        if resonance.get("curve"):
+            st.caption("resonance curve from the frequency sweep")
+            st.line_chart(pd.DataFrame(resonance["curve"]), x="frequency", y="response")
+        st.json({k: v for k, v in resonance.items() if k != "curve"})
     calibration = report.get("metrics", {}).get("calibration")
     if calibration:
         st.json(calibration)
