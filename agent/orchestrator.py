@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.messages import Decision, Message
+from agent.messages import Message
 from agent.providers import ProviderError, ReplayProvider, make_provider, prompt
 from agent.report import Report, explain
 from agent.session import SessionWriter, load_events
@@ -254,4 +254,4 @@ def replay(session: str | Path, runs_dir: str | Path | None = None, device: str 
             "replay_session": str(agent.last_report.session) if agent.last_report else None}
 
 
-__all__ = ["Agent", "Budgets", "Decision", "build_report", "digest", "replay"]
+__all__ = ["Agent", "Budgets", "build_report", "digest", "replay"]

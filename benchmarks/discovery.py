@@ -22,11 +22,10 @@ RESULTS = Path(__file__).parent / "results"
 
 def solve(name: str, noise: float, budget: float, seed: int) -> dict:
     """One problem: data from the twin, discovery from data only, then scoring against the truth."""
-    from tools.constants import evaluate
+    from tools.constants import evaluate, nmse
     from tools.design import design
     from tools.symbolic import discover, operon_arm, split
     from tools.verify import exact_match, extrapolation_inputs, positive_inputs, r2
-    from tools.constants import nmse
     from twin import get_twin
 
     twin = get_twin(name)
