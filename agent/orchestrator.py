@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,10 @@ from tools.registry import ToolContext, ToolError, call_tool
 
 VOLATILE_KEYS = {"seconds", "time", "prev"}
 Listener = Callable[[dict[str, Any]], None]
+
+
+class Stopped(Exception):
+    """Raised inside a running tool (at its next progress report) after the stream was closed."""
 
 
 @dataclass
@@ -77,9 +84,15 @@ class Agent:
         provider = make_provider(self.llm, self.discovery_seconds, **self.provider_options)
         writer = SessionWriter.create(self.runs_dir, goal, self.seed, self.llm)
         yield writer.write("goal", {"goal": goal, "seed": self.seed, "llm": self.llm})
-        progress_events: list[dict[str, Any]] = []
-        ctx = ToolContext(writer.directory, self.seed, self.device,
-                          progress=lambda stage, info: progress_events.append({"stage": stage, **info}))
+        live: queue.Queue[dict[str, Any]] = queue.Queue()
+        stop = threading.Event()
+
+        def progress(stage: str, info: dict) -> None:
+            if stop.is_set():  # the consumer closed the stream: end the running tool at its next report
+                raise Stopped("stopped by the user")
+            live.put({"stage": stage, **info})
+
+        ctx = ToolContext(writer.directory, self.seed, self.device, progress=progress)
         messages = [Message("system", prompt("system")), Message("user", goal)]
         results: list[tuple[str, dict, dict, bool]] = []
         errors: list[str] = []
@@ -105,11 +118,12 @@ class Agent:
             for call in decision.tool_calls:
                 yield writer.write("tool_call", {"step": step, "id": call.id, "name": call.name, "args": call.args})
                 started = time.perf_counter()
-                result, failed = self._call(ctx, call, tool_seconds)
+                try:
+                    result, failed = yield from self._call_live(ctx, call, tool_seconds, live, stop)
+                except GeneratorExit:
+                    writer.write("error", {"step": step, "code": "stopped", "message": "stopped by the user"})
+                    raise
                 tool_seconds += time.perf_counter() - started
-                for info in progress_events:
-                    yield {"type": "progress", **info}
-                progress_events.clear()
                 yield writer.write("tool_result", {"step": step, "id": call.id, "name": call.name, "result": result,
                                                    "error": failed, "seconds": time.perf_counter() - started,
                                                    "artifacts": dict(ctx.artifacts)})
@@ -155,6 +169,24 @@ class Agent:
         if decision.text:
             report.explanation = decision.text.strip() + "\n\n(Measured: " + report.explanation + ")"
 
+    def _call_live(self, ctx: ToolContext, call, tool_seconds: float, live: queue.Queue,
+                   stop: threading.Event) -> Generator[dict[str, Any], None, tuple[dict, bool]]:
+        """Run the tool in a worker thread and yield its progress events while it runs. When the
+        consumer closes the stream, ``stop`` makes the tool's next progress report raise, and the
+        worker is awaited before returning (nothing keeps running behind the caller's back)."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twinsight-tool") as pool:
+            future = pool.submit(self._call, ctx, call, tool_seconds)
+            try:
+                while not (future.done() and live.empty()):
+                    try:
+                        yield {"type": "progress", **live.get(timeout=0.1)}
+                    except queue.Empty:
+                        continue
+            except GeneratorExit:
+                stop.set()
+                raise
+            return future.result()
+
     def _call(self, ctx: ToolContext, call, tool_seconds: float) -> tuple[dict, bool]:
         if call.args is None:
             error = ToolError("malformed_arguments", f"arguments of {call.name} were not valid JSON: {call.malformed}",
@@ -166,6 +198,8 @@ class Agent:
             return call_tool(ctx, call.name, call.args), False
         except ToolError as error:
             return error.as_dict(), True
+        except Stopped as error:
+            return ToolError("stopped", str(error)).as_dict(), True
         except Exception as error:  # a bug in a tool must not kill the session: record it, feed it back
             return ToolError("internal_error", f"{call.name} failed: {type(error).__name__}: {error}",
                              "try different arguments or another tool").as_dict(), True
@@ -203,6 +237,8 @@ def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict
         elif name == "calibrate_twin":
             report.metrics["calibration"] = result
             report.twin = result["twin"]
+        elif name == "train_model":
+            report.metrics.setdefault("training", []).append(result)
         elif name == "test_hypothesis":
             report.metrics.setdefault("hypotheses", []).append(result)
     if report.laws:

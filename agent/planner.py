@@ -17,6 +17,8 @@ Plan = Generator[ToolRequest, dict, str]
 _CSV = re.compile(r"([\w./\\-]+\.csv)\b", re.I)
 _TARGET = re.compile(r"(?:predict(?:ing|s)?|target|explain(?:ing|s)?|for)\s+(?:column\s+)?[`'\"]?([A-Za-z_]\w*)", re.I)
 _RESONANCE_WORDS = ("resonance", "resonant", "how sharp", "quality factor", "q factor", "linewidth")
+_KAN = re.compile(r"\bkan\b|kolmogorov", re.I)
+_NEURAL_ODE = re.compile(r"neural[ -]ode", re.I)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ def capabilities() -> str:
         "(e.g. 'Rediscover the relativistic velocity addition law', 'What law governs Coulomb's force?', "
         "'Find the period of a pendulum as a function of its length', any Feynman equation by number such as "
         "'I.16.6'); find equations of motion ('Find the equations of motion of the Lotka-Volterra system'); "
-        "measure a dispersion relation ('Find the dispersion relation of the Klein-Gordon field'); locate a "
+        "train a KAN or a neural ODE on the way ('Train a KAN on the relativistic velocity addition law', "
+        "'Learn the Lotka-Volterra equations with a neural ODE'); measure a dispersion relation ('Find the "
+        "dispersion relation of the Klein-Gordon field'); locate a "
         "resonance ('Where is the resonance of the driven oscillator and how sharp is it?'); fit a CSV "
         "('Find the law in measurements.csv predicting y'); calibrate a twin ('Calibrate the damped "
         "oscillator to data.csv'). Run `twinsight twins` for the catalogue."
@@ -77,10 +81,10 @@ def plan(goal: str, discovery_seconds: float) -> Plan:
     if any(w in lowered for w in _RESONANCE_WORDS) and twin_match.kind in ("algebraic", "ode"):
         return _resonance(twin_match.name, discovery_seconds)
     if twin_match.kind == "ode":
-        return _equations_of_motion(twin_match.name, discovery_seconds)
+        return _equations_of_motion(twin_match.name, discovery_seconds, bool(_NEURAL_ODE.search(goal)))
     if twin_match.kind == "field":
         return _dispersion(twin_match.name, discovery_seconds)
-    return _law(twin_match.name, discovery_seconds)
+    return _law(twin_match.name, discovery_seconds, bool(_KAN.search(goal)))
 
 
 def _finish(text: str) -> Plan:
@@ -96,17 +100,25 @@ def _discover_and_verify(dataset: str, seconds: float) -> Plan:
     return "done"
 
 
-def _law(name: str, seconds: float) -> Plan:
+def _law(name: str, seconds: float, kan: bool = False) -> Plan:
+    """Sample, (train a KAN when asked: its diagram and input attribution), discover, verify."""
     yield "select_twin", {"name": name}
     data = yield "run_experiment", {"twin": name, "samples": 400, "method": "sobol"}
+    if kan:
+        yield "train_model", {"dataset": data["dataset"], "kind": "kan"}
     yield from _discover_and_verify(data["dataset"], seconds)
     return "done"
 
 
-def _equations_of_motion(name: str, seconds: float) -> Plan:
+def _equations_of_motion(name: str, seconds: float, neural_ode: bool = False) -> Plan:
+    """Trajectories → derivatives (smoothed differences, or a trained neural ODE's field) → laws."""
     yield "select_twin", {"name": name}
     data = yield "run_experiment", {"twin": name, "samples": 16, "method": "sobol"}
-    table = yield "derive_table", {"dataset": data["dataset"], "kind": "derivatives"}
+    if neural_ode:
+        model = yield "train_model", {"dataset": data["dataset"], "kind": "neural_ode"}
+        table = yield "derive_table", {"dataset": data["dataset"], "kind": "vector_field", "model": model["model"]}
+    else:
+        table = yield "derive_table", {"dataset": data["dataset"], "kind": "derivatives"}
     yield from _discover_and_verify(table["dataset"], seconds)
     return "done"
 

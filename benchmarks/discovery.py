@@ -1,7 +1,9 @@
-"""Discovery benchmark (DESIGN §8): Feynman and bonus equations through the engine and a pyoperon-only
-baseline, side by side on the same data, in parallel on Dask, resumable.
+"""Discovery benchmark (DESIGN §8): Feynman, bonus, Strogatz and ODEBench through the engine and two
+baselines (pyoperon alone; the naive pykan workflow), side by side on the same data, in parallel on
+Dask, resumable.
 
-Run: python -m benchmarks.discovery --suite feynman --noise 0 --budget 20 [--limit N] [--scheduler ADDR]
+Run: python -m benchmarks.discovery --suite feynman|feynman_bonus|strogatz|odebench --noise 0 --budget 20
+     [--limit N] [--pykan] [--scheduler ADDR]
 Writes benchmarks/results/<suite>_noise<σ>_budget<B>.jsonl (one line per problem, resumed on restart)
 and a summary JSON beside it; prints a Markdown summary row.
 """
@@ -20,11 +22,99 @@ import numpy as np
 RESULTS = Path(__file__).parent / "results"
 
 
-def solve(name: str, noise: float, budget: float, seed: int) -> dict:
+def naive_pykan(X: np.ndarray, y: np.ndarray, names: list[str], seed: int):
+    """The textbook pykan workflow of issue #6 (KAN [d, 1, 1], grid 5, LBFGS, default ``auto_symbolic``,
+    ``symbolic_formula``), with only the hygiene our library needs (no files, quiet, isolated RNG)."""
+    import sympy as sp
+    import torch
+    from kan import KAN
+
+    from tools.train import pykan_session
+    from twin.expressions import make_symbols
+
+    rows = np.random.default_rng(seed).permutation(len(y))
+    cut = int(0.8 * len(y))
+    with pykan_session(seed) as scratch:
+        tensor = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+        dataset = {"train_input": tensor(X[rows[:cut]]), "train_label": tensor(y[rows[:cut], None]),
+                   "test_input": tensor(X[rows[cut:]]), "test_label": tensor(y[rows[cut:], None])}
+        model = KAN(width=[X.shape[1], 1, 1], grid=5, k=3, seed=seed, auto_save=False, ckpt_path=scratch)
+        model.fit(dataset, opt="LBFGS", steps=50)
+        model.auto_symbolic()
+        formula = model.symbolic_formula(var=[make_symbols(names)[n] for n in names])
+    if formula is None or not isinstance(formula[0][0], sp.Expr):
+        return None
+    return formula[0][0]
+
+
+def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budget: float, seed: int,
+               positive: dict, pykan: bool) -> None:
+    """Score pyoperon alone (MSE selection, the engine's operon budget) and, when asked, naive pykan."""
+    from tools.constants import evaluate, nmse
+    from tools.symbolic import operon_arm
+    from tools.verify import exact_match, r2
+
+    def score(expr, started: float) -> dict:
+        return {"formula": str(expr), "seconds": time.perf_counter() - started,
+                "r2_test": r2(evaluate(expr, parts.X_test, names), parts.y_test),
+                "r2_extrapolation": None if extra_X is None else r2(evaluate(expr, extra_X, names), extra_y),
+                "exact": exact_match(expr, truth, positive=positive)}
+
+    started = time.perf_counter()
+    proposals = operon_arm(parts.X_train, parts.y_train, names, 0.7 * budget, seed)
+    best = min(proposals, key=lambda e: nmse(evaluate(e, parts.X_val, names), parts.y_val)) if proposals else None
+    row["operon_only"] = None if best is None else score(best, started)
+    if pykan:
+        started = time.perf_counter()
+        try:
+            expr = naive_pykan(np.vstack([parts.X_train, parts.X_val]), np.concatenate([parts.y_train, parts.y_val]),
+                               names, seed)
+        except Exception as error:  # the naive workflow's own failures (NaN fits) count as misses
+            expr, row["pykan_error"] = None, repr(error)[:200]
+        row["pykan_naive"] = None if expr is None else score(expr, started)
+
+
+def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
+    """One ODE system: 16 trajectories, Savitzky–Golay derivatives, each component discovered from data;
+    the system counts as exact when every component is."""
+    from tools.derived import derivative_table
+    from tools.design import design
+    from tools.symbolic import discover, split
+    from tools.verify import exact_match, substitute_parameters
+    from twin import get_twin
+
+    twin = get_twin(name)
+    trajectories = twin.simulate(design(twin.input_bounds(), 16, "sobol", seed), noise=noise, seed=seed, device="cpu")
+    table = derivative_table(trajectories)
+    names = table.input_names
+    rows = np.random.default_rng(seed).permutation(table.n_samples)[:2000]
+    X = table.X[rows]
+    row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(rows), "components": []}
+    for column, state in enumerate(names):
+        y = table.y[rows, column]
+        truth = substitute_parameters(twin.ground_truth[state], trajectories.params)
+        started = time.perf_counter()
+        found = discover(X, y, names, budget, seed)
+        component = {"state": state, "engine": {
+            "formula": found.best.text, "seconds": time.perf_counter() - started, "complexity": found.best.complexity,
+            "r2_test": found.best.test_r2, "exact": exact_match(found.best.expression, truth), "source": found.best.source}}
+        _baselines(component, split(X, y, seed), names, truth, None, None, budget, seed, {}, pykan)
+        row["components"].append(component)
+    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for arm in ("engine", "operon_only", "pykan_naive"):
+        parts = [c.get(arm) for c in row["components"]]
+        if arm in row["components"][0]:
+            row[arm] = {"exact": all(p is not None and p["exact"] for p in parts),
+                        "r2_test": min((p["r2_test"] for p in parts if p), default=None) if all(parts) else None,
+                        "seconds": sum(p["seconds"] for p in parts if p)}
+    return row
+
+
+def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
     """One problem: data from the twin, discovery from data only, then scoring against the truth."""
     from tools.constants import evaluate, nmse
     from tools.design import design
-    from tools.symbolic import discover, operon_arm, split
+    from tools.symbolic import discover, split
     from tools.verify import exact_match, extrapolation_inputs, positive_inputs, r2
     from twin import get_twin
 
@@ -37,22 +127,14 @@ def solve(name: str, noise: float, budget: float, seed: int) -> dict:
     extra = twin.simulate(extrapolation_inputs(twin.input_bounds(), 400, seed + 1), drop_invalid=True)
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(y), "dropped": data.meta["dropped"]}
     started = time.perf_counter()
-    found = discover(X, y, names, budget, seed)
+    units = {v.name: v.unit for v in twin.inputs}  # metadata of the data, as AI Feynman uses; not the law
+    found = discover(X, y, names, budget, seed, units=units, target_unit=twin.outputs[0].unit)
     row["engine"] = {
         "formula": found.best.text, "seconds": time.perf_counter() - started, "complexity": found.best.complexity,
         "r2_test": found.best.test_r2, "r2_extrapolation": r2(evaluate(found.best.expression, extra.X, names), extra.y[:, 0]),
         "exact": exact_match(found.best.expression, truth, positive=positive), "source": found.best.source,
     }
-    parts = split(X, y, seed)
-    started = time.perf_counter()
-    proposals = operon_arm(parts.X_train, parts.y_train, names, 0.7 * budget, seed)
-    best = min(proposals, key=lambda e: nmse(evaluate(e, parts.X_val, names), parts.y_val)) if proposals else None
-    row["operon_only"] = None if best is None else {
-        "formula": str(best), "seconds": time.perf_counter() - started,
-        "r2_test": r2(evaluate(best, parts.X_test, names), parts.y_test),
-        "r2_extrapolation": r2(evaluate(best, extra.X, names), extra.y[:, 0]),
-        "exact": exact_match(best, truth, positive=positive),
-    }
+    _baselines(row, split(X, y, seed), names, truth, extra.X, extra.y[:, 0], budget, seed, positive, pykan)
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
@@ -62,24 +144,30 @@ def summarise(rows: list[dict]) -> dict:
         values = [r[arm][key] if r.get(arm) else None for r in rows]
         return float(np.mean([test(v) if v is not None else False for v in values]))
 
-    return {
-        "problems": len(rows),
-        "engine_exact": rate("engine", "exact"),
-        "engine_r2_gt_0.999": rate("engine", "r2_test", lambda v: v > 0.999),
-        "engine_median_seconds": float(np.median([r["engine"]["seconds"] for r in rows])),
-        "operon_only_exact": rate("operon_only", "exact"),
-        "operon_only_r2_gt_0.999": rate("operon_only", "r2_test", lambda v: v > 0.999),
-    }
+    summary = {"problems": len(rows)}
+    for arm in ("engine", "operon_only", "pykan_naive"):
+        if any(arm in r for r in rows):
+            summary[f"{arm}_exact"] = rate(arm, "exact")
+            summary[f"{arm}_r2_gt_0.999"] = rate(arm, "r2_test", lambda v: v > 0.999)
+            summary[f"{arm}_median_seconds"] = float(np.median([r[arm]["seconds"] for r in rows if r.get(arm)] or [np.nan]))
+    extrapolated = [r["engine"].get("r2_extrapolation") for r in rows]
+    if any(v is not None for v in extrapolated):
+        summary["engine_extrapolation_r2_gt_0.999"] = float(np.mean([v is not None and v > 0.999 for v in extrapolated]))
+    return summary
+
+
+SUITES = {"feynman": "feynman_", "feynman_bonus": "feynman_bonus_", "strogatz": "strogatz_", "odebench": "odebench_"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", choices=["feynman", "feynman_bonus"], default="feynman")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="feynman")
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--budget", type=float, default=20.0, help="seconds of search per problem")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="first N problems only")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pykan", action="store_true", help="also score the naive pykan workflow (slow)")
     parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     args = parser.parse_args()
 
@@ -89,10 +177,11 @@ def main() -> None:
 
     from twin import twin_names
 
-    problems = [n for n in twin_names() if n.startswith(args.suite + "_") and
+    problems = [n for n in twin_names() if n.startswith(SUITES[args.suite]) and
                 (args.suite != "feynman" or not n.startswith("feynman_bonus_"))][: args.limit]
+    task = solve_ode if args.suite in ("strogatz", "odebench") else solve
     RESULTS.mkdir(exist_ok=True)
-    stem = f"{args.suite}_noise{args.noise:g}_budget{args.budget:g}"
+    stem = f"{args.suite}_noise{args.noise:g}_budget{args.budget:g}" + ("_pykan" if args.pykan else "")
     log = RESULTS / f"{stem}.jsonl"
     done = {json.loads(line)["problem"] for line in log.read_text().splitlines()} if log.exists() else set()
     todo = [p for p in problems if p not in done]
@@ -101,7 +190,7 @@ def main() -> None:
     cluster = None if args.scheduler else LocalCluster(n_workers=args.workers, threads_per_worker=1,
                                                        processes=True, dashboard_address=None)
     with Client(args.scheduler or cluster) as client:
-        futures = [client.submit(solve, p, args.noise, args.budget, args.seed, key=f"{stem}-{p}", pure=False)
+        futures = [client.submit(task, p, args.noise, args.budget, args.seed, args.pykan, key=f"{stem}-{p}", pure=False)
                    for p in todo]
         with log.open("a") as handle, tqdm(total=len(problems), initial=len(done), desc=stem) as bar:
             for future in as_completed(futures):

@@ -1,5 +1,7 @@
 import json
 import socket
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,6 +79,30 @@ def test_unmappable_goal_gets_a_helpful_answer(tmp_path):
 def test_offline_planner_goals(tmp_path, goal, twin, check):
     report = Agent(runs_dir=tmp_path, discovery_seconds=6).run(goal)
     assert report.twin == twin and check(report), report.explanation
+
+
+def test_progress_is_live_and_a_closed_stream_stops_the_running_tool(tmp_path):
+    stream = Agent(runs_dir=tmp_path, discovery_seconds=300).stream("Rediscover the relativistic velocity addition law")
+    seen = []
+    for event in stream:
+        seen.append(event)
+        if event["type"] == "progress" and event.get("stage") == "candidates":
+            break  # discover_law is still running (its budget is 300 s): progress arrived before its result
+    assert seen[-2]["type"] != "tool_result" or seen[-2]["name"] != "discover_law"
+    started = time.perf_counter()
+    stream.close()
+    assert time.perf_counter() - started < 60  # the tool ended at its next progress report
+    events = load_events(next(tmp_path.iterdir()))
+    assert events[-1]["type"] == "error" and events[-1]["code"] == "stopped"
+
+
+@pytest.mark.parametrize("goal, kind", [("Train a KAN on the relativistic velocity addition law", "kan")])
+def test_kan_goal_reports_training_and_replays(tmp_path, goal, kind):
+    report = Agent(runs_dir=tmp_path, discovery_seconds=5).run(goal)
+    training = report.metrics["training"][0]
+    assert training["kind"] == kind and training["history"]["val_loss"][-1] < 1e-3
+    assert (Path(report.session) / training["plots"][0]).is_file() and report.exact is True
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
 
 
 def test_csv_goals(tmp_path, monkeypatch):

@@ -45,3 +45,24 @@ def test_open_and_replay_a_past_session(runs):
     assert "q_{1} q_{2}" in _text(at)
     {b.label: b for b in at.button}["Replay"].click().run()
     assert any("reproduced: True" in str(s.value) for s in at.success)
+
+
+def test_csv_upload_is_validated_and_its_law_found(runs):
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.file_uploader[0].upload("bad.csv", b"a,y\n1,oops\n", "text/csv").run()
+    assert not at.exception and "cannot be used" in _text(at)
+    assert not (runs / "uploads" / "bad.csv").exists()
+    rows = "\n".join(f"{a},{b},{3 * a * b**2}" for a in range(1, 9) for b in range(1, 9))
+    at.file_uploader[0].upload("lab data.csv", f"a,b,y\n{rows}\n".encode(), "text/csv").run()
+    saved = runs / "uploads" / "lab_data.csv"
+    assert saved.is_file() and any("columns a, b, y" in str(s.value) for s in at.success)
+    at.chat_input[0].set_value(f"Find the law in {saved} predicting y").run()
+    assert not at.exception and "a b^{2}" in _text(at)
+
+
+def test_training_plots_are_shown(runs):
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.chat_input[0].set_value("Train a KAN on the relativistic velocity addition law").run()
+    assert not at.exception
+    assert any("training and validation loss" in str(c.value) for c in at.caption)
+    assert at.get("image"), "the KAN diagram is shown"

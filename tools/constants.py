@@ -83,7 +83,7 @@ def normalise(expr: sp.Expr) -> sp.Expr:
 
 
 def nice_values(value: float) -> list[sp.Expr]:
-    """Simple exact values near ``value``: integers, small-denominator fractions, rational multiples of π."""
+    """Simple exact values near ``value``: integers, small-denominator fractions, rational multiples of π and π²."""
     candidates: list[sp.Expr] = []
     for max_den in (1, 2, 3, 4, 6, 8, 12):
         fraction = Fraction(value).limit_denominator(max_den)
@@ -92,6 +92,10 @@ def nice_values(value: float) -> list[sp.Expr]:
         fraction = Fraction(value / np.pi).limit_denominator(max_den)
         if fraction != 0:
             candidates.append(sp.pi * sp.Rational(fraction.numerator, fraction.denominator))
+    for max_den in (1, 2, 4):
+        fraction = Fraction(value / np.pi**2).limit_denominator(max_den)
+        if fraction != 0:
+            candidates.append(sp.pi**2 * sp.Rational(fraction.numerator, fraction.denominator))
     for max_den in (1, 2, 4):
         fraction = Fraction(value * np.pi).limit_denominator(max_den)
         if fraction != 0:

@@ -8,6 +8,7 @@ per-session :class:`ToolContext`, never in globals.
 from __future__ import annotations
 
 import ast
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,15 +17,17 @@ from typing import Any, Literal
 
 import numpy as np
 import sympy as sp
+import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import twin as twins
 from tools.calibrate import NotIdentifiable, calibrate
 from tools.constants import evaluate, refit
-from tools.derived import derivative_table, dispersion_table
+from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
 from tools.resonance import find_resonance
 from tools.symbolic import ARMS, Discovery, discover, r2_score, split
+from tools.train import TrainResult, kan_attribution, kan_diagram, thin_history, train_kan, train_mlp, train_neural_ode
 from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
 from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression, to_text
 
@@ -56,6 +59,7 @@ class ToolContext:
     discoveries: dict[str, Discovery] = field(default_factory=dict)
     origins: dict[str, tuple[str, str]] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    models: dict[str, TrainResult] = field(default_factory=dict)
 
     def twin(self, name: str) -> twins.Twin:
         if name in self.twins:
@@ -120,14 +124,25 @@ class RunExperiment(_Input):
 
 class DeriveTable(_Input):
     dataset: str = Field(..., max_length=40)
-    kind: Literal["derivatives", "dispersion"]
+    kind: Literal["derivatives", "dispersion", "vector_field"] = Field(
+        ..., description="'vector_field' tabulates a trained neural ODE's field at the observed states")
+    model: str | None = Field(None, max_length=40, description="neural ODE id from train_model (vector_field)")
+
+
+class TrainModel(_Input):
+    dataset: str = Field(..., max_length=40)
+    kind: Literal["kan", "mlp", "neural_ode"] = Field(
+        "kan", description="KAN or MLP on a table; neural_ode learns the vector field of ODE trajectories")
+    output: str | None = Field(None, max_length=100, description="target column of a table (default: the first)")
+    steps: int = Field(0, ge=0, le=5000, description="optimisation steps per stage (0: the kind's default)")
+    hidden: int = Field(0, ge=0, le=256, description="hidden width (0: default; KAN 1, MLP and neural ODE 64)")
 
 
 class DiscoverLaw(_Input):
     dataset: str = Field(..., max_length=40)
     output: str | None = Field(None, max_length=100, description="which output column (default: all)")
     time_budget: float = Field(30.0, ge=1.0, le=900.0, description="seconds per output")
-    arms: list[Literal["powerlaw", "exponential", "sparse", "rational", "transform", "operon"]] = Field(default_factory=lambda: list(ARMS))
+    arms: list[Literal[ARMS]] = Field(default_factory=lambda: list(ARMS))
 
 
 class VerifyLaw(_Input):
@@ -232,7 +247,10 @@ def _run_experiment(ctx: ToolContext, a: RunExperiment) -> dict:
 def _derive_table(ctx: ToolContext, a: DeriveTable) -> dict:
     data = ctx.dataset(a.dataset)
     try:
-        derived = derivative_table(data) if a.kind == "derivatives" else dispersion_table(data)
+        if a.kind == "vector_field":
+            derived = vector_field_table(data, _model(ctx, a.model, "neural_ode"))
+        else:
+            derived = derivative_table(data) if a.kind == "derivatives" else dispersion_table(data)
     except ValueError as error:
         raise ToolError("bad_dataset", str(error)) from None
     key = ctx.store(derived, a.kind)
@@ -248,6 +266,58 @@ def _tabular(ctx: ToolContext, key: str) -> twins.Dataset:
     return data
 
 
+def _model(ctx: ToolContext, key: str | None, kind: str) -> TrainResult:
+    if key not in ctx.models or ctx.models[key].extra.get("kind") != kind:
+        have = ", ".join(k for k, m in ctx.models.items() if m.extra.get("kind") == kind) or "none yet"
+        raise ToolError("unknown_model", f"no {kind} model {key!r} in this session (have: {have})",
+                        f"call train_model with kind='{kind}' first")
+    return ctx.models[key]
+
+
+def _train_model(ctx: ToolContext, a: TrainModel) -> dict:
+    data = ctx.dataset(a.dataset)
+    key = f"model_{len(ctx.models) + 1}"
+    (ctx.run_dir / "models").mkdir(parents=True, exist_ok=True)
+    hidden, extra = a.hidden or (1 if a.kind == "kan" else 64), {}
+    steps = {"kan": 50, "mlp": 2000, "neural_ode": 800}[a.kind] if a.steps == 0 else a.steps
+    try:
+        if a.kind == "neural_ode":
+            if data.kind != "ode":
+                raise ValueError(f"neural_ode needs ODE trajectories; dataset {a.dataset!r} is {data.kind}")
+            result = train_neural_ode(data.arrays["t"], data.arrays["states"], (hidden, hidden), steps,
+                                      seed=ctx.seed, device=ctx.device, progress=ctx.progress)
+        else:
+            data = _tabular(ctx, a.dataset)
+            output = a.output or data.output_names[0]
+            if output not in data.output_names:
+                raise ValueError(f"dataset {a.dataset!r} has no output {output!r}; outputs are {data.output_names}")
+            parts = split(data.X, data.y[:, data.output_names.index(output)], ctx.seed)
+            X_fit, y_fit = np.vstack([parts.X_train, parts.X_val]), np.concatenate([parts.y_train, parts.y_val])
+            if a.kind == "kan":
+                result = train_kan(X_fit, y_fit, (hidden,), grids=(5, 10), steps=steps, seed=ctx.seed,
+                                   device=ctx.device, progress=ctx.progress)
+                scores = kan_attribution(result, X_fit, ctx.seed)
+                extra["attribution"] = {n: float(v) for n, v in zip(data.input_names, scores)}
+                diagram = ctx.run_dir / "plots" / f"{key}_kan.png"
+                diagram.parent.mkdir(parents=True, exist_ok=True)
+                kan_diagram(result, X_fit, data.input_names, str(diagram), ctx.seed)
+                extra["plots"] = [str(diagram.relative_to(ctx.run_dir))]
+            else:
+                result = train_mlp(X_fit, y_fit, (hidden, hidden), steps, seed=ctx.seed, device=ctx.device,
+                                   progress=ctx.progress)
+            extra["r2_test"] = r2_score(result.predict(parts.X_test)[:, 0], parts.y_test)
+    except ValueError as error:
+        raise ToolError("bad_training", str(error), "check the dataset, or lower steps/hidden") from None
+    result.extra["kind"] = a.kind
+    ctx.models[key] = result
+    checkpoint = ctx.run_dir / "models" / f"{key}.pt"
+    torch.save(result.model.state_dict(), checkpoint)
+    ctx.artifacts[key] = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    return {"model": key, "kind": a.kind, "dataset": a.dataset, "device": result.device, "seed": ctx.seed,
+            "steps": steps, "hidden": hidden, "seconds": result.seconds, "stopped_early": result.stopped_early,
+            "history": thin_history(result.history), "checkpoint": str(checkpoint.relative_to(ctx.run_dir)), **extra}
+
+
 def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
     data = _tabular(ctx, a.dataset)
     outputs = [a.output] if a.output else data.output_names
@@ -259,7 +329,7 @@ def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
         column = data.output_names.index(output)
         try:
             found = discover(data.X, data.y[:, column], data.input_names, a.time_budget, ctx.seed, a.arms,
-                             progress=ctx.progress)
+                             progress=ctx.progress, units=data.units, target_unit=data.units.get(output, ""))
         except ValueError as error:
             raise ToolError("bad_data", str(error)) from None
         key = f"law_{len(ctx.discoveries) + 1}"
@@ -407,7 +477,8 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("twin_from_expression", "Make a closed-form twin from a law given as text.", TwinFromExpression, _twin_from_expression),
     Tool("twin_from_csv", "Make a data twin from a CSV of measurements.", TwinFromCsv, _twin_from_csv),
     Tool("run_experiment", "Design inputs and run the twin (or load its measurements); returns a dataset id.", RunExperiment, _run_experiment),
-    Tool("derive_table", "Turn ODE trajectories into (state, derivative) rows, or a field run into (k, omega) rows.", DeriveTable, _derive_table),
+    Tool("derive_table", "Turn ODE trajectories into (state, derivative) rows (by smoothing differences, or from a trained neural ODE with kind='vector_field'), or a field run into (k, omega) rows.", DeriveTable, _derive_table),
+    Tool("train_model", "Train a KAN or MLP on a table (loss history, KAN diagram and input attribution), or a neural ODE on trajectories.", TrainModel, _train_model),
     Tool("discover_law", "Search for the formula behind a tabular dataset; returns the best formula and a Pareto front.", DiscoverLaw, _discover_law),
     Tool("verify_law", "Score a discovered law on held-out and extrapolation data (and against the twin's truth when known).", VerifyLaw, _verify_law),
     Tool("test_hypothesis", "Fit the constants of a proposed formula and score it on held-out data.", TestHypothesis, _test_hypothesis),

@@ -12,18 +12,19 @@ import itertools
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 from sklearn.linear_model import OrthogonalMatchingPursuit
 
+from tools import dimensions
 from tools.constants import evaluate, nmse, normalise, refit, snap
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
-ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "operon")
+ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "kan", "operon")
 CONFIDENT_R2 = 0.99
 #: Validation NMSE at which noiseless data is explained to machine precision: the search stops.
 EXACT_NMSE = 1e-20
@@ -139,13 +140,18 @@ def exponential_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.E
     return [sign * sp.exp(g) for g in sparse_arm(X, np.log(np.abs(y)), names, max_terms=4)]
 
 
-#: Target transforms g(y) with their inverses: laws such as A = F/√(P(ω)) or ω = √(m² + …) are
-#: sparse or rational in g(y) although not in y.
+#: Target transforms g(y) with their inverses and where they apply: laws such as A = F/√(P(ω)),
+#: ω = √(m² + …), θ = arcsin(λ/d) or Bose/Fermi occupations are sparse or rational in g(y) although
+#: not in y. The first three act on |y| of a one-signed target (the sign is restored).
 TRANSFORMS: dict[str, tuple] = {
-    "square": (lambda y: y**2, lambda e: sp.sqrt(e)),
-    "reciprocal": (lambda y: 1 / y, lambda e: 1 / e),
-    "reciprocal_square": (lambda y: 1 / y**2, lambda e: 1 / sp.sqrt(e)),
+    "square": (lambda y: y**2, lambda e: sp.sqrt(e), lambda y: True),
+    "reciprocal": (lambda y: 1 / y, lambda e: 1 / e, lambda y: True),
+    "reciprocal_square": (lambda y: 1 / y**2, lambda e: 1 / sp.sqrt(e), lambda y: True),
+    "sine": (np.sin, sp.asin, lambda y: np.abs(y).max() <= np.pi / 2),
+    "bose": (lambda y: np.log1p(1 / y), lambda e: 1 / (sp.exp(e) - 1), lambda y: (y > 0).all()),
+    "fermi": (lambda y: np.log(1 / y - 1), lambda e: 1 / (sp.exp(e) + 1), lambda y: ((y > 0) & (y < 1)).all()),
 }
+SIGNED_TRANSFORMS = ("sine", "bose", "fermi")
 
 
 def transform_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Expr]:
@@ -156,13 +162,20 @@ def transform_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Exp
     symbols = [make_symbols(names)[n] for n in names]
     columns, terms = _monomials(X, symbols, {1: 4, 2: 4, 3: 3}.get(X.shape[1], 2))
     proposals = []
-    for forward, inverse in TRANSFORMS.values():
-        g = forward(np.abs(y))
+    for name, (forward, inverse, applies) in TRANSFORMS.items():
+        signed = name in SIGNED_TRANSFORMS
+        target = y if signed else np.abs(y)
+        if not applies(target):
+            continue
+        with np.errstate(all="ignore"):
+            g = forward(target)
+        if not np.isfinite(g).all():
+            continue
         fits = [*sparse_arm(X, g, names, max_terms=5), *rational_arm(X, g, names, max_terms=6)]
         for coefficients in sparse_fits(np.column_stack(columns), g, 6, intercept=True):
             fits.append(sp.Float(coefficients[-1], 15) + sum(
                 (sp.Float(c, 15) * t for c, t in zip(coefficients[:-1], terms) if c), sp.Integer(0)))
-        proposals += [sign * inverse(fit) for fit in fits]
+        proposals += [inverse(fit) if signed else sign * inverse(fit) for fit in fits]
     return proposals
 
 
@@ -327,6 +340,27 @@ def operon_arm(X: np.ndarray, y: np.ndarray, names: list[str], seconds: float, s
     return proposals
 
 
+#: The KAN arm trains [d, 1, 1] (which spans f(Σ gᵢ(xᵢ)): sums, products through exp/log, velocity
+#: addition through tanh/arctanh) on at most this many rows and inputs, and only with this much budget.
+KAN_ROWS, KAN_MAX_INPUTS, KAN_MIN_BUDGET = 300, 3, 30.0
+
+
+def kan_arm(X: np.ndarray, y: np.ndarray, names: list[str], seed: int) -> list[sp.Expr]:
+    """pykan: a small KAN with grid refinement, then ``auto_symbolic`` over a wide library; the raw
+    formula's constants are refitted downstream like every other proposal."""
+    from tools.train import kan_formula, train_kan  # torch/pykan only when this arm runs
+
+    if X.shape[1] > KAN_MAX_INPUTS:
+        return []
+    rows = np.random.default_rng(seed).permutation(len(y))[:KAN_ROWS]
+    try:
+        result = train_kan(X[rows], y[rows], hidden=(1,), grids=(5, 10), steps=30, seed=seed, device="cpu")
+        expr = kan_formula(result, X[rows], names, seed)
+    except (ValueError, RuntimeError):  # a diverged fit or a singular edge fit: this arm proposes nothing
+        return []
+    return [expr] if expr is not None else []
+
+
 # --- refinement and selection --------------------------------------------------------------------
 
 def polish(expr: sp.Expr, data: Split, names: list[str]) -> sp.Expr:
@@ -380,8 +414,14 @@ def discover(
     seed: int = 0,
     arms: Sequence[str] = ARMS,
     progress: Progress | None = None,
+    units: Mapping[str, str] | None = None,
+    target_unit: str = "",
 ) -> Discovery:
-    """Search for y = f(X) within ``time_budget`` seconds; data only."""
+    """Search for y = f(X) within ``time_budget`` seconds; data only.
+
+    With ``units`` for every input (and ``target_unit``), the arms also search the Buckingham-π
+    reductions y = s(x)·F(π) (tools.dimensions), and every proposal is scored in the original variables.
+    """
     start = time.perf_counter()
     names = list(names)
     X = np.asarray(X, dtype=float)
@@ -416,20 +456,44 @@ def discover(
         if candidates:
             notify("candidates", {"source": source, "best": min(c.val_nmse for c in candidates)})
 
-    fit_X, fit_y = data.X_train, data.y_train
-    for arm, propose in FAST_ARMS.items():
-        if arm in arms:
-            consider(propose(fit_X, fit_y, names), arm)
-            arms_run.append(arm)
+    # Each problem is searched as given and in each dimensionless reduction; ``lift`` maps back.
+    problems: list[tuple[str, np.ndarray, np.ndarray, list[str], Callable[[sp.Expr], sp.Expr]]] = [
+        ("", data.X_train, data.y_train, names, lambda e: e)]
+    for reduction in dimensions.reductions(names, dict(units or {}), target_unit):
+        reduced = reduction.apply(data.X_train, data.y_train)
+        if reduced is not None:
+            problems.append(("π·", *reduced, reduction.group_names, reduction.lift))
+            notify("dimensions", {"reduction": reduction.describe()})
+    for tag, fit_X, fit_y, fit_names, lift in problems:
+        if not fit_names:  # every input is needed to carry the units: y = constant · s(x)
+            consider([lift(sp.Float(float(np.median(fit_y)), 15))], tag + "constant")
+        for arm, propose in FAST_ARMS.items():
+            if arm in arms and fit_names:
+                consider([lift(e) for e in propose(fit_X, fit_y, fit_names)], tag + arm)
+    arms_run += [arm for arm in FAST_ARMS if arm in arms]
+
+    def exact() -> bool:
+        return bool(candidates) and min(c.val_nmse for c in candidates) < EXACT_NMSE
+
+    if "kan" in arms and time_budget >= KAN_MIN_BUDGET and not exact():
+        notify("kan", {"inputs": len(names)})
+        consider(kan_arm(data.X_train, data.y_train, names, seed), "kan")
+        arms_run.append("kan")
     if "operon" in arms:
-        runs = max(1, int(0.7 * time_budget / OPERON_RUN_SECONDS))
+        # Counted from the budget, not the clock, so that a replay runs the same evaluations.
+        operon_budget = 0.7 * time_budget * (0.6 if "kan" in arms_run else 1.0)
+        runs = max(1, int(operon_budget / OPERON_RUN_SECONDS))
         for run in range(runs):
-            if candidates and min(c.val_nmse for c in candidates) < EXACT_NMSE:
+            if exact():
                 break
-            seconds = 0.7 * time_budget / runs
+            seconds = operon_budget / runs
             symbols = OPERON_SYMBOLS[0] if run % 3 != 2 else OPERON_SYMBOLS[1]
+            tag, fit_X, fit_y, fit_names, lift = problems[run % len(problems)]
+            if not fit_names:
+                continue
             notify("operon", {"run": run + 1, "of": runs})
-            consider(operon_arm(fit_X, fit_y, names, seconds, seed + run, symbols), "operon")
+            proposals = operon_arm(fit_X, fit_y, fit_names, seconds, seed + run, symbols)
+            consider([lift(e) for e in proposals], tag + "operon")
         arms_run.append("operon")
     if not candidates:
         mean = sp.Float(float(np.mean(fit_y)), 15)

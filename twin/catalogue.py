@@ -71,7 +71,9 @@ def _feynman_factories() -> dict[str, Factory]:
     for file_name, bonus in (("feynman.csv", False), ("feynman_bonus.csv", True)):
         for row in csv.DictReader(_data_text(file_name).splitlines()):
             key = row["Filename"].replace(".", "_")
-            factories[feynman_name(row["Filename"], bonus)] = _feynman_factory(row, units.get(key), bonus)
+            # The CSV lost a trailing zero of I.15.10 (spreadsheet number formatting); the units file has it.
+            entry = units.get(key) or units.get(key + "0")
+            factories[feynman_name(row["Filename"], bonus)] = _feynman_factory(row, entry, bonus)
     return factories
 
 

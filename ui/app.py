@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from agent import Agent, SessionError, catalogue, load_events, replay
+from agent import Agent, SessionError, catalogue, check_csv, load_events, replay
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 RUNS_DIR = Path(os.environ.get("TWINSIGHT_RUNS_DIR", "runs")).resolve()
@@ -25,6 +25,7 @@ EXAMPLES = (
     "Rediscover the relativistic velocity addition law",
     "What law governs Coulomb's force?",
     "Find the equations of motion of the Lotka-Volterra system",
+    "Train a KAN on the relativistic velocity addition law",
     "Where is the resonance of the driven oscillator and how sharp is it?",
 )
 
@@ -67,9 +68,16 @@ def describe(event: dict) -> str | None:
             return "candidates: " + "; ".join(f"`{law['formula'][:90]}`" for law in result["laws"])
         if event["name"] == "verify_law":
             return f"held-out R² = {result['r2_test']:.6f}, exact = {result['exact']}"
+        if event["name"] == "train_model":
+            r2 = f", held-out R² = {result['r2_test']:.6f}" if "r2_test" in result else ""
+            return f"trained {result['kind']} `{result['model']}` on {result['device']} in {result['seconds']:.1f} s{r2}"
         return None
     if kind == "progress" and event.get("stage") == "operon":
         return f"symbolic search run {event['run']} of {event['of']}"
+    if kind == "progress" and event.get("stage") == "dimensions":
+        return f"dimensional analysis: {event['reduction']}"
+    if kind == "progress" and event.get("stage") == "candidates":
+        return f"best validation error so far {event['best']:.3g} ({event['source']})"
     if kind == "error":
         return f"⚠️ {event['message']}"
     return None
@@ -108,6 +116,8 @@ def show_report(report: dict, key: str) -> None:
             st.caption("resonance curve from the frequency sweep")
             st.line_chart(pd.DataFrame(resonance["curve"]), x="frequency", y="response")
         st.json({k: v for k, v in resonance.items() if k != "curve"})
+    for training in report.get("metrics", {}).get("training", []):
+        show_training(training, Path(report["session"]))
     calibration = report.get("metrics", {}).get("calibration")
     if calibration:
         st.json(calibration)
@@ -118,6 +128,27 @@ def show_report(report: dict, key: str) -> None:
         if report_md.is_file():
             left.download_button("report (Markdown)", report_md.read_bytes(), "report.md", key=f"md-{key}")
         right.download_button("session (zip)", session_zip(session), f"{session.name}.zip", key=f"zip-{key}")
+
+
+def show_training(training: dict, session: Path) -> None:
+    """Loss curves (log10), the KAN diagram and input attribution of one trained model."""
+    history = pd.DataFrame({k: training["history"][k] for k in ("step", "train_loss", "val_loss")})
+    for column in ("train_loss", "val_loss"):
+        history[column] = np.log10(history[column].clip(lower=1e-32))
+    st.caption(f"{training['kind']} `{training['model']}`: log10 training and validation loss")
+    st.line_chart(history, x="step", y=["train_loss", "val_loss"])
+    left, right = st.columns(2)
+    for plot in training.get("plots", []):
+        try:
+            image = inside_runs(session / plot)
+        except ValueError:
+            continue
+        if image.is_file():
+            left.image(str(image), caption="KAN diagram (pykan): each edge's learned function")
+    if training.get("attribution"):
+        right.caption("input attribution (pykan feature score)")
+        right.bar_chart(pd.DataFrame({"input": list(training["attribution"]),
+                                      "score": list(training["attribution"].values())}), x="input", y="score")
 
 
 def sidebar() -> dict:
@@ -143,7 +174,14 @@ def sidebar() -> dict:
                 target = inside_runs(RUNS_DIR / "uploads" / name)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(upload.getvalue())
-                st.success(f"saved; ask e.g. “Find the law in {target} predicting y”")
+                try:
+                    columns = check_csv(str(target))
+                except ValueError as error:
+                    target.unlink()
+                    st.error(f"{upload.name} cannot be used: {error}")
+                else:
+                    st.success(f"columns {', '.join(columns)}; ask e.g. “Find the law in {target} "
+                               f"predicting {columns[-1]}”")
     with st.sidebar.expander("Twin catalogue"):
         query = st.text_input("filter", "")
         rows = [t for t in catalogue() if query.lower() in (t["name"] + t["description"]).lower()]
@@ -194,6 +232,10 @@ def main() -> None:
         with st.expander("Opened session", expanded=True):
             show_report(st.session_state.opened, "opened")
     history = st.session_state.setdefault("history", [])
+    if st.session_state.get("running"):  # the last run was interrupted (Stop, or the page was left)
+        history.append({"goal": st.session_state.running, "error": "Stopped by the user before it finished; "
+                        "the partial session is under Past sessions."})
+        st.session_state.running = None
     for index, turn in enumerate(history):
         with st.chat_message("user"):
             st.write(turn["goal"])
@@ -211,9 +253,16 @@ def main() -> None:
         st.write(goal)
     with st.chat_message("assistant"):
         agent = Agent(runs_dir=RUNS_DIR, **settings)
+        # Any click reruns the script, which closes the stream: the agent stops the running tool.
+        st.button("Stop", key="stop", help="stop this goal; the partial session stays on disk")
+        st.session_state.running = goal
         try:
             with st.status("Working on it…", expanded=True) as status:
+                bar = st.progress(0.0)
                 for event in agent.stream(goal):
+                    if event["type"] == "progress" and "step" in event and "of" in event:
+                        bar.progress(min(1.0, event["step"] / event["of"]),
+                                     text=f"{event['stage']} step {event['step']} of {event['of']}")
                     line = describe(event)
                     if line:
                         status.write(line)
@@ -225,6 +274,7 @@ def main() -> None:
             message = f"{type(error).__name__}: {error}"
             history.append({"goal": goal, "error": message})
             st.error(message)
+        st.session_state.running = None
 
 
 main()

@@ -1,0 +1,134 @@
+"""Dimensional analysis: units → Buckingham π groups that reduce a discovery problem.
+
+A law y = f(x₁…xₙ) between quantities with units can be written y = s(x)·F(π₁…π_k), where s(x) is a
+product of inputs with the units of y and the π are the dimensionless products of inputs; k = n − rank
+of the dimension matrix. Searching F over k < n variables is what made AI Feynman strong. The linear
+algebra (exact rational null spaces) is sympy's; the unit grammar is the Feynman dataset's
+("m^2 * s^(-2) * kg^1"; empty means dimensionless), which no unit library parses as is.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from twin.expressions import make_symbols
+
+_FACTOR = re.compile(r"^\s*([A-Za-z]+)\s*(?:\^\s*\(?\s*([-+]?\d+(?:/\d+)?)\s*\)?)?\s*$")
+#: Reductions tried per problem: the choice of repeating variables changes how simple F is.
+MAX_REDUCTIONS = 3
+
+
+def parse_unit(text: str) -> dict[str, Fraction]:
+    """``"m^2 * s^(-2) * kg^1"`` → {"m": 2, "s": -2, "kg": 1}; empty or "dimensionless" → {}."""
+    text = text.strip()
+    if not text or text.lower() == "dimensionless" or text == "1":
+        return {}
+    powers: dict[str, Fraction] = {}
+    for factor in text.split("*"):
+        match = _FACTOR.match(factor)
+        if not match:
+            raise ValueError(f"cannot read unit {text!r}: expected factors like 'm^2 * s^(-1)'")
+        base, power = match.group(1), Fraction(match.group(2) or 1)
+        powers[base] = powers.get(base, Fraction(0)) + power
+    return {b: p for b, p in powers.items() if p}
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """y = Π xᵢ^scale[i] · F(π₁…π_k) with π_j = Π xᵢ^groups[j][i]."""
+
+    names: tuple[str, ...]
+    scale: tuple[Fraction, ...]
+    groups: tuple[tuple[Fraction, ...], ...]
+
+    @property
+    def group_names(self) -> list[str]:
+        taken = set(self.names)
+        stem = next(s for s in ("pi", "Pi", "pi_group") if not any(n.startswith(s) for n in taken))
+        return [f"{stem}{j + 1}" for j in range(len(self.groups))]
+
+    def _product(self, X: np.ndarray, exponents: tuple[Fraction, ...]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.prod([X[:, i] ** float(e) for i, e in enumerate(exponents) if e] or [np.ones(len(X))], axis=0)
+
+    def apply(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The dimensionless data (Π, y/s), or None where a fractional power of a negative input breaks it."""
+        Z = np.column_stack([self._product(X, g) for g in self.groups]) if self.groups else np.empty((len(X), 0))
+        target = y / self._product(X, self.scale)
+        if not (np.isfinite(Z).all() and np.isfinite(target).all()):
+            return None
+        return Z, target
+
+    def _symbolic(self, exponents: tuple[Fraction, ...]) -> sp.Expr:
+        symbols = make_symbols(list(self.names))
+        return sp.Mul(*(symbols[n] ** sp.Rational(e.numerator, e.denominator) for n, e in zip(self.names, exponents)))
+
+    def lift(self, expr: sp.Expr) -> sp.Expr:
+        """F(π) found on the reduced data → the law in the original inputs."""
+        groups = dict(zip(make_symbols(self.group_names).values(), (self._symbolic(g) for g in self.groups)))
+        return self._symbolic(self.scale) * expr.xreplace(groups)
+
+    def describe(self) -> str:
+        groups = ", ".join(f"{n} = {self._symbolic(g)}" for n, g in zip(self.group_names, self.groups))
+        return f"y = {self._symbolic(self.scale)}·F({groups})"
+
+
+def _integer_vector(vector: sp.Matrix) -> tuple[Fraction, ...]:
+    values = [Fraction(int(v.p), int(v.q)) for v in vector]
+    denominator = math.lcm(*(v.denominator for v in values))
+    integers = [int(v * denominator) for v in values]
+    divisor = math.gcd(*integers) or 1
+    integers = [i // divisor for i in integers]
+    first = next(i for i in integers if i)  # the free variable's exponent is made positive
+    return tuple(Fraction(i if first > 0 else -i) for i in integers)
+
+
+def reductions(names: list[str], units: dict[str, str], target_unit: str) -> list[Reduction]:
+    """Distinct reductions that leave fewer variables than inputs, or [] when units are missing,
+    unreadable, or the target's units cannot be built from the inputs'."""
+    if not units or any(n not in units for n in names):
+        return []
+    try:
+        parsed = [parse_unit(units[n]) for n in names]
+        target = parse_unit(target_unit)
+    except ValueError:
+        return []
+    bases = sorted({b for p in parsed for b in p} | set(target))
+    if not bases:
+        return []
+    found: list[Reduction] = []
+    orders = [list(range(len(names))), list(reversed(range(len(names)))),
+              sorted(range(len(names)), key=lambda i: -sum(abs(p) for p in parsed[i].values()))]
+    for order in orders:
+        matrix = sp.Matrix([[sp.Rational(parsed[i].get(b, 0)) for i in order] for b in bases])
+        rank = matrix.rank()
+        if rank == 0:
+            return []
+        target_vector = sp.Matrix([sp.Rational(target.get(b, 0)) for b in bases])
+        _, pivots = matrix.rref()
+        pivot_matrix = matrix[:, list(pivots)]
+        try:
+            solution = pivot_matrix.solve_least_squares(target_vector)
+        except (ValueError, sp.matrices.common.NonInvertibleMatrixError):
+            return []
+        if pivot_matrix * solution != target_vector:
+            return []  # the target's units are not a product of the inputs' units
+        scale = [Fraction(0)] * len(names)
+        for pivot, value in zip(pivots, solution):
+            scale[order[pivot]] = Fraction(int(sp.Rational(value).p), int(sp.Rational(value).q))
+        groups = []
+        for vector in matrix.nullspace():
+            exponents = [sp.Integer(0)] * len(names)
+            for position, value in enumerate(vector):
+                exponents[order[position]] = value
+            groups.append(_integer_vector(sp.Matrix(exponents)))
+        reduction = Reduction(tuple(names), tuple(scale), tuple(groups))
+        if len(groups) < len(names) and reduction not in found:
+            found.append(reduction)
+    return found[:MAX_REDUCTIONS]
