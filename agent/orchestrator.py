@@ -228,6 +228,7 @@ def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict
                 "output": law.get("output"), "output_latex": _latex_name(law.get("output", "y")),
                 "formula": result["formula"], "latex": result["latex"], "r2_test": result["r2_test"],
                 "r2_extrapolation": result.get("r2_extrapolation"), "exact": result.get("exact"),
+                "units_consistent": result.get("units_consistent"),
                 "complexity": result["complexity"], "confident": result.get("confident"),
                 "held_out_sample": result.get("held_out_sample"),
             })

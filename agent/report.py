@@ -88,6 +88,12 @@ def explain(report: Report, twin_summary: dict[str, Any] | None) -> str:
             elif law.get("exact") is False:
                 parts.append("It does not match the twin's known law symbolically: treat it as an "
                              "approximation within the sampled range.")
+            if law.get("units_consistent") is True:
+                parts.append("Its units are consistent: every sum adds like quantities and the result has the "
+                             "output's units.")
+            elif law.get("units_consistent") is False:
+                parts.append("Its units are not consistent (a sum of unlike quantities, a function of a "
+                             "quantity with units, or the wrong overall units): read it as a fit, not a law.")
             if law.get("confident") is False:
                 parts.append("Confidence is low: the formula explains the held-out data poorly; the data "
                              "may be too noisy, too few, or the law outside the search space.")

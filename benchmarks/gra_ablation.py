@@ -1,9 +1,12 @@
 """ГРА ablation (DESIGN §7): every mechanism against plain training at the same budget, paired by seed.
 
-Arms: plain (Sobol design, unweighted loss), A (resonance-focused design), B (resonance loss weights),
-C (resonance step multiplier), ABC (all three), R (B's weights shuffled over the inputs: "any
-reweighting" rather than "resonance reweighting"). Every arm has the same number of simulator calls
-(design points) and the same number of Adam steps on the same noisy observations model.
+Arms: plain (Sobol design, unweighted loss), A (resonance-focused design scored at the starting guess),
+A_seq (the same, with the parameters re-estimated from the points observed so far before each design
+round), B (resonance loss weights), C (resonance step multiplier), ABC (all three), R (B's weights
+shuffled over the inputs: "any reweighting" rather than "resonance reweighting"), and plain_sgd / C_sgd
+(plain and C with SGD instead of Adam, where a per-parameter step multiplier can matter). Every arm has
+the same number of simulator calls (design points) and the same number of optimisation steps on the same
+noisy observation model.
 
 Run: python -m benchmarks.gra_ablation [--seeds 30] [--points 24] [--steps 600] [--noise 0.02]
 Writes benchmarks/results/gra_ablation.json and prints a Markdown table.
@@ -11,7 +14,7 @@ Writes benchmarks/results/gra_ablation.json and prints a Markdown table.
 Mechanism C rescales each parameter's gradient; Adam's update is invariant to such a rescaling (up to its
 ε), so with the Adam optimiser used for every arm, C can only matter through ε — reported as measured.
 
-This version covers closed-form twins (resonant: driven oscillator, series RLC, Rabi line; control
+This version covers closed-form twins only (resonant: driven oscillator, series RLC, Rabi line; control
 without resonance: the pendulum period law and an exponential decay). ODE and field twins are not in it yet.
 """
 
@@ -31,7 +34,8 @@ from tools.design import design, resonance_design
 from tools.resonance import ResonanceStepMultiplier, loss_weights, resonance_score, threshold
 from twin import ExpressionTwin, Parameter, Variable, get_twin, parse_expression
 
-ARMS = ("plain", "A", "B", "C", "ABC", "R")
+ARMS = ("plain", "A", "A_seq", "B", "C", "ABC", "R", "plain_sgd", "C_sgd")
+SGD_LR = 0.002  # plain SGD converges on every twin at this rate (0.01 and 0.05 diverge on the oscillator)
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -57,8 +61,9 @@ def twins() -> dict[str, tuple[ExpressionTwin, bool]]:
 
 
 def _fit(twin: ExpressionTwin, X: np.ndarray, y: np.ndarray, weights: np.ndarray, start: dict[str, float],
-         steps: int, alpha: float, sensitivities: np.ndarray | None) -> dict[str, float]:
-    """Adam on log-parameters (positive physical constants) with an optional step multiplier."""
+         steps: int, alpha: float, sensitivities: np.ndarray | None, sgd: bool = False) -> dict[str, float]:
+    """Adam (or SGD with momentum) on log-parameters (positive physical constants) with an optional
+    step multiplier."""
     names = list(start)
     log_theta = torch.tensor(np.log(np.abs([start[n] for n in names])), dtype=torch.float64, requires_grad=True)
     X_t = torch.as_tensor(X, dtype=torch.float64)
@@ -66,7 +71,8 @@ def _fit(twin: ExpressionTwin, X: np.ndarray, y: np.ndarray, weights: np.ndarray
     w_t = torch.as_tensor(weights, dtype=torch.float64)
     scale = float(np.mean(y**2)) or 1.0
     sens = torch.zeros(len(names)) if sensitivities is None else torch.as_tensor(sensitivities)
-    optimizer = ResonanceStepMultiplier(torch.optim.Adam([log_theta], lr=0.03), [sens], alpha=alpha)
+    inner = torch.optim.SGD([log_theta], lr=SGD_LR, momentum=0.9) if sgd else torch.optim.Adam([log_theta], lr=0.03)
+    optimizer = ResonanceStepMultiplier(inner, [sens], alpha=alpha)
     for _ in range(steps):
         optimizer.zero_grad()
         prediction = twin.evaluate(X_t, dict(zip(names, torch.exp(log_theta))))[:, 0]
@@ -86,13 +92,19 @@ def run_cell(name: str, twin: ExpressionTwin, seed: int, points: int, steps: int
     bounds = twin.input_bounds()
     plain_X = design(bounds, points, "sobol", seed)
     focused_X = resonance_design(twin, points, seed=seed, params=start, beta=2.0).points
+
+    def re_estimate(observed_X: np.ndarray) -> dict[str, float]:
+        observed_y = twin.simulate(observed_X, noise=noise, seed=seed).y[:, 0]
+        return _fit(twin, observed_X, observed_y, np.ones(len(observed_X)), start, steps // 2, 0.0, None)
+
+    sequential_X = resonance_design(twin, points, seed=seed, params=start, beta=2.0, update=re_estimate).points
     held_out = design(bounds, 400, "uniform", seed + 10_000)
     held_y = twin.simulate(held_out).y[:, 0]
     held_scores = resonance_score(twin, held_out, truth)
     near = held_scores >= np.quantile(held_scores, 0.75)
     row = {}
     for arm in ARMS:
-        X = focused_X if arm in ("A", "ABC") else plain_X
+        X = {"A": focused_X, "ABC": focused_X, "A_seq": sequential_X}.get(arm, plain_X)
         y = twin.simulate(X, noise=noise, seed=seed).y[:, 0]
         weights = np.ones(len(X))
         if arm in ("B", "ABC", "R"):
@@ -101,15 +113,15 @@ def run_cell(name: str, twin: ExpressionTwin, seed: int, points: int, steps: int
             if arm == "R":
                 weights = np.random.default_rng(seed + 1).permutation(weights)
         sensitivities = None
-        if arm in ("C", "ABC"):
+        if arm in ("C", "ABC", "C_sgd"):
             from tools.resonance import parameter_jacobian
 
             values, J = parameter_jacobian(twin, X, start)
             s = np.abs(J).mean(axis=0) * np.abs(np.array(list(start.values())))
             sensitivities = s / (s.mean() or 1.0)
         started = time.perf_counter()
-        fitted = _fit(twin, X, y, weights, start, steps, alpha=1.0 if arm in ("C", "ABC") else 0.0,
-                      sensitivities=sensitivities)
+        fitted = _fit(twin, X, y, weights, start, steps, alpha=1.0 if sensitivities is not None else 0.0,
+                      sensitivities=sensitivities, sgd=arm.endswith("_sgd"))
         seconds = time.perf_counter() - started
         predicted = twin.simulate(held_out, params=fitted, drop_invalid=False).y[:, 0] \
             if all(np.isfinite(list(fitted.values()))) else np.full_like(held_y, np.nan)
@@ -132,12 +144,13 @@ def summarise(rows: list[dict]) -> list[dict]:
     table = []
     for name in sorted({r["twin"] for r in rows}):
         cells = [r for r in rows if r["twin"] == name]
-        plain = np.array([c["arms"]["plain"]["max_param_error"] for c in cells])
         for arm in ARMS:
+            baseline = "plain_sgd" if arm.endswith("_sgd") else "plain"
+            plain = np.array([c["arms"][baseline]["max_param_error"] for c in cells])
             errors = np.array([c["arms"][arm]["max_param_error"] for c in cells])
             median, low, high = _median_ci(errors, 0)
             p_value = None
-            if arm != "plain" and np.any(errors != plain):
+            if arm != baseline and np.any(errors != plain):
                 p_value = float(wilcoxon(errors, plain).pvalue)
             table.append({
                 "twin": name, "arm": arm, "median_max_param_error": median, "ci95": [low, high],

@@ -9,7 +9,7 @@ import sympy as sp
 import torch
 
 from tools.constants import evaluate, nmse
-from tools.dimensions import parse_unit, reductions
+from tools.dimensions import parse_unit, reductions, units_consistent
 from tools.registry import ToolContext, ToolError, call_tool
 from tools.symbolic import discover
 from tools.train import kan_formula, train_kan, train_mlp, train_neural_ode
@@ -29,6 +29,12 @@ def test_units_parse_and_reduce_to_pi_groups():
     found = reductions(["m_0", "v", "c"], units, "kg^1")
     assert found and len(found[0].groups) == 1  # m = m_0·F(v/c): one variable instead of three
     assert reductions(["m_0", "v"], {"m_0": "kg^1", "v": "m^1"}, "s^1") == []  # no product has the units
+    m_0, v, c = sp.symbols("m_0 v c", real=True)
+    assert units_consistent(m_0 / sp.sqrt(1 - v**2 / c**2), units, "kg^1") is True
+    assert units_consistent(m_0 / sp.sqrt(1 - v**2), units, "kg^1") is False  # 1 − v² adds unlike things
+    assert units_consistent(m_0 * sp.exp(v), units, "kg^1") is False
+    assert units_consistent(m_0 * v / c, units, "m^1") is False
+    assert units_consistent(m_0, {}, "kg^1") is None
 
 
 def test_discovery_uses_units_to_find_relativistic_mass():

@@ -4,6 +4,7 @@ resonance-focused design of ГРА (mechanism A)."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,12 +64,15 @@ def resonance_design(
     pool: int = 2048,
     seed: int = 0,
     params: dict[str, float] | None = None,
+    update: Callable[[np.ndarray], dict[str, float]] | None = None,
 ) -> ResonanceDesign:
     """A space-filling Sobol pilot, then ``rounds`` rounds that draw new points from a seeded candidate
     pool with p(x) ∝ clip(exp(β(ω(x) − τ))), τ the ``quantile`` of ω over the pool (DESIGN §7, A).
 
     ``budget`` counts simulator calls (the points of the design); the score is evaluated on the twin at
-    the parameter estimate ``params`` (default: the twin's defaults) and counted separately.
+    the parameter estimate ``params`` (default: the twin's defaults) and counted separately. With
+    ``update``, the estimate is renewed before each round from the points chosen so far (the caller
+    observes them and fits): a sequential design that does not chase ω at a wrong first guess.
     """
     from tools.resonance import resonance_score, selection_probabilities, threshold
 
@@ -87,6 +91,8 @@ def resonance_design(
         take = remaining // (rounds - r)
         if take == 0:
             continue
+        if update is not None:
+            params = update(np.concatenate(chosen))
         candidates = design(bounds, max(pool, 2 * take), "uniform", seed + 100 + r)
         scores = resonance_score(twin, candidates, params)
         evaluations += len(candidates)
@@ -95,7 +101,8 @@ def resonance_design(
                             p=selection_probabilities(scores, tau, beta))
         chosen.append(candidates[picked])
         history.append({"round": r + 1, "tau": tau, "points": int(take),
-                        "mean_score_picked": float(scores[picked].mean()), "mean_score_pool": float(scores.mean())})
+                        "mean_score_picked": float(scores[picked].mean()), "mean_score_pool": float(scores.mean()),
+                        "params": dict(params) if params else None})
         remaining -= take
     points = np.concatenate(chosen)
     return ResonanceDesign(points, len(points), evaluations, history)

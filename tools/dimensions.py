@@ -132,3 +132,56 @@ def reductions(names: list[str], units: dict[str, str], target_unit: str) -> lis
         if len(groups) < len(names) and reduction not in found:
             found.append(reduction)
     return found[:MAX_REDUCTIONS]
+
+
+Dimension = dict[str, Fraction]  # base unit -> power
+
+
+def _dimension(expr: sp.Expr, dims: dict[sp.Symbol, Dimension]) -> Dimension:
+    """Dimension of ``expr``; ValueError when terms of a sum differ or a function's argument is not
+    dimensionless."""
+    if expr.is_Number or expr.is_NumberSymbol:
+        return {}
+    if expr.is_Symbol:
+        return dims.get(expr, {})
+    if expr.is_Add:
+        first, *rest = (_dimension(a, dims) for a in expr.args)
+        if any(d != first for d in rest):
+            raise ValueError(f"terms of {expr} have different units")
+        return first
+    if expr.is_Mul:
+        total: Dimension = {}
+        for factor in expr.args:
+            for base, power in _dimension(factor, dims).items():
+                total[base] = total.get(base, Fraction(0)) + power
+        return {b: p for b, p in total.items() if p}
+    if expr.is_Pow:
+        base = _dimension(expr.base, dims)
+        if not base:
+            if _dimension(expr.exp, dims):
+                raise ValueError(f"the exponent of {expr} has units")
+            return {}
+        if not expr.exp.is_Rational:
+            raise ValueError(f"{expr} raises a quantity with units to a non-rational power")
+        exponent = Fraction(int(expr.exp.p), int(expr.exp.q))
+        return {b: p * exponent for b, p in base.items()}
+    if isinstance(expr, (sp.Abs, sp.sign)):
+        return _dimension(expr.args[0], dims) if isinstance(expr, sp.Abs) else {}
+    for argument in expr.args:  # exp, log, sin, tanh, asin, …: arguments must be dimensionless
+        if _dimension(argument, dims):
+            raise ValueError(f"the argument of {expr.func.__name__} in {expr} has units")
+    return {}
+
+
+def units_consistent(expr: sp.Expr, units: dict[str, str], target_unit: str) -> bool | None:
+    """Whether ``expr`` (in the inputs named in ``units``) is dimensionally homogeneous and has the
+    target's units; None when a unit is missing or unreadable, so nothing can be said."""
+    try:
+        dims = {s: parse_unit(units[s.name]) for s in expr.free_symbols}
+        target = parse_unit(target_unit)
+    except (KeyError, ValueError):
+        return None
+    try:
+        return _dimension(expr, dims) == target
+    except ValueError:
+        return False

@@ -357,7 +357,7 @@ def _verify_law(ctx: ToolContext, a: VerifyLaw) -> dict:
         X_extra, y_extra = extra.X, extra.y[:, column]
     truth = _ground_truth(source, data, output)
     verdict = verify_formula(found.best.expression, data.input_names, held_out.X_test, held_out.y_test,
-                             X_extra, y_extra, truth, ctx.seed)
+                             X_extra, y_extra, truth, ctx.seed, data.units, data.units.get(output, ""))
     shown = slice(0, PLOT_POINTS)
     predicted = evaluate(found.best.expression, held_out.X_test[shown], data.input_names)
     sample = {"inputs": data.input_names, "X": held_out.X_test[shown].tolist(),

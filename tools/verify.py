@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from tools.constants import evaluate, nmse
+from tools.dimensions import units_consistent
 from twin.expressions import count_nodes
 
 SIMPLIFY_SECONDS = 10.0
@@ -115,9 +116,10 @@ def verify_formula(
     expr: sp.Expr, names: list[str], X_test: np.ndarray, y_test: np.ndarray,
     X_extra: np.ndarray | None = None, y_extra: np.ndarray | None = None,
     truth: sp.Expr | None = None, seed: int = 0,
+    units: dict[str, str] | None = None, target_unit: str = "",
 ) -> dict:
-    """A verdict: held-out R², extrapolation R², stability, complexity and (only when a truth is
-    given, i.e. in verification or benchmarks) exact recovery."""
+    """A verdict: held-out R², extrapolation R², stability, complexity, units consistency (None when
+    units are unknown) and (only when a truth is given, i.e. in verification or benchmarks) exact recovery."""
     verdict = {
         "r2_test": r2(evaluate(expr, X_test, names), y_test),
         "complexity": count_nodes(expr),
@@ -125,5 +127,6 @@ def verify_formula(
     }
     if X_extra is not None and y_extra is not None and len(y_extra):
         verdict["r2_extrapolation"] = r2(evaluate(expr, X_extra, names), y_extra)
+    verdict["units_consistent"] = units_consistent(expr, units, target_unit) if units else None
     verdict["exact"] = None if truth is None else exact_match(expr, truth, positive=positive_inputs(names, X_test))
     return verdict
