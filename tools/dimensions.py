@@ -19,6 +19,9 @@ import sympy as sp
 
 from twin.expressions import make_symbols
 
+#: Base units the grammar knows (SI, plus volt and kelvin-as-"T" as the Feynman unit file uses them). Any
+#: other token ("c" for "in units of c", "N", "uC") makes a unit unreadable: nothing is inferred from it.
+BASE_UNITS = frozenset({"m", "s", "kg", "A", "K", "mol", "cd", "V", "T"})
 _FACTOR = re.compile(r"^\s*([A-Za-z]+)\s*(?:\^\s*\(?\s*([-+]?\d+(?:/\d+)?)\s*\)?)?\s*$")
 #: Reductions tried per problem: the choice of repeating variables changes how simple F is.
 MAX_REDUCTIONS = 3
@@ -35,6 +38,8 @@ def parse_unit(text: str) -> dict[str, Fraction]:
         if not match:
             raise ValueError(f"cannot read unit {text!r}: expected factors like 'm^2 * s^(-1)'")
         base, power = match.group(1), Fraction(match.group(2) or 1)
+        if base not in BASE_UNITS:
+            raise ValueError(f"cannot read unit {text!r}: {base!r} is not one of {sorted(BASE_UNITS)}")
         powers[base] = powers.get(base, Fraction(0)) + power
     return {b: p for b, p in powers.items() if p}
 
@@ -174,14 +179,17 @@ def _dimension(expr: sp.Expr, dims: dict[sp.Symbol, Dimension]) -> Dimension:
 
 
 def units_consistent(expr: sp.Expr, units: dict[str, str], target_unit: str) -> bool | None:
-    """Whether ``expr`` (in the inputs named in ``units``) is dimensionally homogeneous and has the
-    target's units; None when a unit is missing or unreadable, so nothing can be said."""
+    """True when ``expr`` (in the inputs named in ``units``) is dimensionally homogeneous and has the
+    target's units; False when it is not homogeneous (a sum of unlike quantities, a function of a
+    quantity with units); None when a unit is missing or unreadable, or when the formula is homogeneous
+    but its units differ from the target's (a fitted constant may carry the difference, e.g. g in
+    T = 2.006·√L), so nothing can be said."""
     try:
         dims = {s: parse_unit(units[s.name]) for s in expr.free_symbols}
         target = parse_unit(target_unit)
     except (KeyError, ValueError):
         return None
     try:
-        return _dimension(expr, dims) == target
+        return True if _dimension(expr, dims) == target else None
     except ValueError:
         return False
