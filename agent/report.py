@@ -92,8 +92,8 @@ def explain(report: Report, twin_summary: dict[str, Any] | None) -> str:
                 parts.append("Its units are consistent: every sum adds like quantities and the result has the "
                              "output's units.")
             elif law.get("units_consistent") is False:
-                parts.append("Its units are not consistent (a sum of unlike quantities, a function of a "
-                             "quantity with units, or the wrong overall units): read it as a fit, not a law.")
+                parts.append("Its units are not consistent (a sum of unlike quantities, or a function of a "
+                             "quantity with units): read it as a fit, not a law.")
             if law.get("confident") is False:
                 parts.append("Confidence is low: the formula explains the held-out data poorly; the data "
                              "may be too noisy, too few, or the law outside the search space.")

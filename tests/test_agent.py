@@ -82,25 +82,25 @@ def test_offline_planner_goals(tmp_path, goal, twin, check):
 
 
 def test_progress_is_live_and_a_closed_stream_stops_the_running_tool(tmp_path):
-    stream = Agent(runs_dir=tmp_path, discovery_seconds=300).stream("Rediscover the relativistic velocity addition law")
-    seen = []
+    # Derivative data never reach the noiseless stop criterion, so this discovery would use its full
+    # 300 s per output: ending within a minute means the running tool was stopped.
+    goal = "Find the equations of motion of the Lotka-Volterra system"
+    stream = Agent(runs_dir=tmp_path, discovery_seconds=300).stream(goal)
     for event in stream:
-        seen.append(event)
         if event["type"] == "progress" and event.get("stage") == "candidates":
-            break  # discover_law is still running (its budget is 300 s): progress arrived before its result
-    assert seen[-2]["type"] != "tool_result" or seen[-2]["name"] != "discover_law"
+            break  # progress of discover_law, arriving while it runs
     started = time.perf_counter()
     stream.close()
-    assert time.perf_counter() - started < 60  # the tool ended at its next progress report
+    assert time.perf_counter() - started < 60
     events = load_events(next(tmp_path.iterdir()))
+    assert not any(e["type"] == "tool_result" and e["name"] == "discover_law" for e in events)
     assert events[-1]["type"] == "error" and events[-1]["code"] == "stopped"
 
 
-@pytest.mark.parametrize("goal, kind", [("Train a KAN on the relativistic velocity addition law", "kan")])
-def test_kan_goal_reports_training_and_replays(tmp_path, goal, kind):
-    report = Agent(runs_dir=tmp_path, discovery_seconds=5).run(goal)
+def test_kan_goal_reports_training_and_replays(tmp_path):
+    report = Agent(runs_dir=tmp_path, discovery_seconds=5).run("Train a KAN on the relativistic velocity addition law")
     training = report.metrics["training"][0]
-    assert training["kind"] == kind and training["history"]["val_loss"][-1] < 1e-3
+    assert training["kind"] == "kan" and training["history"]["val_loss"][-1] < 1e-3
     assert (Path(report.session) / training["plots"][0]).is_file() and report.exact is True
     assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
 

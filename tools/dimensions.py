@@ -16,6 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.exceptions import NonInvertibleMatrixError
 
 from twin.expressions import make_symbols
 
@@ -120,13 +121,14 @@ def reductions(names: list[str], units: dict[str, str], target_unit: str) -> lis
         pivot_matrix = matrix[:, list(pivots)]
         try:
             solution = pivot_matrix.solve_least_squares(target_vector)
-        except (ValueError, sp.matrices.common.NonInvertibleMatrixError):
+        except (ValueError, NonInvertibleMatrixError):
             return []
         if pivot_matrix * solution != target_vector:
             return []  # the target's units are not a product of the inputs' units
         scale = [Fraction(0)] * len(names)
         for pivot, value in zip(pivots, solution):
-            scale[order[pivot]] = Fraction(int(sp.Rational(value).p), int(sp.Rational(value).q))
+            exact = sp.Rational(value)
+            scale[order[pivot]] = Fraction(int(exact.p), int(exact.q))
         groups = []
         for vector in matrix.nullspace():
             exponents = [sp.Integer(0)] * len(names)
@@ -170,8 +172,10 @@ def _dimension(expr: sp.Expr, dims: dict[sp.Symbol, Dimension]) -> Dimension:
             raise ValueError(f"{expr} raises a quantity with units to a non-rational power")
         exponent = Fraction(int(expr.exp.p), int(expr.exp.q))
         return {b: p * exponent for b, p in base.items()}
-    if isinstance(expr, (sp.Abs, sp.sign)):
-        return _dimension(expr.args[0], dims) if isinstance(expr, sp.Abs) else {}
+    if isinstance(expr, sp.Abs):
+        return _dimension(expr.args[0], dims)
+    if isinstance(expr, sp.sign):
+        return {}
     for argument in expr.args:  # exp, log, sin, tanh, asin, …: arguments must be dimensionless
         if _dimension(argument, dims):
             raise ValueError(f"the argument of {expr.func.__name__} in {expr} has units")

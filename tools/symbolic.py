@@ -467,8 +467,9 @@ def discover(
     for tag, fit_X, fit_y, fit_names, lift in problems:
         if not fit_names:  # every input is needed to carry the units: y = constant · s(x)
             consider([lift(sp.Float(float(np.median(fit_y)), 15))], tag + "constant")
+            continue
         for arm, propose in FAST_ARMS.items():
-            if arm in arms and fit_names:
+            if arm in arms:
                 consider([lift(e) for e in propose(fit_X, fit_y, fit_names)], tag + arm)
     arms_run += [arm for arm in FAST_ARMS if arm in arms]
 

@@ -232,6 +232,17 @@ def _snapshot(model, inputs: torch.Tensor):
     return copy.deepcopy(model)
 
 
+def _with_activations(result: TrainResult, X: np.ndarray, rows: int, seed: int):
+    """A copy of the trained KAN whose cached activations are those of ≤ ``rows`` seeded samples of X:
+    pykan's ``attribute``, ``auto_symbolic`` and ``plot`` read the last forward pass. Call inside
+    ``pykan_session``."""
+    model = _snapshot(result.model, torch.as_tensor(result.x_scaler.forward(X[:10]), device=result.model.device))
+    model.save_act = True
+    sample = X[np.random.default_rng(seed).permutation(len(X))[:rows]]
+    model(torch.as_tensor(result.x_scaler.forward(sample), device=model.device))
+    return model
+
+
 def train_kan(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (1,), grids: Sequence[int] = (5, 10, 20),
               steps: int = 100, lamb: float = 0.0, seed: int = 0, device: str = "auto",
               progress: Progress | None = None) -> TrainResult:
@@ -284,11 +295,8 @@ def train_kan(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (1,), grids:
 
 def kan_attribution(result: TrainResult, X: np.ndarray, seed: int = 0) -> np.ndarray:
     """Per-input importance scores (pykan ``feature_score`` after ``attribute``) on a sample of X."""
-    model = _snapshot(result.model, torch.as_tensor(result.x_scaler.forward(X[:10]), device=result.model.device))
     with pykan_session(seed), torch.no_grad():
-        model.save_act = True
-        sample = X[np.random.default_rng(seed).permutation(len(X))[:300]]
-        model(torch.as_tensor(result.x_scaler.forward(sample), device=model.device))
+        model = _with_activations(result, X, 300, seed)
         model.attribute(plot=False)
         return model.feature_score.cpu().numpy().copy()
 
@@ -301,12 +309,9 @@ def kan_formula(result: TrainResult, X: np.ndarray, names: Sequence[str], seed: 
     fit allocates N×101² per edge). Returns None when an edge stays non-symbolic or the formula is not
     finite; the caller refits constants and re-scores on data.
     """
-    model = _snapshot(result.model, torch.as_tensor(result.x_scaler.forward(X[:10]), device=result.model.device))
     symbols = [make_symbols(list(names))[n] for n in names]
     with pykan_session(seed):
-        model.symbolic_enabled, model.save_act = True, True
-        sample = X[np.random.default_rng(seed).permutation(len(X))[:200]]
-        model(torch.as_tensor(result.x_scaler.forward(sample), device=model.device))
+        model = _with_activations(result, X, 200, seed)
         model.auto_symbolic(lib=list(library), weight_simple=weight_simple, verbose=0)
         scaled = [(s - float(m)) / float(d) for s, m, d in zip(symbols, result.x_scaler.mean, result.x_scaler.scale)]
         with torch.no_grad():  # its affine constants are parameters: read them without a graph
@@ -369,11 +374,8 @@ def kan_diagram(result: TrainResult, X: np.ndarray, names: Sequence[str], path: 
     matplotlib.use("Agg")  # headless: no window, safe in worker threads
     import matplotlib.pyplot as plt
 
-    model = _snapshot(result.model, torch.as_tensor(result.x_scaler.forward(X[:10]), device=result.model.device))
     with pykan_session(seed) as scratch, torch.no_grad():
-        model.save_act = True
-        sample = X[np.random.default_rng(seed).permutation(len(X))[:200]]
-        model(torch.as_tensor(result.x_scaler.forward(sample), device=model.device))
+        model = _with_activations(result, X, 200, seed)
         model.plot(folder=scratch, in_vars=list(names), out_vars=["y"], beta=3)
         plt.savefig(path, bbox_inches="tight", dpi=100)
         plt.close("all")
