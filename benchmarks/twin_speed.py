@@ -39,6 +39,8 @@ def measure(device: str) -> dict:
     ode = get_twin("duffing")
     x0 = np.random.default_rng(0).uniform(-1, 1, size=(1024, 2))
     ode_seconds = _best_of(2, lambda: ode.simulate(x0, n_steps=1000, device=str(dev)))
+    wide_x0 = np.random.default_rng(0).uniform(-1, 1, size=(65536, 2))
+    wide_seconds = _best_of(2, lambda: ode.simulate(wide_x0, n_steps=200, device=str(dev)))
     return {
         "device": str(dev),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads"
@@ -47,6 +49,8 @@ def measure(device: str) -> dict:
                                       "feynman_I_41_16 (Planck)": 1e6 / feynman_seconds},
         "ode_rk4_duffing_1024x1000": {"seconds": ode_seconds, "trajectories_per_s": 1024 / ode_seconds,
                                       "steps_per_s": 1024 * 1000 / ode_seconds},
+        "ode_rk4_duffing_65536x200": {"seconds": wide_seconds, "trajectories_per_s": 65536 / wide_seconds,
+                                      "steps_per_s": 65536 * 200 / wide_seconds},
     }
 
 

@@ -143,7 +143,8 @@ def _fit_loop(model: torch.nn.Module, loss_on: Callable[[np.ndarray], torch.Tens
               val_rows: np.ndarray, steps: int, lr: float, batch: int, patience: int, seed: int,
               progress: Progress | None, label: str) -> tuple[dict[str, list[float]], bool]:
     """Adam with minibatches (seeded), validation every 10 steps, early stopping on the best weights."""
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    # The fused CUDA kernel updates every parameter in one launch (same arithmetic, less overhead).
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, fused=next(model.parameters()).is_cuda)
     rng = np.random.default_rng(seed)
     stopper = EarlyStopping(patience=max(1, patience // 10))
     history: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": []}
@@ -247,13 +248,15 @@ def train_kan(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (1,), grids:
               steps: int = 100, lamb: float = 0.0, seed: int = 0, device: str = "auto",
               progress: Progress | None = None) -> TrainResult:
     """A KAN [d, *hidden, 1] trained by LBFGS with grid refinement (``grids``), inputs and target
-    standardised. The model is left ready for ``kan_formula`` (symbolic branch on)."""
+    standardised. The model is left ready for ``kan_formula`` (symbolic branch on). ``"auto"`` means CPU:
+    KANs of this size are bound by pykan's Python and kernel launches, and measured slower on an H100
+    (201 ms per LBFGS step) than on one CPU thread of its host (128 ms; results/train_speed_h100.json)."""
     from kan import KAN  # heavy import (matplotlib, sklearn) only when a KAN is trained
 
     X, y = _check(X, y)
     if y.shape[1] != 1:
         raise ValueError("train_kan fits one target column")
-    target = resolve_device(device)
+    target = torch.device("cpu") if str(device) == "auto" else resolve_device(device)
     x_scaler, y_scaler = Standardiser.fit(X), Standardiser.fit(y)
     train_rows, val_rows = _validation_split(len(X), seed)
     history: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": [], "grid": []}
@@ -345,20 +348,24 @@ def train_neural_ode(t: np.ndarray, states: np.ndarray, hidden: Sequence[int] = 
     x_scaler = Standardiser.fit(states.reshape(-1, dim))
     dt = float(np.mean(np.diff(t)))
     # Windows (trajectory, start index), split by trajectory-time into train and validation.
-    starts = [(i, j) for i in range(states.shape[0]) for j in range(0, len(t) - window, max(1, window // 2))]
-    train_rows, val_rows = _validation_split(len(starts), seed)
+    trajectory, first = np.meshgrid(np.arange(states.shape[0]), np.arange(0, len(t) - window, max(1, window // 2)),
+                                    indexing="ij")
+    trajectory = torch.as_tensor(trajectory.ravel(), device=target)
+    first = torch.as_tensor(first.ravel(), device=target)
+    offsets = torch.arange(window + 1, device=target)
+    train_rows, val_rows = _validation_split(len(first), seed)
     scaled = torch.as_tensor(x_scaler.forward(states), dtype=torch.float32, device=target)
-    grid = torch.arange(window + 1, dtype=torch.float32, device=target) * dt
+    grid = offsets.to(torch.float32) * dt
     start_time = time.perf_counter()
     with isolated_rng(seed):
         net = mlp(dim, dim, hidden).to(target)
         # The field in data units is f(x) = scale · net((x − mean)/scale); train in standardised units.
 
         def loss_on(rows: np.ndarray) -> torch.Tensor:
-            index = [starts[r] for r in rows]
-            initial = torch.stack([scaled[i, j] for i, j in index])
-            observed = torch.stack([scaled[i, j:j + window + 1] for i, j in index], dim=1)
-            predicted = odeint(lambda _, x: net(x), initial, grid, method="rk4")
+            rows = torch.as_tensor(rows, device=target)
+            # One gather of all windows: (window + 1, batch, dim), the layout odeint returns.
+            observed = scaled[trajectory[rows][None, :], first[rows][None, :] + offsets[:, None]]
+            predicted = odeint(lambda _, x: net(x), observed[0], grid, method="rk4")
             return torch.mean((predicted - observed) ** 2)
 
         history, stopped = _fit_loop(net, loss_on, train_rows, val_rows, steps, lr, batch, patience, seed,
