@@ -8,14 +8,22 @@ shuffled over the inputs: "any reweighting" rather than "resonance reweighting")
 the same number of simulator calls (design points) and the same number of optimisation steps on the same
 noisy observation model.
 
-Run: python -m benchmarks.gra_ablation [--seeds 30] [--points 24] [--steps 600] [--noise 0.02]
+Run: python -m benchmarks.gra_ablation [--seeds 30] [--points 24] [--steps 600] [--noise 0.02] [--twins a,b]
 Writes benchmarks/results/gra_ablation.json and prints a Markdown table.
 
 Mechanism C rescales each parameter's gradient; Adam's update is invariant to such a rescaling (up to its
 ε), so with the Adam optimiser used for every arm, C can only matter through ε — reported as measured.
 
-This version covers closed-form twins only (resonant: driven oscillator, series RLC, Rabi line; control
-without resonance: the pendulum period law and an exponential decay). ODE and field twins are not in it yet.
+Twins. Closed form — resonant: driven oscillator amplitude, series RLC current (the applied voltage V0 is
+known: with it unknown, V0, R, L and 1/C scale together and no design can identify them), Rabi line;
+controls: pendulum period, exponential decay. ODE (a simulator call is one trajectory from a designed
+initial state; the observation is the first state at the end of a short horizon, as the score defines
+it) — resonant: driven damped oscillator and Duffing (drive amplitude and frequency known: the
+experimenter sets them); controls: Lotka–Volterra, projectile with drag (g known). Field twins (heat) are
+not in it: the resonance score needs a closed-form or ODE twin.
+
+Simulator calls to 1 %: for the closed-form twins, the arms plain, A_seq, B and C are rerun at budgets of
+8–48 calls; the smallest budget whose fit has every parameter within 1 % is reported (None: not reached).
 """
 
 from __future__ import annotations
@@ -26,17 +34,24 @@ import platform
 import time
 from pathlib import Path
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
 import numpy as np
 import torch
 from scipy.stats import bootstrap, wilcoxon
 
 from tools.design import design, resonance_design
-from tools.resonance import ResonanceStepMultiplier, loss_weights, resonance_score, threshold
-from twin import ExpressionTwin, Parameter, Variable, get_twin, parse_expression
+from tools.resonance import ResonanceStepMultiplier, loss_weights, parameter_jacobian, resonance_score, threshold
+from twin import ExpressionTwin, OdeTwin, Parameter, SimulationError, Twin, Variable, get_twin, parse_expression
+from twin.core import add_noise
 
 ARMS = ("plain", "A", "A_seq", "B", "C", "ABC", "R", "plain_sgd", "C_sgd")
 SGD_LR = 0.002  # plain SGD converges on every twin at this rate (0.01 and 0.05 diverge on the oscillator)
 RESULTS = Path(__file__).parent / "results"
+CALL_BUDGETS = (8, 12, 16, 24, 32, 48)
+CALL_ARMS = ("plain", "A_seq", "B", "C")
+TARGET_ERROR = 0.01
 
 
 def _decay_twin() -> ExpressionTwin:
@@ -49,24 +64,71 @@ def _decay_twin() -> ExpressionTwin:
     )
 
 
-def twins() -> dict[str, tuple[ExpressionTwin, bool]]:
-    """name -> (twin, resonant?)"""
+@dataclass
+class Case:
+    """A twin in the ablation: whether it has a resonance, and the parameters the experimenter knows."""
+
+    twin: Twin
+    resonant: bool
+    known: tuple[str, ...] = ()
+    arms: tuple[str, ...] = ARMS
+    step_fraction: float = 1.0  # of --steps: ODE fits integrate through every step and cost ~100× more
+
+    @property
+    def unknown(self) -> list[str]:
+        return [k for k in self.twin.default_params if k not in self.known]
+
+    @property
+    def known_values(self) -> dict[str, float]:
+        return {k: self.twin.default_params[k] for k in self.known}
+
+
+def _ode_case(name: str, resonant: bool, known: tuple[str, ...] = (), horizon: float = 4.0) -> Case:
+    """An ODE twin observed after ``horizon`` (about a period: long horizons make the fit landscape
+    multimodal for every arm alike) on a 20-step RK4 grid, with the main arms and half the steps (cost)."""
+    twin = replace(get_twin(name), t_end=horizon, n_steps=20)
+    return Case(twin, resonant, known, ("plain", "A", "A_seq", "B", "C", "R"), 0.5)
+
+
+def cases() -> dict[str, Case]:
     return {
-        "driven_oscillator_resonance": (get_twin("driven_oscillator_resonance"), True),
-        "rlc_current_amplitude": (get_twin("rlc_current_amplitude"), True),
-        "rabi_line_shape": (get_twin("rabi_line_shape"), True),
-        "pendulum_period": (get_twin("pendulum_period"), False),
-        "exponential_decay": (_decay_twin(), False),
+        "driven_oscillator_resonance": Case(get_twin("driven_oscillator_resonance"), True),
+        "rlc_current_amplitude": Case(get_twin("rlc_current_amplitude"), True, ("V0",)),
+        "rabi_line_shape": Case(get_twin("rabi_line_shape"), True),
+        "pendulum_period": Case(get_twin("pendulum_period"), False),
+        "exponential_decay": Case(_decay_twin(), False),
+        "driven_damped_oscillator_ode": _ode_case("driven_damped_oscillator", True, ("F", "Omega")),
+        "duffing_ode": _ode_case("duffing", True, ("F", "Omega")),
+        "lotka_volterra_ode": _ode_case("lotka_volterra", False),
+        "projectile_drag_ode": _ode_case("projectile_drag", False, ("g",), horizon=1.5),
     }
 
 
-def _fit(twin: ExpressionTwin, X: np.ndarray, y: np.ndarray, weights: np.ndarray, start: dict[str, float],
+def observe(twin: Twin, X: np.ndarray, params: dict[str, float], noise: float, seed: int) -> np.ndarray:
+    """One simulator call per row of X: the closed-form output, or an ODE's first state at the horizon;
+    Gaussian noise with σ relative to the RMS of the clean observations."""
+    if isinstance(twin, OdeTwin):
+        clean = twin.simulate(X, params=params, device="cpu").arrays["states"][:, -1, 0]
+        return add_noise(clean, noise, "gaussian", np.random.default_rng(seed))
+    return twin.simulate(X, params=params, noise=noise, seed=seed, drop_invalid=False).y[:, 0]
+
+
+def _predictor(twin: Twin, X: np.ndarray) -> Callable[[dict], torch.Tensor]:
+    """The observation as a differentiable function of the parameters (torchdiffeq for ODE twins)."""
+    X_t = torch.as_tensor(X, dtype=torch.float64)
+    if isinstance(twin, OdeTwin):
+        t = torch.linspace(0.0, twin.t_end, twin.n_steps + 1, dtype=torch.float64)
+        return lambda params: twin.trajectories(X_t, t, params)[:, -1, 0]
+    return lambda params: twin.evaluate(X_t, params)[:, 0]
+
+
+def _fit(case: Case, X: np.ndarray, y: np.ndarray, weights: np.ndarray, start: dict[str, float],
          steps: int, alpha: float, sensitivities: np.ndarray | None, sgd: bool = False) -> dict[str, float]:
     """Adam (or SGD with momentum) on log-parameters (positive physical constants) with an optional
-    step multiplier."""
+    step multiplier; known parameters stay at their values."""
     names = list(start)
     log_theta = torch.tensor(np.log(np.abs([start[n] for n in names])), dtype=torch.float64, requires_grad=True)
-    X_t = torch.as_tensor(X, dtype=torch.float64)
+    predict = _predictor(case.twin, X)
     y_t = torch.as_tensor(y, dtype=torch.float64)
     w_t = torch.as_tensor(weights, dtype=torch.float64)
     scale = float(np.mean(y**2)) or 1.0
@@ -75,7 +137,7 @@ def _fit(twin: ExpressionTwin, X: np.ndarray, y: np.ndarray, weights: np.ndarray
     optimizer = ResonanceStepMultiplier(inner, [sens], alpha=alpha)
     for _ in range(steps):
         optimizer.zero_grad()
-        prediction = twin.evaluate(X_t, dict(zip(names, torch.exp(log_theta))))[:, 0]
+        prediction = predict(case.known_values | dict(zip(names, torch.exp(log_theta))))
         loss = torch.mean(w_t * (prediction - y_t) ** 2) / scale
         if not torch.isfinite(loss):
             break
@@ -84,47 +146,55 @@ def _fit(twin: ExpressionTwin, X: np.ndarray, y: np.ndarray, weights: np.ndarray
     return dict(zip(names, np.exp(log_theta.detach().numpy())))
 
 
-def run_cell(name: str, twin: ExpressionTwin, seed: int, points: int, steps: int, noise: float) -> dict:
-    truth = twin.default_params
+def run_cell(name: str, case: Case, seed: int, points: int, steps: int, noise: float,
+             arms: tuple[str, ...] | None = None) -> dict:
+    twin, unknown, known = case.twin, case.unknown, case.known_values
+    arms = case.arms if arms is None else arms
+    steps = max(1, int(steps * case.step_fraction))
+    truth = {k: twin.default_params[k] for k in unknown}
     rng = np.random.default_rng(seed)
     # every arm starts from the same perturbed guess: the true values ×/÷ up to 1.5
     start = {k: v * float(np.exp(rng.uniform(-0.4, 0.4))) for k, v in truth.items()}
     bounds = twin.input_bounds()
-    plain_X = design(bounds, points, "sobol", seed)
-    focused_X = resonance_design(twin, points, seed=seed, params=start, beta=2.0).points
+    designs = {"plain": design(bounds, points, "sobol", seed)}
+    if {"A", "ABC"} & set(arms):
+        designs["A"] = resonance_design(twin, points, seed=seed, params=known | start, beta=2.0, unknown=unknown).points
 
     def re_estimate(observed_X: np.ndarray) -> dict[str, float]:
-        observed_y = twin.simulate(observed_X, noise=noise, seed=seed).y[:, 0]
-        return _fit(twin, observed_X, observed_y, np.ones(len(observed_X)), start, steps // 2, 0.0, None)
+        observed_y = observe(twin, observed_X, known, noise, seed)
+        return known | _fit(case, observed_X, observed_y, np.ones(len(observed_X)), start, steps // 2, 0.0, None)
 
-    sequential_X = resonance_design(twin, points, seed=seed, params=start, beta=2.0, update=re_estimate).points
+    if "A_seq" in arms:
+        designs["A_seq"] = resonance_design(twin, points, seed=seed, params=known | start, beta=2.0,
+                                            update=re_estimate, unknown=unknown).points
     held_out = design(bounds, 400, "uniform", seed + 10_000)
-    held_y = twin.simulate(held_out).y[:, 0]
-    held_scores = resonance_score(twin, held_out, truth)
+    held_y = observe(twin, held_out, known, 0.0, seed)
+    held_scores = resonance_score(twin, held_out, known | truth, unknown=unknown)
     near = held_scores >= np.quantile(held_scores, 0.75)
     row = {}
-    for arm in ARMS:
-        X = {"A": focused_X, "ABC": focused_X, "A_seq": sequential_X}.get(arm, plain_X)
-        y = twin.simulate(X, noise=noise, seed=seed).y[:, 0]
+    for arm in arms:
+        X = designs[{"A": "A", "ABC": "A", "A_seq": "A_seq"}.get(arm, "plain")]
+        y = observe(twin, X, known, noise, seed)
         weights = np.ones(len(X))
         if arm in ("B", "ABC", "R"):
-            scores = resonance_score(twin, X, start)
+            scores = resonance_score(twin, X, known | start, unknown=unknown)
             weights = loss_weights(scores / (np.median(scores) or 1.0), threshold(scores / (np.median(scores) or 1.0))).weights
             if arm == "R":
                 weights = np.random.default_rng(seed + 1).permutation(weights)
         sensitivities = None
         if arm in ("C", "ABC", "C_sgd"):
-            from tools.resonance import parameter_jacobian
-
-            values, J = parameter_jacobian(twin, X, start)
+            values, J = parameter_jacobian(twin, X, known | start, unknown=unknown)
             s = np.abs(J).mean(axis=0) * np.abs(np.array(list(start.values())))
             sensitivities = s / (s.mean() or 1.0)
         started = time.perf_counter()
-        fitted = _fit(twin, X, y, weights, start, steps, alpha=1.0 if sensitivities is not None else 0.0,
+        fitted = _fit(case, X, y, weights, start, steps, alpha=1.0 if sensitivities is not None else 0.0,
                       sensitivities=sensitivities, sgd=arm.endswith("_sgd"))
         seconds = time.perf_counter() - started
-        predicted = twin.simulate(held_out, params=fitted, drop_invalid=False).y[:, 0] \
-            if all(np.isfinite(list(fitted.values()))) else np.full_like(held_y, np.nan)
+        try:
+            predicted = observe(twin, held_out, known | fitted, 0.0, seed) \
+                if all(np.isfinite(list(fitted.values()))) else np.full_like(held_y, np.nan)
+        except SimulationError:  # the fitted parameters make the ODE blow up: a failed fit
+            predicted = np.full_like(held_y, np.nan)
         errors = {k: abs(fitted[k] - v) / abs(v) for k, v in truth.items()}
         row[arm] = {
             "param_error": errors, "max_param_error": max(errors.values()),
@@ -133,6 +203,29 @@ def run_cell(name: str, twin: ExpressionTwin, seed: int, points: int, steps: int
             "seconds": seconds, "failed": bool(not np.isfinite(predicted).all() or max(errors.values()) > 0.5),
         }
     return {"twin": name, "seed": seed, "arms": row}
+
+
+def calls_to_target(name: str, case: Case, seed: int, steps: int, noise: float) -> dict[str, int | None]:
+    """Per arm, the first budget in CALL_BUDGETS at which every parameter is within TARGET_ERROR."""
+    reached: dict[str, int | None] = dict.fromkeys(CALL_ARMS)
+    for budget in CALL_BUDGETS:
+        pending = tuple(arm for arm in CALL_ARMS if reached[arm] is None)
+        if not pending:
+            break
+        cell = run_cell(name, case, seed, budget, steps, noise, pending)
+        for arm in pending:
+            if cell["arms"][arm]["max_param_error"] <= TARGET_ERROR:
+                reached[arm] = budget
+    return reached
+
+
+def run_seed(name: str, seed: int, points: int, steps: int, noise: float) -> dict:
+    """One paired cell (every arm, the same seed) and, for closed-form twins, the calls to 1 %."""
+    case = cases()[name]
+    row = run_cell(name, case, seed, points, steps, noise)
+    if isinstance(case.twin, ExpressionTwin):
+        row["calls_to_1pct"] = calls_to_target(name, case, seed, steps, noise)
+    return row
 
 
 def _median_ci(values: np.ndarray, seed: int) -> tuple[float, float, float]:
@@ -144,7 +237,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     table = []
     for name in sorted({r["twin"] for r in rows}):
         cells = [r for r in rows if r["twin"] == name]
-        for arm in ARMS:
+        for arm in cases()[name].arms:
             baseline = "plain_sgd" if arm.endswith("_sgd") else "plain"
             plain = np.array([c["arms"][baseline]["max_param_error"] for c in cells])
             errors = np.array([c["arms"][arm]["max_param_error"] for c in cells])
@@ -152,14 +245,21 @@ def summarise(rows: list[dict]) -> list[dict]:
             p_value = None
             if arm != baseline and np.any(errors != plain):
                 p_value = float(wilcoxon(errors, plain).pvalue)
-            table.append({
-                "twin": name, "arm": arm, "median_max_param_error": median, "ci95": [low, high],
+            entry = {
+                "twin": name, "arm": arm, "resonant": cases()[name].resonant, "seeds": len(cells),
+                "median_max_param_error": median, "ci95": [low, high],
                 "p_vs_plain": p_value, "better_than_plain": float(np.mean(errors < plain)),
-                "median_rmse_near": float(np.median([c["arms"][arm]["rmse_near"] for c in cells])),
-                "median_rmse_far": float(np.median([c["arms"][arm]["rmse_far"] for c in cells])),
+                "median_rmse_near": float(np.nanmedian([c["arms"][arm]["rmse_near"] for c in cells])),
+                "median_rmse_far": float(np.nanmedian([c["arms"][arm]["rmse_far"] for c in cells])),
                 "failure_rate": float(np.mean([c["arms"][arm]["failed"] for c in cells])),
                 "median_seconds": float(np.median([c["arms"][arm]["seconds"] for c in cells])),
-            })
+            }
+            if arm in CALL_ARMS and all("calls_to_1pct" in c for c in cells):
+                calls = np.array([c["calls_to_1pct"][arm] or np.inf for c in cells], dtype=float)
+                median_calls = float(np.median(calls))
+                entry["median_calls_to_1pct"] = None if np.isinf(median_calls) else median_calls
+                entry["reached_1pct"] = float(np.mean(np.isfinite(calls)))
+            table.append(entry)
     return table
 
 
@@ -169,23 +269,41 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=24)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--noise", type=float, default=0.02)
+    parser.add_argument("--twins", default=",".join(cases()), help="comma-separated twin names")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     from tqdm import tqdm
 
-    cells = [(name, twin) for name, (twin, _) in twins().items()]
-    rows = [run_cell(name, twin, seed, args.points, args.steps, args.noise)
-            for name, twin in tqdm(cells, desc="twins") for seed in range(args.seeds)]
-    table = summarise(rows)
+    names = args.twins.split(",")
+    unknown = set(names) - set(cases())
+    if unknown:
+        parser.error(f"unknown twins {sorted(unknown)}; choose from {', '.join(cases())}")
     RESULTS.mkdir(exist_ok=True)
+    log = RESULTS / "gra_ablation.jsonl"  # one line per (twin, seed): an interrupted run resumes
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    done = {(r["twin"], r["seed"]) for r in rows}
+    todo = [(n, seed) for n in names for seed in range(args.seeds) if (n, seed) not in done]
+    with ProcessPoolExecutor(args.workers) as pool, log.open("a") as handle:
+        futures = [pool.submit(run_seed, n, seed, args.points, args.steps, args.noise) for n, seed in todo]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="cells"):
+            row = future.result()
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            rows.append(row)
+    table = summarise([r for r in rows if r["twin"] in names and r["seed"] < args.seeds])
     (RESULTS / "gra_ablation.json").write_text(json.dumps(
-        {"settings": vars(args), "machine": platform.machine(), "summary": table, "rows": rows}, indent=1))
-    print("| twin | arm | median max parameter error [95 % CI] | p vs plain | share better | RMSE near | RMSE far | failures |")
-    print("|---|---|---|---|---|---|---|---|")
+        {"settings": vars(args), "machine": platform.machine(), "summary": table}, indent=1))
+    print("| twin | arm | median max parameter error [95 % CI] | p vs plain | share better | RMSE near | RMSE far "
+          "| failures | calls to 1 % (reached) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for t in table:
         p = "" if t["p_vs_plain"] is None else f"{t['p_vs_plain']:.3g}"
+        calls = "" if "reached_1pct" not in t else f"{t['median_calls_to_1pct'] or '—'} ({t['reached_1pct']:.0%})"
         print(f"| {t['twin']} | {t['arm']} | {t['median_max_param_error']:.2%} [{t['ci95'][0]:.2%}, {t['ci95'][1]:.2%}] "
               f"| {p} | {t['better_than_plain']:.0%} | {t['median_rmse_near']:.3g} | {t['median_rmse_far']:.3g} "
-              f"| {t['failure_rate']:.0%} |")
+              f"| {t['failure_rate']:.0%} | {calls} |")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,15 @@ def test_one_ode_component_from_trajectories():
     assert exact_match(found.best.expression, substitute_parameters(t.ground_truth["x"], t.default_params))
 
 
+@pytest.mark.parametrize("law", ["x - cos(y)/x", "sin(x - y)/2 - sin(x)", "cos(x)*cos(y)/sin(y)"])
+def test_cross_arm_finds_products_and_quotients_of_functions_of_different_inputs(law):
+    X = np.random.default_rng(2).uniform(0.3, 2.5, size=(400, 2))
+    truth = parse_expression(law, ["x", "y"])
+    y = np.asarray(sp.lambdify(sorted(truth.free_symbols, key=str), truth, "numpy")(X[:, 0], X[:, 1]), dtype=float)
+    found = discover(X, y, ["x", "y"], time_budget=5, seed=0, arms=["sparse", "cross"])
+    assert found.best.source == "cross" and exact_match(found.best.expression, truth)
+
+
 def test_pure_noise_is_not_a_confident_law():
     X = np.random.default_rng(3).uniform(-1, 1, size=(300, 2))
     y = np.random.default_rng(4).standard_normal(300)

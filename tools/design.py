@@ -4,7 +4,7 @@ resonance-focused design of ГРА (mechanism A)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -65,6 +65,7 @@ def resonance_design(
     seed: int = 0,
     params: dict[str, float] | None = None,
     update: Callable[[np.ndarray], dict[str, float]] | None = None,
+    unknown: Sequence[str] | None = None,
 ) -> ResonanceDesign:
     """A space-filling Sobol pilot, then ``rounds`` rounds that draw new points from a seeded candidate
     pool with p(x) ∝ clip(exp(β(ω(x) − τ))), τ the ``quantile`` of ω over the pool (DESIGN §7, A).
@@ -73,6 +74,7 @@ def resonance_design(
     the parameter estimate ``params`` (default: the twin's defaults) and counted separately. With
     ``update``, the estimate is renewed before each round from the points chosen so far (the caller
     observes them and fits): a sequential design that does not chase ω at a wrong first guess.
+    ω is taken with respect to the ``unknown`` parameters (default: all).
     """
     from tools.resonance import resonance_score, selection_probabilities, threshold
 
@@ -94,7 +96,7 @@ def resonance_design(
         if update is not None:
             params = update(np.concatenate(chosen))
         candidates = design(bounds, max(pool, 2 * take), "uniform", seed + 100 + r)
-        scores = resonance_score(twin, candidates, params)
+        scores = resonance_score(twin, candidates, params, unknown=unknown)
         evaluations += len(candidates)
         tau = threshold(scores, quantile)
         picked = rng.choice(len(candidates), size=take, replace=False,

@@ -4,6 +4,7 @@ probabilities (A), loss weights (B), the step multiplier (C) and the stop rule."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,8 +97,9 @@ def _parameter_scales(params: dict[str, float]) -> np.ndarray:
 
 
 def parameter_jacobian(twin: Twin, X: np.ndarray, params: dict[str, float] | None = None,
-                       method: str = "autograd") -> tuple[np.ndarray, np.ndarray]:
-    """Outputs f(x; θ) (n,) and their Jacobian ∂f/∂θ (n, P) at the rows of ``X``.
+                       method: str = "autograd", unknown: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs f(x; θ) (n,) and their Jacobian ∂f/∂θ (n, P) at the rows of ``X``, θ the ``unknown``
+    parameters (default: all; the others are known and held at their values).
 
     Closed-form twins use forward-mode autograd ("autograd") or central differences ("fd"); ODE twins
     (rows = initial states) use the trajectory's final first state and central differences in one
@@ -107,16 +109,19 @@ def parameter_jacobian(twin: Twin, X: np.ndarray, params: dict[str, float] | Non
     from torch.autograd.functional import jacobian
 
     resolved = twin.resolve_params(params)
-    names = list(resolved)
+    names = list(resolved if unknown is None else unknown)
     if not names:
         raise ValueError(f"twin {twin.name!r} has no parameters: the resonance score needs some")
+    if set(names) - set(resolved):
+        raise ValueError(f"twin {twin.name!r} has no parameters {sorted(set(names) - set(resolved))}")
+    known = {k: v for k, v in resolved.items() if k not in names}
     theta = np.array([resolved[n] for n in names], dtype=float)
     X = np.asarray(X, dtype=float)
     if isinstance(twin, ExpressionTwin):
         X_t = torch.as_tensor(X, dtype=torch.float64)
 
         def model(th: torch.Tensor) -> torch.Tensor:
-            return twin.evaluate(X_t, dict(zip(names, th)))[:, 0]
+            return twin.evaluate(X_t, known | dict(zip(names, th)))[:, 0]
 
         th = torch.as_tensor(theta, dtype=torch.float64)
         with torch.no_grad():
@@ -137,7 +142,7 @@ def parameter_jacobian(twin: Twin, X: np.ndarray, params: dict[str, float] | Non
         steps = 1e-6 * np.maximum(np.abs(theta), 1e-3)
         shifts = np.concatenate([np.zeros((1, len(theta))), np.diag(steps), -np.diag(steps)])
         n = len(X)
-        batch_params = {name: np.repeat(theta[k] + shifts[:, k], n) for k, name in enumerate(names)}
+        batch_params = known | {name: np.repeat(theta[k] + shifts[:, k], n) for k, name in enumerate(names)}
         data = twin.simulate(np.tile(X, (len(shifts), 1)), params=batch_params)
         final = data.arrays["states"][:, -1, 0].reshape(len(shifts), n)
         P = len(theta)
@@ -147,15 +152,17 @@ def parameter_jacobian(twin: Twin, X: np.ndarray, params: dict[str, float] | Non
 
 
 def resonance_score(twin: Twin, X: np.ndarray, params: dict[str, float] | None = None,
-                    kind: str = "sensitivity", method: str = "autograd") -> np.ndarray:
-    """ω(x) for each row of ``X``.
+                    kind: str = "sensitivity", method: str = "autograd",
+                    unknown: Sequence[str] | None = None) -> np.ndarray:
+    """ω(x) for each row of ``X``, with respect to the ``unknown`` parameters (default: all).
 
     ``sensitivity``: (1/P)·Σ_k |∂f/∂θ_k|·s_k / (|f| + ε), the relative sensitivity of DESIGN §7;
     ``fisher``: (1/P)·Σ_k (∂f/∂θ_k·s_k)², the diagonal Fisher information for unit noise, relative to
     the parameter scales.
     """
-    values, J = parameter_jacobian(twin, X, params, method)
-    scales = _parameter_scales(twin.resolve_params(params))
+    values, J = parameter_jacobian(twin, X, params, method, unknown)
+    resolved = twin.resolve_params(params)
+    scales = _parameter_scales({k: resolved[k] for k in (resolved if unknown is None else unknown)})
     scaled = np.abs(J) * scales[None, :]
     if kind == "sensitivity":
         return scaled.mean(axis=1) / (np.abs(values) + EPSILON)

@@ -24,7 +24,7 @@ from tools.constants import evaluate, nmse, normalise, refit, snap
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
-ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "kan", "operon")
+ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "cross", "kan", "operon")
 CONFIDENT_R2 = 0.99
 #: Validation NMSE at which noiseless data is explained to machine precision: the search stops.
 EXACT_NMSE = 1e-20
@@ -173,8 +173,7 @@ def transform_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Exp
             continue
         fits = [*sparse_arm(X, g, names, max_terms=5), *rational_arm(X, g, names, max_terms=6)]
         for coefficients in sparse_fits(np.column_stack(columns), g, 6, intercept=True):
-            fits.append(sp.Float(coefficients[-1], 15) + sum(
-                (sp.Float(c, 15) * t for c, t in zip(coefficients[:-1], terms) if c), sp.Integer(0)))
+            fits.append(sp.Float(coefficients[-1], 15) + _combination(coefficients[:-1], terms))
         proposals += [inverse(fit) if signed else sign * inverse(fit) for fit in fits]
     return proposals
 
@@ -191,22 +190,87 @@ def _monomials(X: np.ndarray, symbols: list[sp.Symbol], degree: int) -> tuple[li
 def rational_arm(X: np.ndarray, y: np.ndarray, names: list[str], degree: int = 2,
                  max_terms: int = 8) -> list[sp.Expr]:
     """y = P(x)/(1 + Q(x)) with sparse polynomials P, Q, linearised as y = P − y·Q and solved by
-    orthogonal matching pursuit (the classic linearisation of rational least squares)."""
+    orthogonal matching pursuit (the classic linearisation of rational least squares). With one or two
+    inputs P goes one degree higher (x·(4 − x − y/(1 + x)) has a cubic numerator)."""
     if X.shape[1] > 5:
         return []
     symbols = [make_symbols(names)[n] for n in names]
+    top_columns, top_terms = _monomials(X, symbols, degree + (X.shape[1] <= 2))
     columns, terms = _monomials(X, symbols, degree)
     if not columns:
         return []
-    features = np.column_stack(columns + [-y * c for c in columns])
+    features = np.column_stack(top_columns + [-y * c for c in columns])
     proposals = []
     for coefficients in sparse_fits(features, y, max_terms, intercept=True):
-        if not np.any(coefficients[len(terms):-1]):
+        if not np.any(coefficients[len(top_terms):-1]):
             continue
-        top = sp.Float(coefficients[-1], 15) + sum(
-            (sp.Float(c, 15) * t for c, t in zip(coefficients[: len(terms)], terms) if c), sp.Integer(0))
-        bottom = 1 + sum((sp.Float(c, 15) * t for c, t in zip(coefficients[len(terms):-1], terms) if c), sp.Integer(0))
-        proposals.append(top / bottom)
+        top = sp.Float(coefficients[-1], 15) + _combination(coefficients[: len(top_terms)], top_terms)
+        proposals.append(top / (1 + _combination(coefficients[len(top_terms):-1], terms)))
+    return proposals
+
+
+def _combination(coefficients: np.ndarray, terms: Sequence[sp.Expr]) -> sp.Expr:
+    return sum((sp.Float(c, 15) * t for c, t in zip(coefficients, terms) if c), sp.Integer(0))
+
+
+#: One-variable functions whose pairwise products (across inputs) the cross arm searches.
+CROSS_UNARY: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[sp.Expr], sp.Expr]]] = {
+    "x": (lambda x: x, lambda s: s),
+    "x^2": (lambda x: x**2, lambda s: s**2),
+    "1/x": (lambda x: 1 / x, lambda s: 1 / s),
+    "sin": (np.sin, sp.sin),
+    "cos": (np.cos, sp.cos),
+    "sin^2": (lambda x: np.sin(x) ** 2, lambda s: sp.sin(s) ** 2),
+    "cos^2": (lambda x: np.cos(x) ** 2, lambda s: sp.cos(s) ** 2),
+    "exp": (np.exp, sp.exp),
+}
+#: Multipliers g for the cross arm's target y·g (a law y = N/g whose N is sparse): 1/x, 1/sin x, ….
+CROSS_MULTIPLIERS = ("x", "sin", "cos")
+CROSS_MAX_INPUTS = 3
+
+
+def _unary_columns(X: np.ndarray, symbols: list[sp.Symbol], kinds: Sequence[str]) -> list[list[tuple]]:
+    """Per input: (values, term) of each one-variable function that is finite and not constant there."""
+    per_input = []
+    for i, s in enumerate(symbols):
+        found = []
+        for kind in kinds:
+            forward, symbolic = CROSS_UNARY[kind]
+            with np.errstate(all="ignore"):
+                values = forward(X[:, i])
+            if np.isfinite(values).all() and np.abs(values).max() < 1e8 and np.std(values) > 1e-12:
+                found.append((values, symbolic(s)))
+        per_input.append(found)
+    return per_input
+
+
+def cross_arm(X: np.ndarray, y: np.ndarray, names: list[str], max_terms: int = 4) -> list[sp.Expr]:
+    """Sparse regression over products of one-variable functions of different inputs (sin x·cos²y,
+    cos(y)/x, x·y²) and sines/cosines of sums and differences (coupled angles), for up to three inputs;
+    also of the target times a multiplier g, y·g = N, giving y = N/g (cot y·cos x = cos x·cos y / sin y).
+    The ODE right-hand sides of Strogatz's systems have this shape."""
+    if X.shape[1] > CROSS_MAX_INPUTS:
+        return []
+    symbols = [make_symbols(names)[n] for n in names]
+    per_input = _unary_columns(X, symbols, list(CROSS_UNARY))
+    columns = [c for found in per_input for c in found]
+    for first, second in itertools.combinations(range(len(symbols)), 2):
+        columns += [(a * b, ta * tb) for a, ta in per_input[first] for b, tb in per_input[second]]
+        difference, total = X[:, first] - X[:, second], X[:, first] + X[:, second]
+        a, b = symbols[first], symbols[second]
+        columns += [(np.sin(difference), sp.sin(a - b)), (np.cos(difference), sp.cos(a - b)),
+                    (np.sin(total), sp.sin(a + b)), (np.cos(total), sp.cos(a + b))]
+    columns = [(v, t) for v, t in columns if np.std(v) > 1e-12]
+    if not columns:
+        return []
+    features = np.column_stack([v for v, _ in columns])
+    terms = [t for _, t in columns]
+    multipliers = [(np.ones_like(y), sp.Integer(1))] + [
+        c for found in _unary_columns(X, symbols, CROSS_MULTIPLIERS) for c in found if (np.abs(c[0]) > 1e-6).all()]
+    proposals = []
+    for values, term in multipliers:
+        for coefficients in sparse_fits(features, y * values, max_terms, intercept=True):
+            proposals.append((sp.Float(coefficients[-1], 15) + _combination(coefficients[:-1], terms)) / term)
     return proposals
 
 
@@ -290,9 +354,7 @@ def sparse_arm(X: np.ndarray, y: np.ndarray, names: list[str], max_terms: int = 
         return []
     proposals = []
     for coefficients in sparse_fits(features, y, max_terms, intercept=True):
-        expr = sp.Float(coefficients[-1], 15) + sum(
-            (sp.Float(c, 15) * t for c, t in zip(coefficients[:-1], terms) if c != 0), sp.Integer(0))
-        proposals.append(expr)
+        proposals.append(sp.Float(coefficients[-1], 15) + _combination(coefficients[:-1], terms))
     return proposals
 
 
@@ -385,7 +447,7 @@ def polish(expr: sp.Expr, data: Split, names: list[str]) -> sp.Expr:
 #: Deterministic, fast arms run before the genetic search, in this order.
 FAST_ARMS: dict[str, Callable[[np.ndarray, np.ndarray, list[str]], list[sp.Expr]]] = {
     "powerlaw": powerlaw_arm, "exponential": exponential_arm, "sparse": sparse_arm,
-    "rational": rational_arm, "transform": transform_arm,
+    "rational": rational_arm, "transform": transform_arm, "cross": cross_arm,
 }
 
 
