@@ -230,7 +230,7 @@ def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict
                 "r2_extrapolation": result.get("r2_extrapolation"), "exact": result.get("exact"),
                 "units_consistent": result.get("units_consistent"),
                 "complexity": result["complexity"], "confident": result.get("confident"),
-                "held_out_sample": result.get("held_out_sample"),
+                "held_out_sample": result.get("held_out_sample"), "findings": law.get("findings", []),
             })
             report.alternatives.extend(law.get("pareto", []))
         elif name == "find_resonance":

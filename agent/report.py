@@ -94,6 +94,8 @@ def explain(report: Report, twin_summary: dict[str, Any] | None) -> str:
             elif law.get("units_consistent") is False:
                 parts.append("Its units are not consistent (a sum of unlike quantities, or a function of a "
                              "quantity with units): read it as a fit, not a law.")
+            if law.get("findings"):
+                parts.append("Tests on a network fitted to the data found: " + "; ".join(law["findings"]) + ".")
             if law.get("confident") is False:
                 parts.append("Confidence is low: the formula explains the held-out data poorly; the data "
                              "may be too noisy, too few, or the law outside the search space.")

@@ -4,7 +4,7 @@ import torch
 
 from tools.design import resonance_design
 from tools.resonance import (ResonanceStepMultiplier, StopRule, disagreement_score, loss_weights,
-                             resonance_score, selection_probabilities, threshold)
+                             parameter_jacobian, resonance_score, selection_probabilities, threshold)
 from twin import get_twin
 
 
@@ -30,6 +30,22 @@ def test_score_of_an_ode_twin_and_refusals():
     with pytest.raises(ValueError, match="two candidate"):
         disagreement_score(np.ones((1, 5)))
     assert disagreement_score(np.array([[0.0, 1.0], [0.0, 3.0]])).tolist() == [0.0, 1.0]
+
+
+def test_score_takes_only_the_unknown_parameters():
+    t = get_twin("rlc_current_amplitude")
+    omega = np.linspace(0.2, 6.0, 50)[:, None]
+    _, every = parameter_jacobian(t, omega)
+    values, unknown_only = parameter_jacobian(t, omega, unknown=["R", "L", "C"])
+    assert unknown_only.shape == (50, 3)
+    np.testing.assert_allclose(unknown_only, every[:, 1:], rtol=1e-12)  # V0 is known: its column is dropped
+    # With V0 unknown the four columns are linearly dependent (a common scale): not identifiable.
+    assert np.linalg.matrix_rank(every, tol=1e-8 * np.abs(every).max()) == 3
+    assert resonance_score(t, omega, unknown=["R", "L", "C"]).shape == (50,)
+    ode = get_twin("damped_pendulum")
+    assert parameter_jacobian(ode, np.array([[0.5, 0.0]]), unknown=["gamma"])[1].shape == (1, 1)
+    with pytest.raises(ValueError, match="no parameters"):
+        resonance_score(t, omega, unknown=["Q"])
 
 
 def test_threshold_beta_and_clipping():

@@ -45,6 +45,24 @@ def parse_unit(text: str) -> dict[str, Fraction]:
     return {b: p for b, p in powers.items() if p}
 
 
+def format_unit(powers: dict[str, Fraction]) -> str:
+    """The inverse of ``parse_unit``: {"m": 1, "s": -1} → ``"m^1 * s^(-1)"`` ("" when dimensionless)."""
+    return " * ".join(f"{b}^({p})" if p < 0 or p.denominator != 1 else f"{b}^{p}"
+                      for b, p in sorted(powers.items()) if p)
+
+
+def combined_unit(kind: str, first: str, second: str) -> str | None:
+    """Units of x_i − x_j (``difference``: only of like quantities) or x_i / x_j (``ratio``); None where
+    they cannot be read or a difference would subtract unlike quantities."""
+    try:
+        a, b = parse_unit(first), parse_unit(second)
+    except ValueError:
+        return None
+    if kind == "difference":
+        return format_unit(a) if a == b else None
+    return format_unit({k: a.get(k, Fraction(0)) - b.get(k, Fraction(0)) for k in set(a) | set(b)})
+
+
 @dataclass(frozen=True)
 class Reduction:
     """y = Π xᵢ^scale[i] · F(π₁…π_k) with π_j = Π xᵢ^groups[j][i]."""

@@ -1,9 +1,11 @@
 """Symbolic discovery: from (X, y) to a Pareto front of verified candidate formulas.
 
-Arms propose structure (a signed power-law fit in log space, sparse regression over a feature
-library, pyoperon genetic programming); every proposal is refitted, normalised, snapped to simple
-constants, domain-checked and scored on validation data the arms never saw. Data only: nothing here
-reads a twin's ground truth.
+Arms propose structure (a signed power-law fit in log space, sparse and rational regression over
+feature libraries, products of one-variable functions, separability and symmetry found on a network of
+the data, a KAN, pyoperon genetic programming), on the problem as given and on its dimensionless and
+symmetry reductions; every proposal is refitted, normalised, snapped to simple constants,
+domain-checked and scored on validation data the arms never saw. Data only: nothing here reads a twin's
+ground truth.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import sympy as sp
 from sklearn.linear_model import OrthogonalMatchingPursuit
 
 from tools import dimensions
+from tools.dimensions import combined_unit
 from tools.constants import evaluate, nmse, normalise, refit, snap
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
-ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "cross", "kan", "operon")
+ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "cross", "network", "kan", "operon")
 CONFIDENT_R2 = 0.99
 #: Validation NMSE at which noiseless data is explained to machine precision: the search stops.
 EXACT_NMSE = 1e-20
@@ -62,12 +65,13 @@ class Discovery:
     seconds: float
     input_names: list[str]
     arms_run: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"formula": self.best.text, "latex": sp.latex(self.best.expression),
                 "r2_test": self.best.test_r2, "complexity": self.best.complexity,
                 "confident": self.confident, "seconds": self.seconds, "arms": self.arms_run,
-                "pareto": [c.as_dict() for c in self.pareto]}
+                "findings": self.findings, "pareto": [c.as_dict() for c in self.pareto]}
 
 
 @dataclass
@@ -223,6 +227,7 @@ CROSS_UNARY: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[sp.Ex
     "sin^2": (lambda x: np.sin(x) ** 2, lambda s: sp.sin(s) ** 2),
     "cos^2": (lambda x: np.cos(x) ** 2, lambda s: sp.cos(s) ** 2),
     "exp": (np.exp, sp.exp),
+    "exp(-x)": (lambda x: np.exp(-x), lambda s: sp.exp(-s)),
 }
 #: Multipliers g for the cross arm's target y·g (a law y = N/g whose N is sparse): 1/x, 1/sin x, ….
 CROSS_MULTIPLIERS = ("x", "sin", "cos")
@@ -311,28 +316,38 @@ def _feature_library(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[
 
 
 EXHAUSTIVE_SUBSETS = 6000
+#: Subset searches look at most this many evenly spaced rows (structure, not final constants: every
+#: proposal is refitted on all training rows when polished); long ODE tables hold tens of thousands.
+SEARCH_ROWS, EXHAUSTIVE_ROWS = 2000, 600
 
 
 def sparse_fits(features: np.ndarray, y: np.ndarray, max_terms: int, intercept: bool) -> list[np.ndarray]:
     """Coefficient vectors of sparse least-squares fits with 1..max_terms features (plus an intercept,
     returned last, when asked). Small sizes are searched exhaustively (greedy pursuit misses the right
     subset when the library's columns are correlated); larger ones by orthogonal matching pursuit."""
+    if len(y) > SEARCH_ROWS:
+        rows = np.linspace(0, len(y) - 1, SEARCH_ROWS).astype(int)
+        features, y = features[rows], y[rows]
     n_features = features.shape[1]
     scale = features.std(axis=0)
     scale[scale == 0] = 1.0
     scaled = features / scale
     base = np.ones((len(y), 1)) if intercept else np.empty((len(y), 0))
+    # The exhaustive search ranks subsets on fewer rows (thousands of small solves); the winner is refitted.
+    few = np.linspace(0, len(y) - 1, min(len(y), EXHAUSTIVE_ROWS)).astype(int)
+    scaled_few, base_few, y_few = scaled[few], base[few], y[few]
     fits = []
     for k in range(1, min(max_terms, n_features) + 1):
         if math.comb(n_features, k) <= EXHAUSTIVE_SUBSETS:
             best, best_error = None, np.inf
             for subset in itertools.combinations(range(n_features), k):
-                design_matrix = np.column_stack([scaled[:, subset], base])
-                solution, *_ = np.linalg.lstsq(design_matrix, y, rcond=None)
-                error = float(np.sum((design_matrix @ solution - y) ** 2))
+                design_matrix = np.column_stack([scaled_few[:, subset], base_few])
+                solution, *_ = np.linalg.lstsq(design_matrix, y_few, rcond=None)
+                error = float(np.sum((design_matrix @ solution - y_few) ** 2))
                 if error < best_error:
-                    best, best_error = (subset, solution), error
-            subset, solution = best
+                    best, best_error = subset, error
+            subset = best
+            solution, *_ = np.linalg.lstsq(np.column_stack([scaled[:, subset], base]), y, rcond=None)
             coefficients = np.zeros(n_features + intercept)
             coefficients[list(subset)] = solution[:k]
             if intercept:
@@ -421,6 +436,90 @@ def kan_arm(X: np.ndarray, y: np.ndarray, names: list[str], seed: int) -> list[s
     except (ValueError, RuntimeError):  # a diverged fit or a singular edge fit: this arm proposes nothing
         return []
     return [expr] if expr is not None else []
+
+
+#: The network arm fits an MLP to the data and tests it for separability and symmetry (tools.separability);
+#: it runs for 2–8 inputs when the fast arms found nothing exact and the budget allows its training.
+NETWORK_MIN_BUDGET, NETWORK_STEPS, NETWORK_ROWS = 15.0, 1500, 500
+Problem = tuple[str, np.ndarray, np.ndarray, list[str], Callable[[sp.Expr], sp.Expr]]
+
+
+def _best_fast_proposals(X: np.ndarray, y: np.ndarray, names: list[str], arms: Sequence[str],
+                         keep: int = 3) -> list[sp.Expr]:
+    """The fast arms' proposals for a sub-problem, the ``keep`` best by their error on it."""
+    proposals = [e for arm, propose in FAST_ARMS.items() if arm in arms for e in propose(X, y, names)]
+    scored = sorted((nmse(evaluate(e, X, names), y), i) for i, e in enumerate(proposals))
+    return [proposals[i] for error, i in scored[:keep] if np.isfinite(error)]
+
+
+def network_arm(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, arms: Sequence[str],
+                units: Mapping[str, str] | None = None, target_unit: str = "", progress: Progress | None = None,
+                ) -> tuple[list[sp.Expr], list[Problem], list[str]]:
+    """Separability and symmetry found on an MLP of the data (AI Feynman's tests).
+
+    Returns proposals g ∘ h for the best separable split (each side found by the fast arms on the
+    network's values with the other side held at the data's median), reduced problems where y depends
+    on two inputs through x_i − x_j or x_i/x_j, and their Buckingham-π reductions when ``units`` are
+    known (searched by the caller like the π reductions), and the findings in words. ``progress`` hears
+    from the network's training and from each sub-search (a caller can stop there).
+    """
+    notify = progress or (lambda stage, info: None)
+    from tools.separability import separable_splits, symmetries
+    from tools.train import train_mlp  # torch only when this arm runs
+
+    rows = np.random.default_rng(seed).permutation(len(y))[:NETWORK_ROWS]
+    X, y = X[rows], y[rows]
+    result = train_mlp(X, y, hidden=(64, 64), steps=NETWORK_STEPS, patience=300, seed=seed, device="cpu",
+                       progress=lambda stage, info: notify("network", info))
+    model_error = math.sqrt(min(result.history["val_loss"]))
+
+    def predict(Z: np.ndarray) -> np.ndarray:
+        return result.predict(Z)[:, 0]
+
+    symbols = [make_symbols(names)[n] for n in names]
+    proposals, problems, findings = [], [], []
+    splits = separable_splits(predict, X, model_error, seed)
+    if splits:
+        split = splits[0]
+        left, right = list(split.left), list(split.right)
+        findings.append(f"{split.kind}ly separable: ({', '.join(names[i] for i in left)}) and "
+                        f"({', '.join(names[i] for i in right)}), violation {split.violation:.2g}")
+        anchor = np.median(X, axis=0)
+
+        def side(keep: list[int], held: list[int]) -> list[sp.Expr]:
+            Z = X.copy()
+            Z[:, held] = anchor[held]
+            notify("network", {"separable_side": [names[k] for k in keep]})
+            return _best_fast_proposals(X[:, keep], predict(Z), [names[k] for k in keep], arms)
+
+        centre = sp.Float(float(predict(anchor[None])[0]), 15)
+        for g, h in itertools.product(side(left, right), side(right, left)):
+            proposals.append(g + h - centre if split.kind == "additive" else g * h / centre)
+    for symmetry in symmetries(predict, X, model_error, seed)[:2]:
+        i, j = symmetry.i, symmetry.j
+        a, b = symbols[i], symbols[j]
+        joint, combined = (a - b, X[:, i] - X[:, j]) if symmetry.kind == "difference" else (a / b, X[:, i] / X[:, j])
+        findings.append(f"depends on {names[i]}, {names[j]} only through {joint} (violation {symmetry.violation:.2g})")
+        stem = next(f"u{k}" for k in itertools.count() if f"u{k}" not in names)
+        kept = [k for k in range(len(names)) if k not in (i, j)]
+        reduced_names = [stem] + [names[k] for k in kept]
+        new_symbol = make_symbols([stem])[stem]
+        reduced_X = np.column_stack([combined, X[:, kept]])
+
+        def lift(e: sp.Expr, s: sp.Symbol = new_symbol, r: sp.Expr = joint) -> sp.Expr:
+            return e.xreplace({s: r})
+
+        problems.append(("sym·", reduced_X, y, reduced_names, lift))
+        joint_unit = combined_unit(symmetry.kind, units[names[i]], units[names[j]]) \
+            if units and names[i] in units and names[j] in units else None
+        if joint_unit is not None:
+            reduced_units = {stem: joint_unit} | {names[k]: units[names[k]] for k in kept if names[k] in units}
+            for reduction in dimensions.reductions(reduced_names, reduced_units, target_unit):
+                applied = reduction.apply(reduced_X, y)
+                if applied is not None and reduction.group_names:
+                    problems.append(("sym·π·", *applied, reduction.group_names,
+                                     lambda e, r=reduction, up=lift: up(r.lift(e))))
+    return proposals, problems, findings
 
 
 # --- refinement and selection --------------------------------------------------------------------
@@ -519,7 +618,7 @@ def discover(
             notify("candidates", {"source": source, "best": min(c.val_nmse for c in candidates)})
 
     # Each problem is searched as given and in each dimensionless reduction; ``lift`` maps back.
-    problems: list[tuple[str, np.ndarray, np.ndarray, list[str], Callable[[sp.Expr], sp.Expr]]] = [
+    problems: list[Problem] = [
         ("", data.X_train, data.y_train, names, lambda e: e)]
     for reduction in dimensions.reductions(names, dict(units or {}), target_unit):
         reduced = reduction.apply(data.X_train, data.y_train)
@@ -538,13 +637,26 @@ def discover(
     def exact() -> bool:
         return bool(candidates) and min(c.val_nmse for c in candidates) < EXACT_NMSE
 
+    findings: list[str] = []
+    if "network" in arms and time_budget >= NETWORK_MIN_BUDGET and 2 <= len(names) <= 8 and not exact():
+        notify("network", {"inputs": len(names)})
+        proposals, reduced, findings = network_arm(data.X_train, data.y_train, names, seed, arms, units, target_unit,
+                                                   notify)
+        consider(proposals, "separable")
+        for tag, fit_X, fit_y, fit_names, lift in reduced:
+            for arm, propose in FAST_ARMS.items():
+                if arm in arms:
+                    consider([lift(e) for e in propose(fit_X, fit_y, fit_names)], tag + arm)
+        problems += reduced
+        arms_run.append("network")
+
     if "kan" in arms and time_budget >= KAN_MIN_BUDGET and not exact():
         notify("kan", {"inputs": len(names)})
         consider(kan_arm(data.X_train, data.y_train, names, seed), "kan")
         arms_run.append("kan")
     if "operon" in arms:
         # Counted from the budget, not the clock, so that a replay runs the same evaluations.
-        operon_budget = 0.7 * time_budget * (0.6 if "kan" in arms_run else 1.0)
+        operon_budget = 0.7 * time_budget * (0.6 if "kan" in arms_run else 1.0) * (0.75 if "network" in arms_run else 1.0)
         runs = max(1, int(operon_budget / OPERON_RUN_SECONDS))
         for run in range(runs):
             if exact():
@@ -566,4 +678,4 @@ def discover(
     for c in front:
         c.test_r2 = r2_score(evaluate(c.expression, data.X_test, names), data.y_test)
     confident = best.test_r2 is not None and best.test_r2 >= CONFIDENT_R2
-    return Discovery(best, front, confident, time.perf_counter() - start, names, arms_run)
+    return Discovery(best, front, confident, time.perf_counter() - start, names, arms_run, findings)
