@@ -183,7 +183,7 @@ def run_cell(name: str, case: Case, seed: int, points: int, steps: int, noise: f
                 weights = np.random.default_rng(seed + 1).permutation(weights)
         sensitivities = None
         if arm in ("C", "ABC", "C_sgd"):
-            values, J = parameter_jacobian(twin, X, known | start, unknown=unknown)
+            _, J = parameter_jacobian(twin, X, known | start, unknown=unknown)
             s = np.abs(J).mean(axis=0) * np.abs(np.array(list(start.values())))
             sensitivities = s / (s.mean() or 1.0)
         started = time.perf_counter()

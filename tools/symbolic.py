@@ -22,7 +22,6 @@ import sympy as sp
 from sklearn.linear_model import OrthogonalMatchingPursuit
 
 from tools import dimensions
-from tools.dimensions import combined_unit
 from tools.constants import evaluate, nmse, normalise, refit, snap
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
@@ -463,9 +462,10 @@ def network_arm(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, arms:
     known (searched by the caller like the π reductions), and the findings in words. ``progress`` hears
     from the network's training and from each sub-search (a caller can stop there).
     """
-    notify = progress or (lambda stage, info: None)
     from tools.separability import separable_splits, symmetries
     from tools.train import train_mlp  # torch only when this arm runs
+
+    notify = progress or (lambda stage, info: None)
 
     rows = np.random.default_rng(seed).permutation(len(y))[:NETWORK_ROWS]
     X, y = X[rows], y[rows]
@@ -510,7 +510,7 @@ def network_arm(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, arms:
             return e.xreplace({s: r})
 
         problems.append(("sym·", reduced_X, y, reduced_names, lift))
-        joint_unit = combined_unit(symmetry.kind, units[names[i]], units[names[j]]) \
+        joint_unit = dimensions.combined_unit(symmetry.kind, units[names[i]], units[names[j]]) \
             if units and names[i] in units and names[j] in units else None
         if joint_unit is not None:
             reduced_units = {stem: joint_unit} | {names[k]: units[names[k]] for k in kept if names[k] in units}
@@ -625,13 +625,17 @@ def discover(
         if reduced is not None:
             problems.append(("π·", *reduced, reduction.group_names, reduction.lift))
             notify("dimensions", {"reduction": reduction.describe()})
-    for tag, fit_X, fit_y, fit_names, lift in problems:
-        if not fit_names:  # every input is needed to carry the units: y = constant · s(x)
-            consider([lift(sp.Float(float(np.median(fit_y)), 15))], tag + "constant")
-            continue
-        for arm, propose in FAST_ARMS.items():
-            if arm in arms:
-                consider([lift(e) for e in propose(fit_X, fit_y, fit_names)], tag + arm)
+
+    def search_fast(searched: list[Problem]) -> None:
+        for tag, fit_X, fit_y, fit_names, lift in searched:
+            if not fit_names:  # every input is needed to carry the units: y = constant · s(x)
+                consider([lift(sp.Float(float(np.median(fit_y)), 15))], tag + "constant")
+                continue
+            for arm, propose in FAST_ARMS.items():
+                if arm in arms:
+                    consider([lift(e) for e in propose(fit_X, fit_y, fit_names)], tag + arm)
+
+    search_fast(problems)
     arms_run += [arm for arm in FAST_ARMS if arm in arms]
 
     def exact() -> bool:
@@ -643,10 +647,7 @@ def discover(
         proposals, reduced, findings = network_arm(data.X_train, data.y_train, names, seed, arms, units, target_unit,
                                                    notify)
         consider(proposals, "separable")
-        for tag, fit_X, fit_y, fit_names, lift in reduced:
-            for arm, propose in FAST_ARMS.items():
-                if arm in arms:
-                    consider([lift(e) for e in propose(fit_X, fit_y, fit_names)], tag + arm)
+        search_fast(reduced)
         problems += reduced
         arms_run.append("network")
 
