@@ -83,7 +83,8 @@ def normalise(expr: sp.Expr) -> sp.Expr:
 
 
 def nice_values(value: float) -> list[sp.Expr]:
-    """Simple exact values near ``value``: integers, small-denominator fractions, rational multiples of π and π²."""
+    """Simple exact values near ``value``: integers, small-denominator fractions, rational multiples of π, π²,
+    1/π and √(2π)^±1."""
     candidates: list[sp.Expr] = []
     for max_den in (1, 2, 3, 4, 6, 8, 12):
         fraction = Fraction(value).limit_denominator(max_den)
@@ -96,10 +97,15 @@ def nice_values(value: float) -> list[sp.Expr]:
         fraction = Fraction(value / np.pi**2).limit_denominator(max_den)
         if fraction != 0:
             candidates.append(sp.pi**2 * sp.Rational(fraction.numerator, fraction.denominator))
-    for max_den in (1, 2, 4):
+    for max_den in (1, 2, 4, 8, 16):
         fraction = Fraction(value * np.pi).limit_denominator(max_den)
-        if fraction != 0:
+        if fraction != 0 and abs(fraction.numerator) <= 4:  # 1/(8π), 3/(4π); not 11/(7π)
             candidates.append(sp.Rational(fraction.numerator, fraction.denominator) / sp.pi)
+    for max_den in (1, 2):  # Gaussian normalisations 1/√(2π), √(2π)
+        for root in (sp.sqrt(2 * sp.pi), 1 / sp.sqrt(2 * sp.pi)):
+            fraction = Fraction(value / float(root)).limit_denominator(max_den)
+            if fraction != 0:
+                candidates.append(root * sp.Rational(fraction.numerator, fraction.denominator))
     unique = {c: abs(float(c) - value) for c in candidates}
     return sorted(unique, key=unique.get)
 

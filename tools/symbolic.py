@@ -1,7 +1,7 @@
 """Symbolic discovery: from (X, y) to a Pareto front of verified candidate formulas.
 
 Arms propose structure (a signed power-law fit in log space, sparse and rational regression over
-feature libraries, products of one-variable functions, separability and symmetry found on a network of
+feature libraries, products of one-variable functions, an enumeration of every small expression, separability and symmetry found on a network of
 the data, a KAN, pyoperon genetic programming), on the problem as given and on its dimensionless and
 symmetry reductions; every proposal is refitted, normalised, snapped to simple constants,
 domain-checked and scored on validation data the arms never saw. Data only: nothing here reads a twin's
@@ -23,10 +23,12 @@ from sklearn.linear_model import OrthogonalMatchingPursuit
 
 from tools import dimensions
 from tools.constants import evaluate, nmse, normalise, refit, snap
+from tools.enumeration import enumeration_arm
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
-ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "cross", "network", "kan", "operon")
+ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "cross", "enumerate", "network", "kan",
+        "operon")
 CONFIDENT_R2 = 0.99
 #: Validation NMSE at which noiseless data is explained to machine precision: the search stops.
 EXACT_NMSE = 1e-20
@@ -525,7 +527,7 @@ def network_arm(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, arms:
 # --- refinement and selection --------------------------------------------------------------------
 
 def polish(expr: sp.Expr, data: Split, names: list[str]) -> sp.Expr:
-    """Refit constants, normalise, refit again, snap to simple values."""
+    """Refit constants, normalise, refit again, snap to simple values (when the fit is good enough to matter)."""
     expr = refit(expr, data.X_train, data.y_train, names)
     simplified = normalise(expr)
     if simplified != expr:
@@ -533,6 +535,8 @@ def polish(expr: sp.Expr, data: Split, names: list[str]) -> sp.Expr:
         if nmse(evaluate(simplified, data.X_val, names), data.y_val) <= \
                 nmse(evaluate(expr, data.X_val, names), data.y_val) * 1.01 + 1e-14:
             expr = simplified
+    if nmse(evaluate(expr, data.X_val, names), data.y_val) > 1 - CONFIDENT_R2:
+        return expr  # never a confident law: exact constants would not make it one
     snapped = snap(expr, data.X_train, data.y_train, data.X_val, data.y_val, names)
     if snapped.atoms(sp.Float):
         return snapped
@@ -546,7 +550,7 @@ def polish(expr: sp.Expr, data: Split, names: list[str]) -> sp.Expr:
 #: Deterministic, fast arms run before the genetic search, in this order.
 FAST_ARMS: dict[str, Callable[[np.ndarray, np.ndarray, list[str]], list[sp.Expr]]] = {
     "powerlaw": powerlaw_arm, "exponential": exponential_arm, "sparse": sparse_arm,
-    "rational": rational_arm, "transform": transform_arm, "cross": cross_arm,
+    "rational": rational_arm, "transform": transform_arm, "cross": cross_arm, "enumerate": enumeration_arm,
 }
 
 
@@ -672,7 +676,7 @@ def discover(
             consider([lift(e) for e in proposals], tag + "operon")
         arms_run.append("operon")
     if not candidates:
-        mean = sp.Float(float(np.mean(fit_y)), 15)
+        mean = sp.Float(float(np.mean(data.y_train)), 15)
         candidates.append(Candidate(mean, "constant", nmse(np.full_like(data.y_val, float(mean)), data.y_val), 1))
     front = pareto_front(candidates)
     best = choose(front)
