@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -23,13 +25,27 @@ def test_score_of_an_ode_twin_and_refusals():
     t = get_twin("damped_pendulum")
     scores = resonance_score(t, np.array([[0.1, 0.0], [1.0, 0.0]]))
     assert scores.shape == (2,) and np.isfinite(scores).all()
-    with pytest.raises(ValueError, match="not differentiable"):
+    with pytest.raises(ValueError, match="lattice spacing"):
         resonance_score(get_twin("heat_lattice"), np.ones((2, 2)))
     with pytest.raises(ValueError, match="no parameters"):
         resonance_score(get_twin("feynman_I_12_2"), np.ones((2, 5)))
     with pytest.raises(ValueError, match="two candidate"):
         disagreement_score(np.ones((1, 5)))
     assert disagreement_score(np.array([[0.0, 1.0], [0.0, 3.0]])).tolist() == [0.0, 1.0]
+
+
+def test_score_of_a_field_twin_matches_the_decay_law():
+    # One mode A·cos(kx) of the lattice heat equation decays as A·exp(−λt), λ = 4D/a²·sin²(ka/2):
+    # ∂f/∂D = −f·λ·t/D, read at the first site at the end of the run.
+    t = replace(get_twin("heat_lattice"), t_end=0.25, n_steps=25)
+    X = np.array([[1.0, 1.0], [2.0, 0.5], [2.9, 0.2]])
+    values, J = parameter_jacobian(t, X, unknown=["D"])
+    k = t.initial_fields(X, 0.1)[0]
+    rate = 4 * 0.5 / 0.1**2 * np.sin(k * 0.1 / 2) ** 2
+    np.testing.assert_allclose(values, X[:, 1] * np.exp(-rate * 0.25), rtol=1e-6)
+    np.testing.assert_allclose(J[:, 0], -values * rate * 0.25 / 0.5, rtol=1e-5)
+    scores = resonance_score(t, X, unknown=["D"])
+    assert np.all(np.diff(scores) > 0)  # faster-decaying modes say more about D
 
 
 def test_score_takes_only_the_unknown_parameters():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin import ExpressionTwin, OdeTwin, Twin
+from twin import ExpressionTwin, FieldTwin, OdeTwin, Twin
 
 MAX_SWEEP_POINTS = 20_000
 
@@ -103,7 +103,8 @@ def parameter_jacobian(twin: Twin, X: np.ndarray, params: dict[str, float] | Non
 
     Closed-form twins use forward-mode autograd ("autograd") or central differences ("fd"); ODE twins
     (rows = initial states) use the trajectory's final first state and central differences in one
-    batched integration.
+    batched integration; field twins (rows = (k, amplitude)) the field at the first site at the end of
+    the run (a single mode's amplitude), with central differences; their spacing ``a`` must be known.
     """
     import torch
     from torch.autograd.functional import jacobian
@@ -147,8 +148,20 @@ def parameter_jacobian(twin: Twin, X: np.ndarray, params: dict[str, float] | Non
         final = data.arrays["states"][:, -1, 0].reshape(len(shifts), n)
         P = len(theta)
         return final[0], ((final[1:P + 1] - final[P + 1:]) / (2 * steps[:, None])).T
+    if isinstance(twin, FieldTwin):
+        if "a" in names:
+            raise ValueError("the lattice spacing 'a' sets the lattice modes: treat it as known")
+
+        def final(th: np.ndarray) -> np.ndarray:
+            data = twin.simulate(X, params=known | dict(zip(names, th)), device="cpu")
+            return data.arrays["u"][:, -1, 0]
+
+        steps = 1e-6 * np.maximum(np.abs(theta), 1e-3)
+        shifts = np.diag(steps)
+        return final(theta), np.column_stack([(final(theta + h) - final(theta - h)) / (2 * h[k])
+                                              for k, h in enumerate(shifts)])
     raise ValueError(f"twin {twin.name!r} ({twin.kind}) is not differentiable: the score needs a "
-                     "closed-form or ODE twin")
+                     "closed-form, ODE or field twin")
 
 
 def resonance_score(twin: Twin, X: np.ndarray, params: dict[str, float] | None = None,

@@ -73,6 +73,20 @@ class FieldTwin(Twin):
         solution = odeint(lambda _t, u: rhs(u, params), u0, t, method="rk4").permute(1, 0, 2)
         return solution[..., : self.sites]
 
+    def initial_fields(self, X: np.ndarray, a: float, device: torch.device | str = "cpu",
+                       ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """For rows (k, amplitude): the wavenumbers snapped to lattice modes, the site positions and the
+        initial fields A·cos(k·x) (at rest for second-order equations)."""
+        allowed = self.lattice_wavenumbers(a)
+        k = allowed[np.abs(allowed[None, :] - X[:, :1]).argmin(axis=1)]
+        x = torch.arange(self.sites, dtype=torch.float64, device=device) * a
+        k_t = torch.as_tensor(k, dtype=torch.float64, device=device)[:, None]
+        amp = torch.as_tensor(X[:, 1], dtype=torch.float64, device=device)[:, None]
+        u0 = amp * torch.cos(k_t * x[None, :])
+        if self.second_order:
+            u0 = torch.cat([u0, torch.zeros_like(u0)], dim=-1)
+        return k, x, u0
+
     def simulate(
         self,
         X: np.ndarray,
@@ -89,17 +103,10 @@ class FieldTwin(Twin):
         if X.ndim != 2 or X.shape[1] != 2:
             raise ValueError(f"twin {self.name!r} expects rows of (k, amplitude), got shape {X.shape}")
         p = self.resolve_params(params)
-        allowed = self.lattice_wavenumbers(p["a"])
-        k = allowed[np.abs(allowed[None, :] - X[:, :1]).argmin(axis=1)]
         t_end = self.t_end if t_end is None else float(t_end)
         n_steps = self.n_steps if n_steps is None else int(n_steps)
         dev = resolve_device(device)
-        x = torch.arange(self.sites, dtype=torch.float64, device=dev) * p["a"]
-        k_t = torch.as_tensor(k, dtype=torch.float64, device=dev)[:, None]
-        amp = torch.as_tensor(X[:, 1], dtype=torch.float64, device=dev)[:, None]
-        u0 = amp * torch.cos(k_t * x[None, :])
-        if self.second_order:
-            u0 = torch.cat([u0, torch.zeros_like(u0)], dim=-1)
+        k, x, u0 = self.initial_fields(X, p["a"], dev)
         t = torch.linspace(0.0, t_end, n_steps + 1, dtype=torch.float64, device=dev)
         with torch.no_grad():
             u = self.evolve(u0, t, p)
