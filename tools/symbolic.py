@@ -3,9 +3,8 @@
 Arms propose structure (a signed power-law fit in log space, sparse and rational regression over
 feature libraries, products of one-variable functions, an enumeration of every small expression,
 separability and symmetry found on a network of the data, a KAN, pyoperon genetic programming), on the
-problem as given and on its dimensionless and
-symmetry reductions; every proposal is refitted, normalised, snapped to simple constants,
-domain-checked and scored on validation data the arms never saw. Data only: nothing here reads a twin's
+problem as given and on its dimensionless and symmetry reductions; every proposal is refitted,
+normalised, snapped to simple constants, domain-checked and scored on validation data the arms never saw. Data only: nothing here reads a twin's
 ground truth.
 """
 
