@@ -75,7 +75,7 @@ def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budg
 
 
 def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
-    """One ODE system: 16 trajectories, Savitzky–Golay derivatives, each component discovered from data;
+    """One ODE system: 16 trajectories, derivatives by `derivative_table`, each component discovered from data;
     the system counts as exact when every component is."""
     from tools.derived import derivative_table
     from tools.design import design

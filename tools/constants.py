@@ -12,6 +12,7 @@ from scipy.optimize import least_squares
 from twin.expressions import compile_expression
 
 MAX_CONSTANTS = 24
+SNAP_TRIALS = 60
 
 
 def nmse(prediction: np.ndarray, target: np.ndarray) -> float:
@@ -116,22 +117,33 @@ def snap(
     tolerance: float = 0.02,
 ) -> sp.Expr:
     """Greedily replace float constants by nice exact values while the validation error stays within
-    ``(1 + tolerance)`` of the unsnapped error (plus a floor for noiseless data); refit the rest."""
+    ``(1 + tolerance)`` of the unsnapped error (plus a floor for noiseless data); refit the rest.
+
+    Bounded so that it stays cheap and deterministic: a (constant, value) pair that failed is not tried
+    again after later refits move the constant slightly, and at most SNAP_TRIALS refits run.
+    """
     current = expr
     baseline = nmse(evaluate(current, X_val, names), y_val)
     budget = baseline * (1 + tolerance) + 1e-14
-    for _ in range(MAX_CONSTANTS):
+    failed: set[tuple[str, sp.Expr]] = set()
+    trials = 0
+    while trials < SNAP_TRIALS:
         floats = sorted(current.atoms(sp.Float), key=lambda f: -abs(float(f)))
         improved = False
         for constant in floats:
             for value in nice_values(float(constant))[:3]:
-                if abs(float(value) - float(constant)) > 0.05 * max(1.0, abs(float(constant))):
+                key = (f"{float(constant):.3g}", value)
+                if key in failed or abs(float(value) - float(constant)) > 0.05 * max(1.0, abs(float(constant))):
                     continue
                 trial = current.xreplace({constant: value})
-                trial = refit(trial, X_fit, y_fit, names, max_nfev=50) if trial.atoms(sp.Float) else trial
+                if trial.atoms(sp.Float):
+                    trial, trials = refit(trial, X_fit, y_fit, names, max_nfev=50), trials + 1
                 if nmse(evaluate(trial, X_val, names), y_val) <= budget:
                     current, improved = trial, True
                     break
+                failed.add(key)
+                if trials >= SNAP_TRIALS:
+                    return current
             if improved:
                 break
         if not improved:

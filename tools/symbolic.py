@@ -35,6 +35,8 @@ EXACT_NMSE = 1e-20
 #: Validation NMSE differences below this count as ties when choosing the simplest formula.
 TIE_NMSE = 1e-10
 POLISH_PER_ARM = 8
+#: A genetic-programming proposal with more fitted constants than this gets only a short refit in `polish`.
+FITTED_CONSTANTS = 10
 
 
 @dataclass
@@ -526,11 +528,19 @@ def network_arm(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, arms:
 
 # --- refinement and selection --------------------------------------------------------------------
 
-def polish(expr: sp.Expr, data: Split, names: list[str]) -> sp.Expr:
-    """Refit constants, normalise, refit again, snap to simple values (when the fit is good enough to matter)."""
+def polish(expr: sp.Expr, data: Split, names: list[str], fitted: bool = False) -> sp.Expr:
+    """Refit constants, normalise, refit again, snap to simple values (when the fit is good enough to matter).
+
+    ``fitted``: the proposing engine already fitted the constants (genetic programming). Such a formula with
+    more than FITTED_CONSTANTS constants only gets a short refit: no simple law hides in it, and a full refit
+    and snap of a dozen redundant constants took seconds each, most of a noisy ODE component's time.
+    """
+    if fitted and len(expr.atoms(sp.Float)) > FITTED_CONSTANTS:
+        return refit(expr, data.X_train, data.y_train, names, max_nfev=2)
     expr = refit(expr, data.X_train, data.y_train, names)
     simplified = normalise(expr)
-    if simplified != expr:
+    # A canonical form may expand a little (3·(x + a)²/(2 + x)); a blow-up is rejected unfitted.
+    if simplified != expr and count_nodes(simplified) <= 1.5 * count_nodes(expr) + 2:
         simplified = refit(simplified, data.X_train, data.y_train, names)
         if nmse(evaluate(simplified, data.X_val, names), data.y_val) <= \
                 nmse(evaluate(expr, data.X_val, names), data.y_val) * 1.01 + 1e-14:
@@ -612,7 +622,7 @@ def discover(
             if not np.isfinite(raw_error):
                 continue
             try:
-                polished = polish(proposals[index], data, names)
+                polished = polish(proposals[index], data, names, fitted=source.endswith("operon"))
             except (ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
                 continue
             error = nmse(evaluate(polished, data.X_val, names), data.y_val)
