@@ -9,7 +9,7 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
 
-from twin.expressions import compile_expression
+from twin.expressions import compile_expression, count_nodes
 
 MAX_CONSTANTS = 24
 SNAP_TRIALS = 60
@@ -111,6 +111,11 @@ def nice_values(value: float) -> list[sp.Expr]:
     return sorted(unique, key=unique.get)
 
 
+def _simplicity(value: sp.Expr) -> tuple[int, int]:
+    """Order for trying snap values: fewer nodes, then shorter text (1 before 5/2 before 5√2/(4√π))."""
+    return count_nodes(value), len(str(value))
+
+
 def snap(
     expr: sp.Expr,
     X_fit: np.ndarray, y_fit: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, names: list[str],
@@ -118,6 +123,9 @@ def snap(
 ) -> sp.Expr:
     """Greedily replace float constants by nice exact values while the validation error stays within
     ``(1 + tolerance)`` of the unsnapped error (plus a floor for noiseless data); refit the rest.
+
+    Of the three values nearest a constant, the simplest is tried first: with noisy data a constant fitted
+    as 0.9974 must become 1, not the nearer 5/(2√(2π)); with noiseless data only the right value passes.
 
     Bounded so that it stays cheap and deterministic: a (constant, value) pair that failed is not tried
     again after later refits move the constant slightly, and at most SNAP_TRIALS refits run.
@@ -131,7 +139,7 @@ def snap(
         floats = sorted(current.atoms(sp.Float), key=lambda f: -abs(float(f)))
         improved = False
         for constant in floats:
-            for value in nice_values(float(constant))[:3]:
+            for value in sorted(nice_values(float(constant))[:3], key=_simplicity):
                 key = (f"{float(constant):.3g}", value)
                 if key in failed or abs(float(value) - float(constant)) > 0.05 * max(1.0, abs(float(constant))):
                     continue
