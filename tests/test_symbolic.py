@@ -3,7 +3,7 @@ import pytest
 import sympy as sp
 
 from tools.design import design
-from tools.symbolic import choose, discover, pareto_front, Candidate
+from tools.symbolic import choose, discover, pareto_front, selection_tolerance, Candidate
 from tools.verify import exact_match, extrapolation_inputs, substitute_parameters
 from twin import from_ode, get_twin, parse_expression
 
@@ -82,6 +82,25 @@ def test_pareto_and_choice_prefer_the_simplest_tie():
     front = pareto_front(candidates)
     assert [c.source for c in front] == ["a", "b", "c"]
     assert choose(front).source == "b"
+
+
+def test_with_few_noisy_validation_points_a_simpler_formula_within_two_standard_errors_wins():
+    x = sp.Symbol("x")
+    front = [Candidate(x, "simple", 2.8e-4, 4), Candidate(x + sp.cos(x) / 8, "overfit", 2.5e-4, 17)]
+    assert selection_tolerance(80) == pytest.approx(2 * np.sqrt(2 / 80))
+    assert choose(front, selection_tolerance(80)).source == "simple"
+    assert choose(front, selection_tolerance(100_000)).source == "overfit"
+
+
+def test_a_noisy_constant_snaps_to_the_simplest_value_the_data_allow():
+    from tools.constants import snap
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(400, 1))
+    y = X[:, 0] + 0.01 * rng.standard_normal(400)
+    x = sp.Symbol("x")
+    # 0.9974 is nearest to 5/(2·√(2π)) = 0.99736, but 1 fits the noisy data as well and is simpler
+    assert snap(sp.Float(0.9974) * x, X[:300], y[:300], X[300:], y[300:], ["x"]) == x
 
 
 def test_bad_inputs_are_refused():
