@@ -3,7 +3,7 @@ baselines (pyoperon alone; the naive pykan workflow), side by side on the same d
 Dask, resumable.
 
 Run: python -m benchmarks.discovery --suite feynman|feynman_bonus|strogatz|odebench --noise 0 --budget 20
-     [--limit N] [--pykan] [--scheduler ADDR]
+     [--limit N | --problems I_14_3,I_43_31] [--pykan] [--scheduler ADDR]
 Writes benchmarks/results/<suite>_noise<σ>_budget<B>.jsonl (one line per problem, resumed on restart)
 and a summary JSON beside it; prints a Markdown summary row.
 """
@@ -166,6 +166,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds of search per problem")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="first N problems only")
+    parser.add_argument("--problems", default=None,
+                        help="comma-separated problem names (the suite prefix may be left off): only these, "
+                             "written to <stem>_selected.* apart from the whole suite's results")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pykan", action="store_true", help="also score the naive pykan workflow (slow)")
     parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
@@ -179,9 +182,15 @@ def main() -> None:
 
     problems = [n for n in twin_names() if n.startswith(SUITES[args.suite]) and
                 (args.suite != "feynman" or not n.startswith("feynman_bonus_"))][: args.limit]
+    if args.problems:
+        wanted = {SUITES[args.suite] + n.removeprefix(SUITES[args.suite]) for n in args.problems.split(",")}
+        if wanted - set(problems):
+            parser.error(f"not in the {args.suite} suite: {', '.join(sorted(wanted - set(problems)))}")
+        problems = [p for p in problems if p in wanted]
     task = solve_ode if args.suite in ("strogatz", "odebench") else solve
     RESULTS.mkdir(exist_ok=True)
-    stem = f"{args.suite}_noise{args.noise:g}_budget{args.budget:g}" + ("_pykan" if args.pykan else "")
+    stem = (f"{args.suite}_noise{args.noise:g}_budget{args.budget:g}" + ("_pykan" if args.pykan else "")
+            + ("_selected" if args.problems else ""))
     log = RESULTS / f"{stem}.jsonl"
     done = {json.loads(line)["problem"] for line in log.read_text().splitlines()} if log.exists() else set()
     todo = [p for p in problems if p not in done]
