@@ -22,12 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import twin as twins
 from tools.calibrate import NotIdentifiable, calibrate
-from tools.constants import evaluate, refit
+from tools.constants import evaluate, nmse, refit
 from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
 from tools.resonance import find_resonance
-from tools.symbolic import ARMS, Discovery, discover, r2_score, split
+from tools.symbolic import ARMS, Candidate, Discovery, discover, r2_score, split
 from tools.train import TrainResult, kan_attribution, kan_diagram, thin_history, train_kan, train_mlp, train_neural_ode
+from tools.trajectory_refit import refine_system
 from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
 from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression, to_text
 
@@ -253,6 +254,7 @@ def _derive_table(ctx: ToolContext, a: DeriveTable) -> dict:
             derived = derivative_table(data) if a.kind == "derivatives" else dispersion_table(data)
     except ValueError as error:
         raise ToolError("bad_dataset", str(error)) from None
+    derived.meta["source_dataset"] = a.dataset
     key = ctx.store(derived, a.kind)
     return {"dataset": key, "inputs": derived.input_names, "outputs": derived.output_names,
             "rows": derived.n_samples, "method": derived.meta["method"]}
@@ -321,24 +323,57 @@ def _train_model(ctx: ToolContext, a: TrainModel) -> dict:
 def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
     data = _tabular(ctx, a.dataset)
     outputs = [a.output] if a.output else data.output_names
-    results = []
+    found: dict[str, Discovery] = {}
     for output in outputs:
         if output not in data.output_names:
             raise ToolError("unknown_output", f"dataset {a.dataset!r} has no output {output!r}",
                             f"outputs are {data.output_names}")
         column = data.output_names.index(output)
         try:
-            found = discover(data.X, data.y[:, column], data.input_names, a.time_budget, ctx.seed, a.arms,
-                             progress=ctx.progress, units=data.units, target_unit=data.units.get(output, ""))
+            found[output] = discover(data.X, data.y[:, column], data.input_names, a.time_budget, ctx.seed, a.arms,
+                                     progress=ctx.progress, units=data.units,
+                                     target_unit=data.units.get(output, ""))
         except ValueError as error:
             raise ToolError("bad_data", str(error)) from None
+    refinement = _refine_against_trajectories(ctx, data, found)
+    results = []
+    for output, discovery in found.items():
         key = f"law_{len(ctx.discoveries) + 1}"
-        ctx.discoveries[key] = found
+        ctx.discoveries[key] = discovery
         ctx.origins[key] = (a.dataset, output)
-        found_dict = found.as_dict()
+        found_dict = discovery.as_dict()
         found_dict["pareto"] = found_dict["pareto"][:8]
         results.append({"discovery": key, "dataset": a.dataset, "output": output, **found_dict})
-    return {"laws": results}
+    return {"laws": results} | ({"trajectory_refit": refinement} if refinement else {})
+
+
+def _refine_against_trajectories(ctx: ToolContext, data: twins.Dataset, found: dict[str, Discovery]) -> dict | None:
+    """Noisy derivative tables bias the constants they yield; when every state's derivative was discovered,
+    refit and re-choose the system against the trajectories it came from (tools.trajectory_refit)."""
+    source = ctx.datasets.get(data.meta.get("source_dataset", ""))
+    if (source is None or source.kind != "ode" or not data.noise.get("sigma")
+            or list(found) != data.output_names or data.input_names != source.input_names):
+        return None
+    ctx.progress("trajectory_refit", {"states": len(found)})
+    states = dict(zip(source.input_names, found.values()))
+    try:
+        refined = refine_system(source, {s: f.pareto for s, f in states.items()}, {s: f.best for s, f in states.items()})
+    except ValueError as error:
+        return {"skipped": str(error)}
+    if not refined.adequate:
+        for discovery in found.values():
+            discovery.findings.append(f"not refitted against the trajectories: integrated, the system leaves RSS/σ² "
+                                      f"{refined.rss:.0f} on {refined.n_observations} values (noise alone: about "
+                                      f"{refined.n_observations})")
+        return refined.as_dict()
+    for column, (state, discovery) in enumerate(states.items()):
+        expr = refined.formulas[state]
+        parts = split(data.X, data.y[:, column], ctx.seed)
+        discovery.best = Candidate(expr, "trajectory refit", nmse(evaluate(expr, parts.X_val, data.input_names), parts.y_val),
+                                   count_nodes(expr), r2_score(evaluate(expr, parts.X_test, data.input_names), parts.y_test))
+        discovery.findings.append("refitted against the trajectories (multiple shooting): "
+                                  f"RSS/σ² {refined.rss_chosen:.0f} → {refined.rss:.0f} on {refined.n_observations} values")
+    return refined.as_dict()
 
 
 def _verify_law(ctx: ToolContext, a: VerifyLaw) -> dict:

@@ -1,0 +1,86 @@
+"""Refining a discovered ODE system against noisy trajectories (tools.trajectory_refit)."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from tools.derived import derivative_table
+from tools.design import design
+from tools.symbolic import Candidate
+from tools.trajectory_refit import fit_system, refine_system, shooting_windows, unfreeze
+from twin import from_ode, parse_expression
+
+x = sp.Symbol("x", real=True)
+LOGISTIC = from_ode({"x": "2.1*x - 0.5*x**2"}, {"x": (0.2, 6.0)}, t_end=6.0, n_steps=600)
+
+
+def _noisy_logistic(seed: int = 0):
+    return LOGISTIC.simulate(design(LOGISTIC.input_bounds(), 8, "sobol", seed), noise=0.01, seed=seed)
+
+
+def _regressed(data, *features: sp.Expr) -> sp.Expr:
+    """The least-squares combination of ``features`` on the spline derivatives: what regression on the
+    derivative table gives."""
+    table = derivative_table(data)
+    columns = np.column_stack([sp.lambdify(x, f)(table.X[:, 0]) for f in features])
+    coefficients = np.linalg.lstsq(columns, table.y[:, 0], rcond=None)[0]
+    return sum(sp.Float(c, 15) * f for c, f in zip(coefficients, features))
+
+
+def test_trajectory_refit_removes_the_derivative_bias_and_snaps_the_constants():
+    data = _noisy_logistic()
+    biased = _regressed(data, x, x**2)
+    constants = sorted(abs(float(c)) for c in biased.atoms(sp.Float))
+    # the smoothing spline flattens the derivative's peak: regression misses 0.5 and 2.1 by > 3 significant digits
+    assert abs(constants[0] - 0.5) > 5e-4 or abs(constants[1] - 2.1) > 5e-3
+    chosen = Candidate(biased, "test", 0.01, 7)
+    refined = refine_system(data, {"x": [chosen]}, {"x": chosen})
+    assert sp.simplify(refined.formulas["x"] - (sp.Rational(21, 10) * x - x**2 / 2)) == 0
+    assert refined.rss == pytest.approx(refined.n_observations, rel=0.1)  # residuals at the noise level
+
+
+def test_a_spurious_term_is_dropped_and_a_simpler_front_candidate_wins():
+    data = _noisy_logistic(seed=1)
+    truth = sp.Rational(21, 10) * x - x**2 / 2
+    flexible = _regressed(data, x, x**2, x**3, sp.sin(x))
+    simple = Candidate(_regressed(data, x, x**2), "test", 0.012, 7)
+    chosen = Candidate(flexible, "test", 0.01, 15)
+    refined = refine_system(data, {"x": [simple, chosen]}, {"x": chosen})
+    assert sp.simplify(refined.formulas["x"] - truth) == 0
+    assert any(t["accepted"] for t in refined.trials)
+
+
+def test_unfreeze_frees_coefficients_but_not_exponents():
+    y = sp.Symbol("y", real=True)
+    free = unfreeze(-2 * x**2 / (13 * sp.pi) - sp.sin(y) + sp.Rational(1, 3))
+    assert {e for e in free.atoms(sp.Pow)} == {x**2} and len(free.atoms(sp.Float)) == 3
+    assert abs(float(free.subs({x: 1, y: 0})) - float(-2 / (13 * np.pi) + 1 / 3)) < 1e-12
+
+
+def test_fit_system_needs_trajectories_and_one_formula_per_state():
+    data = _noisy_logistic()
+    windows = shooting_windows(data)
+    assert windows.observed.shape[1:] == (50, 1)
+    fit = fit_system({"x": unfreeze(2 * x - x**2 / 2)}, windows)
+    assert fit.n_constants == 2 and fit.rss == pytest.approx(windows.n_observations, rel=0.1)
+    with pytest.raises(ValueError, match="one formula per state"):
+        refine_system(data, {"y": []}, {"y": Candidate(x, "test", 0.0, 1)})
+    with pytest.raises(ValueError, match="not ODE trajectories"):
+        refine_system(derivative_table(data), {"x": []}, {"x": Candidate(x, "test", 0.0, 1)})
+
+
+def test_discover_law_refits_a_noisy_ode_system_against_its_trajectories(tmp_path):
+    from tools.registry import ToolContext, call_tool
+
+    ctx = ToolContext(run_dir=tmp_path)
+    data = call_tool(ctx, "run_experiment", {"twin": "lotka_volterra", "samples": 10, "noise": 0.01, "steps": 500})
+    table = call_tool(ctx, "derive_table", {"dataset": data["dataset"], "kind": "derivatives"})
+    found = call_tool(ctx, "discover_law", {"dataset": table["dataset"], "arms": ["sparse"], "time_budget": 1})
+    assert found["trajectory_refit"]["rss_over_sigma2"] <= 1.1 * found["trajectory_refit"]["observations"]
+    laws = {law["output"]: law for law in found["laws"]}
+    assert all("refitted against the trajectories" in law["findings"][-1] for law in laws.values())
+    # x' = 1.1x − 0.4xy, y' = 0.1xy − 0.4y (the twin's defaults): exact constants, read back by the safe parser
+    for output, truth in (("dx/dt", "11/10*x - 2/5*x*y"), ("dy/dt", "x*y/10 - 2*y/5")):
+        formula = parse_expression(laws[output]["formula"], ["x", "y"])
+        assert not formula.atoms(sp.Float)
+        assert sp.simplify(formula - parse_expression(truth, ["x", "y"])) == 0
