@@ -84,3 +84,14 @@ def test_discover_law_refits_a_noisy_ode_system_against_its_trajectories(tmp_pat
         formula = parse_expression(laws[output]["formula"], ["x", "y"])
         assert not formula.atoms(sp.Float)
         assert sp.simplify(formula - parse_expression(truth, ["x", "y"])) == 0
+
+
+def test_a_progress_callback_hears_of_every_fit_and_can_stop_the_refinement():
+    data = _noisy_logistic()
+    chosen = Candidate(_regressed(data, x, x**2), "test", 0.01, 7)
+
+    def stop(stage: str, info: dict) -> None:
+        raise RuntimeError(f"stopped at {stage}")
+
+    with pytest.raises(RuntimeError, match="stopped at trajectory_refit"):
+        refine_system(data, {"x": [chosen]}, {"x": chosen}, progress=stop)

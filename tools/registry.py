@@ -357,7 +357,8 @@ def _refine_against_trajectories(ctx: ToolContext, data: twins.Dataset, found: d
     ctx.progress("trajectory_refit", {"states": len(found)})
     states = dict(zip(source.input_names, found.values()))
     try:
-        refined = refine_system(source, {s: f.pareto for s, f in states.items()}, {s: f.best for s, f in states.items()})
+        refined = refine_system(source, {s: f.pareto for s, f in states.items()}, {s: f.best for s, f in states.items()},
+                                progress=ctx.progress)
     except ValueError as error:
         return {"skipped": str(error)}
     if not refined.adequate:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -267,15 +267,18 @@ def refine_system(
     fronts: Mapping[str, Sequence[Candidate]],
     chosen: Mapping[str, Candidate],
     window_steps: int = WINDOW_STEPS,
+    progress: Callable[[str, dict], None] | None = None,
 ) -> Refinement:
     """Re-choose and refit each state's formula against the trajectories ``data`` (noisy ODE data).
 
     ``fronts`` and ``chosen`` come from discovering each state's derivative (tools.symbolic.discover). The
     system that minimises BIC = RSS/s² + k·ln n wins, s² being the chosen system's residual variance (1 when
     it fits to the noise); then each constant is snapped where that lowers the criterion. The work is bounded
-    by counts (CANDIDATES_PER_COMPONENT, SNAP_TRIALS, MAX_EVALUATIONS per fit), not by the clock.
+    by counts (CANDIDATES_PER_COMPONENT, SNAP_TRIALS, MAX_EVALUATIONS per fit), not by the clock; ``progress``
+    hears of every fit (and may raise to stop the refinement).
     """
     start = time.perf_counter()
+    notify = progress or (lambda stage, info: None)
     if data.kind != "ode":
         raise ValueError(f"dataset of twin {data.twin!r} is {data.kind}, not ODE trajectories")
     if list(chosen) != list(data.input_names):
@@ -290,6 +293,7 @@ def refine_system(
     trials: list[dict] = []
     for state in data.input_names:
         for alternative in _alternatives(fronts[state], chosen[state]):
+            notify("trajectory_refit", {"state": state, "candidate": str(alternative)})
             trial = _try_fit({**current.formulas, state: _free(alternative)}, windows)
             better = trial is not None and trial.bic(scale2, n) < current.bic(scale2, n)
             trials.append({"state": state, "formula": str(alternative), "rss": None if trial is None else trial.rss,
@@ -302,7 +306,7 @@ def refine_system(
         # s² would let every term snap to 0), so the derivative-based formulas stand.
         formulas = {s: c.expression for s, c in chosen.items()}
         return Refinement(formulas, current.rss, rss_chosen, n, trials, seconds(), adequate=False)
-    current = _snap(current, windows, scale2)
+    current = _snap(current, windows, scale2, notify)
     return Refinement(current.formulas, current.rss, rss_chosen, n, trials, seconds())
 
 
@@ -332,7 +336,7 @@ def _roundings(value: float) -> set[sp.Rational]:
     return {sp.Rational(round(value / 10.0**(exponent - d))) * sp.Rational(10) ** (exponent - d) for d in (0, 1)}
 
 
-def _snap(current: SystemFit, windows: Windows, scale2: float) -> SystemFit:
+def _snap(current: SystemFit, windows: Windows, scale2: float, notify: Callable[[str, dict], None]) -> SystemFit:
     """Greedy snapping: each constant may become 0 (dropping its term), one of its three nearest simple values
     or its roundings to one and two significant digits (0.0749 → 0.07, 3/40; safe here: trajectory fits pin constants far tighter than the
     derivative fits that tools.constants.snap works with). Across all constants, the option of least
@@ -359,6 +363,7 @@ def _snap(current: SystemFit, windows: Windows, scale2: float) -> SystemFit:
         for *_, constant, option in sorted(options, key=lambda o: o[:2]):
             if trials >= SNAP_TRIALS:
                 break
+            notify("trajectory_refit", {"snap": str(constant), "to": str(option)})
             trial, trials = _try_fit({s: e.xreplace({constant: option}) for s, e in current.formulas.items()},
                                      windows), trials + 1
             if trial is not None and trial.bic(scale2, n) < current.bic(scale2, n):
