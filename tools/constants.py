@@ -111,7 +111,7 @@ def nice_values(value: float) -> list[sp.Expr]:
     return sorted(unique, key=unique.get)
 
 
-def snap_order(value: sp.Expr) -> tuple[int, int]:
+def _simplicity(value: sp.Expr) -> tuple[int, int]:
     """Order for trying snap values: fewer nodes, then shorter text (1 before 5/2 before 5√2/(4√π))."""
     return count_nodes(value), len(str(value))
 
@@ -139,7 +139,7 @@ def snap(
         floats = sorted(current.atoms(sp.Float), key=lambda f: -abs(float(f)))
         improved = False
         for constant in floats:
-            for value in sorted(nice_values(float(constant))[:3], key=snap_order):
+            for value in sorted(nice_values(float(constant))[:3], key=_simplicity):
                 key = (f"{float(constant):.3g}", value)
                 if key in failed or abs(float(value) - float(constant)) > 0.05 * max(1.0, abs(float(constant))):
                     continue
