@@ -95,3 +95,28 @@ def test_a_progress_callback_hears_of_every_fit_and_can_stop_the_refinement():
 
     with pytest.raises(RuntimeError, match="stopped at trajectory_refit"):
         refine_system(data, {"x": [chosen]}, {"x": chosen}, progress=stop)
+
+
+def test_snap_prior_costs_decimals_by_their_digits_and_fractions_by_their_denominator():
+    from tools.trajectory_refit import _prior_cost
+
+    cost = lambda text: _prior_cost(sp.Rational(text))  # noqa: E731
+    assert cost("3") == 0 < cost("1/2") == cost("0.04") < cost("5/3") < cost("0.64") == cost("3/40")
+    # three significant digits are dearer than any small denominator, but cheaper than sevenths or elevenths
+    assert cost("1/8") < cost("0.886") < cost("34/11") and cost("8/9") < cost("0.886")
+
+
+def test_a_constant_written_twice_in_the_law_snaps_to_one_decimal_value():
+    # van der Pol with μ = 0.886: μ·y·(1 − x²) is fitted as two constants, each pinned to ~0.1 % by the
+    # oscillation; 8/9 lies 3–4 standard errors away, a 3-digit decimal does not, and the second constant
+    # takes the value the first snapped to
+    vdp = from_ode({"x": "y", "y": "0.886*y*(1 - x**2) - x"}, {"x": (-2.0, 2.0), "y": (-2.0, 2.0)}, t_end=10.0,
+                   n_steps=1000)
+    noisy = vdp.simulate(design(vdp.input_bounds(), 16, "sobol", 0), noise=0.01, seed=0)
+    names = ["x", "y"]
+    chosen = {"x": Candidate(parse_expression("y", names), "test", 0.01, 1),
+              "y": Candidate(parse_expression("0.9*y - 0.87*x**2*y - x", names), "test", 0.01, 11)}
+    refined = refine_system(noisy, {s: [c] for s, c in chosen.items()}, chosen)
+    mu = {abs(r) for r in refined.formulas["y"].atoms(sp.Rational) if not r.is_Integer}
+    assert len(mu) == 1 and abs(float(mu.pop()) - 0.886) <= 0.002
+    assert sp.expand(refined.formulas["y"]).coeff(x) == -1 and refined.formulas["x"] == sp.Symbol("y", real=True)
