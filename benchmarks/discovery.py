@@ -103,6 +103,9 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
         component = {"state": state, "engine": {
             "formula": best.text, "seconds": time.perf_counter() - started, "complexity": best.complexity,
             "r2_test": best.test_r2, "exact": exact_match(best.expression, truths[state]), "source": best.source}}
+        if noise > 0:  # what the trajectory refit chooses from, so that a refit can be re-scored without the search
+            component["front"] = [{k: c.as_dict()[k] for k in ("formula", "source", "val_nmse", "complexity")}
+                                  for c in found[state].pareto]
         _baselines(component, split(X, y, seed), names, truths[state], None, None, budget, seed, {}, pykan)
         row["components"].append(component)
     if noise > 0:
