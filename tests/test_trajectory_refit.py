@@ -120,3 +120,13 @@ def test_a_constant_written_twice_in_the_law_snaps_to_one_decimal_value():
     mu = {abs(r) for r in refined.formulas["y"].atoms(sp.Rational) if not r.is_Integer}
     assert len(mu) == 1 and abs(float(mu.pop()) - 0.886) <= 0.002
     assert sp.expand(refined.formulas["y"]).coeff(x) == -1 and refined.formulas["x"] == sp.Symbol("y", real=True)
+
+
+def test_a_polynomial_law_missing_from_the_front_is_proposed_and_chosen_by_bic():
+    # the derivative search's front holds only a wrong structure; the sparse polynomial candidates fitted to the
+    # spline derivatives hold the law, and the fit to the trajectories picks it and snaps its constants
+    data = _noisy_logistic()
+    wrong = Candidate(parse_expression("3 - 0.7*x", ["x"]), "test", 0.05, 5)
+    refined = refine_system(data, {"x": [wrong]}, {"x": wrong})
+    assert sp.simplify(refined.formulas["x"] - (sp.Rational(21, 10) * x - x**2 / 2)) == 0
+    assert any(t["accepted"] and "x**2" in t["formula"] for t in refined.trials)
