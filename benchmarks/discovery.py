@@ -15,6 +15,7 @@ import json
 import platform
 import resource
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -111,12 +112,61 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
     if noise > 0:
         _refine(row, trajectories, found, truths, X, [table.y[rows, c] for c in range(len(names))], seed)
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _score_system(row)
+    return row
+
+
+def _score_system(row: dict) -> None:
+    """Each arm's system-level score from its components: exact when every component is, the worst R²."""
     for arm in ARMS:
         parts = [c.get(arm) for c in row["components"]]
         if arm in row["components"][0]:
             row[arm] = {"exact": all(p is not None and p["exact"] for p in parts),
                         "r2_test": min((p["r2_test"] for p in parts if p), default=None) if all(parts) else None,
                         "seconds": sum(p["seconds"] for p in parts if p)}
+
+
+@dataclass
+class Discovered:
+    """What the refit needs of a stored search result (tools.symbolic.Discovery's best and front)."""
+
+    best: object
+    pareto: list
+
+
+def rescore_refit(row: dict) -> dict:
+    """Re-run only the trajectory refit of a noisy ODE row from the Pareto fronts it stored (the search is
+    deterministic by seed, so the trajectories and fronts are those the refit saw in the run); the engine arm
+    is replaced, every other arm kept. For judging a change to tools.trajectory_refit in minutes, not hours."""
+    from tools.derived import derivative_table
+    from tools.design import design
+    from tools.symbolic import Candidate
+    from tools.verify import substitute_parameters
+    from twin import get_twin, parse_expression
+
+    if not all("front" in c for c in row.get("components", [])) or not row["noise"] > 0:
+        raise ValueError(f"{row.get('problem')}: no stored Pareto fronts (a noisy ODE row of a run that kept them)")
+    twin, seed = get_twin(row["problem"]), row["seed"]
+    trajectories = twin.simulate(design(twin.input_bounds(), 16, "sobol", seed), noise=row["noise"], seed=seed,
+                                 device="cpu")
+    table = derivative_table(trajectories)
+    names = table.input_names
+    rows = np.random.default_rng(seed).permutation(table.n_samples)[: row["n"]]
+    found, truths = {}, {}
+    for component in row["components"]:
+        state = component["state"]
+        front = [Candidate(parse_expression(c["formula"], names), c["source"], c["val_nmse"], c["complexity"])
+                 for c in component["front"]]
+        chosen = parse_expression(component["engine_derivatives"]["formula"], names)
+        best = next((c for c in front if c.expression == chosen), None)
+        if best is None:  # the chosen formula was not on the front
+            best = Candidate(chosen, component["engine_derivatives"]["source"], min(c.val_nmse for c in front),
+                             component["engine_derivatives"]["complexity"])
+        found[state] = Discovered(best, front)
+        truths[state] = substitute_parameters(twin.ground_truth[state], trajectories.params)
+        component["engine"] = dict(component["engine_derivatives"])
+    _refine(row, trajectories, found, truths, table.X[rows], [table.y[rows, c] for c in range(len(names))], seed)
+    _score_system(row)
     return row
 
 

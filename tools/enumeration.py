@@ -158,8 +158,10 @@ def enumerate_expressions(X: np.ndarray, max_size: int = MAX_SIZE) -> Library:
 
 
 def _standardise(matrix: np.ndarray) -> np.ndarray:
+    """Rows centred and scaled to unit RMS; a constant row becomes NaN (no shape), without a warning."""
     centred = matrix - matrix.mean(axis=-1, keepdims=True)
-    return centred / np.sqrt((centred**2).mean(axis=-1, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return centred / np.sqrt((centred**2).mean(axis=-1, keepdims=True))
 
 
 def _distinct_shapes(Z: np.ndarray) -> np.ndarray:
