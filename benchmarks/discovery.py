@@ -17,8 +17,12 @@ import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tools.symbolic import Candidate
 
 RESULTS = Path(__file__).parent / "results"
 #: Scored side by side: the engine, on noisy ODE data also its derivative-only result, and the baselines.
@@ -77,21 +81,32 @@ def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budg
         row["pykan_naive"] = None if expr is None else score(expr, started)
 
 
-def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
-    """One ODE system: 16 trajectories, derivatives by `derivative_table`, each component discovered from data;
-    with noisy data the system is then refined against the trajectories (tools.trajectory_refit), and the
-    derivative-only result is kept as its own arm. The system counts as exact when every component is."""
+#: Rows of the derivative table each ODE component is searched on.
+ODE_ROWS = 2000
+
+
+def _ode_problem(name: str, noise: float, seed: int, n_rows: int):
+    """An ODE benchmark problem's data: the twin, 16 trajectories from Sobol initial states, their derivative
+    table and the seeded choice of ``n_rows`` rows the search sees."""
     from tools.derived import derivative_table
     from tools.design import design
-    from tools.symbolic import discover, split
-    from tools.verify import exact_match, substitute_parameters
     from twin import get_twin
 
     twin = get_twin(name)
     trajectories = twin.simulate(design(twin.input_bounds(), 16, "sobol", seed), noise=noise, seed=seed, device="cpu")
     table = derivative_table(trajectories)
+    return twin, trajectories, table, np.random.default_rng(seed).permutation(table.n_samples)[:n_rows]
+
+
+def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
+    """One ODE system: 16 trajectories, derivatives by `derivative_table`, each component discovered from data;
+    with noisy data the system is then refined against the trajectories (tools.trajectory_refit), and the
+    derivative-only result is kept as its own arm. The system counts as exact when every component is."""
+    from tools.symbolic import discover, split
+    from tools.verify import exact_match, substitute_parameters
+
+    twin, trajectories, table, rows = _ode_problem(name, noise, seed, ODE_ROWS)
     names = table.input_names
-    rows = np.random.default_rng(seed).permutation(table.n_samples)[:2000]
     X = table.X[rows]
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(rows), "components": []}
     found, truths = {}, {}
@@ -130,28 +145,23 @@ def _score_system(row: dict) -> None:
 class Discovered:
     """What the refit needs of a stored search result (tools.symbolic.Discovery's best and front)."""
 
-    best: object
-    pareto: list
+    best: Candidate
+    pareto: list[Candidate]
 
 
 def rescore_refit(row: dict) -> dict:
     """Re-run only the trajectory refit of a noisy ODE row from the Pareto fronts it stored (the search is
     deterministic by seed, so the trajectories and fronts are those the refit saw in the run); the engine arm
     is replaced, every other arm kept. For judging a change to tools.trajectory_refit in minutes, not hours."""
-    from tools.derived import derivative_table
-    from tools.design import design
     from tools.symbolic import Candidate
     from tools.verify import substitute_parameters
-    from twin import get_twin, parse_expression
+    from twin import parse_expression
 
-    if not all("front" in c for c in row.get("components", [])) or not row["noise"] > 0:
+    if not all("front" in c for c in row.get("components", [])):
         raise ValueError(f"{row.get('problem')}: no stored Pareto fronts (a noisy ODE row of a run that kept them)")
-    twin, seed = get_twin(row["problem"]), row["seed"]
-    trajectories = twin.simulate(design(twin.input_bounds(), 16, "sobol", seed), noise=row["noise"], seed=seed,
-                                 device="cpu")
-    table = derivative_table(trajectories)
+    seed = row["seed"]
+    twin, trajectories, table, rows = _ode_problem(row["problem"], row["noise"], seed, row["n"])
     names = table.input_names
-    rows = np.random.default_rng(seed).permutation(table.n_samples)[: row["n"]]
     found, truths = {}, {}
     for component in row["components"]:
         state = component["state"]
