@@ -157,3 +157,13 @@ def test_noisy_trajectories_are_differentiated_by_a_smoothing_spline():
     true_derivative = np.stack([table.X[:, 1], -table.X[:, 0]], axis=1)  # v and −x at the smoothed states
     relative_error = np.sqrt(np.mean((table.y - true_derivative) ** 2)) / np.sqrt(np.mean(true_derivative ** 2))
     assert relative_error < 0.05  # a window-9, order-4 Savitzky–Golay estimate is off by 34 % of the RMS here
+
+
+def test_normalise_gives_the_denominator_an_exact_constant_one():
+    from tools.constants import normalise
+
+    x = sp.Symbol("x", real=True)
+    canonical = normalise((2.0 * x + 1.5) / (0.5 * x + 2.5))
+    numerator, denominator = sp.fraction(canonical)
+    assert denominator.as_coeff_Add()[0] == 1 and isinstance(denominator.as_coeff_Add()[0], sp.Integer)
+    assert abs(float(canonical.subs(x, 0.7)) - (2.0 * 0.7 + 1.5) / (0.5 * 0.7 + 2.5)) < 1e-12

@@ -79,7 +79,8 @@ def normalise(expr: sp.Expr) -> sp.Expr:
         return sp.expand(numerator / denominator)
     constant = denominator.as_coeff_Add()[0]
     if constant != 0 and constant.is_number:
-        numerator, denominator = sp.expand(numerator / constant), sp.expand(denominator / constant)
+        # an exact 1, also where the constant was a float (1.0 would be a free scale again in a refit)
+        numerator, denominator = sp.expand(numerator / constant), 1 + sp.expand(denominator / constant).as_coeff_Add()[1]
     return numerator / denominator
 
 
