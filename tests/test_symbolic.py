@@ -164,6 +164,6 @@ def test_normalise_gives_the_denominator_an_exact_constant_one():
 
     x = sp.Symbol("x", real=True)
     canonical = normalise((2.0 * x + 1.5) / (0.5 * x + 2.5))
-    numerator, denominator = sp.fraction(canonical)
+    _, denominator = sp.fraction(canonical)
     assert denominator.as_coeff_Add()[0] == 1 and isinstance(denominator.as_coeff_Add()[0], sp.Integer)
     assert abs(float(canonical.subs(x, 0.7)) - (2.0 * 0.7 + 1.5) / (0.5 * 0.7 + 2.5)) < 1e-12

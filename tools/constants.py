@@ -80,7 +80,8 @@ def normalise(expr: sp.Expr) -> sp.Expr:
     constant = denominator.as_coeff_Add()[0]
     if constant != 0 and constant.is_number:
         # an exact 1, also where the constant was a float (1.0 would be a free scale again in a refit)
-        numerator, denominator = sp.expand(numerator / constant), 1 + sp.expand(denominator / constant).as_coeff_Add()[1]
+        rest = sp.expand(denominator / constant).as_coeff_Add()[1]
+        numerator, denominator = sp.expand(numerator / constant), 1 + rest
     return numerator / denominator
 
 

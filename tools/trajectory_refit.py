@@ -426,11 +426,13 @@ def refine_system(
 ) -> Refinement:
     """Re-choose and refit each state's formula against the trajectories ``data`` (noisy ODE data).
 
-    ``fronts`` and ``chosen`` come from discovering each state's derivative (tools.symbolic.discover). The
-    system that minimises BIC = RSS/s² + k·ln n wins, s² being the chosen system's residual variance (1 when
-    it fits to the noise); then each constant is snapped where that lowers the criterion. The work is bounded
-    by counts (CANDIDATES_PER_COMPONENT, SNAP_TRIALS, MAX_EVALUATIONS per fit), not by the clock; ``progress``
-    hears of every fit (and may raise to stop the refinement).
+    ``fronts`` and ``chosen`` come from discovering each state's derivative (tools.symbolic.discover); each
+    state's front candidates and ``sparse_candidates`` are tried in turn. The system that minimises
+    BIC = RSS/s² + k·ln n wins, s² being the chosen system's residual variance (1 when it fits to the noise);
+    then its constants are snapped (``_snap``) and rival right-hand sides compared after snapping
+    (``_rival_structures``). The work is bounded by counts (CANDIDATES_PER_COMPONENT, SNAP_TRIALS,
+    RIVALS_PER_STATE, MAX_EVALUATIONS per fit), not by the clock; ``progress`` hears of every fit (and may
+    raise to stop the refinement).
     """
     start = time.perf_counter()
     notify = progress or (lambda stage, info: None)
@@ -485,8 +487,8 @@ def _rival_structures(current: SystemFit, rivals: Mapping[str, Sequence[tuple[fl
     description length counts constants, not structure: on ODEBench 6 a 20-node exp-of-sine step function with
     one free constant beat the law 21x/10 − x²/2 by it). Of those, the RIVALS_PER_STATE of least BIC (their RSS
     and own constants) per state are refitted in the snapped system, snapped, and replace the state's formula
-    where their description length is lower. ``rivals``: per state, the
-    right-hand sides tried and not chosen, with the RSS of the system they were fitted in.
+    where their description length is lower. ``rivals``: per state, the right-hand sides tried and not chosen,
+    with the RSS of the system they were fitted in.
     """
     n = windows.n_observations
     for state in current.formulas:
