@@ -167,3 +167,28 @@ def test_normalise_gives_the_denominator_an_exact_constant_one():
     _, denominator = sp.fraction(canonical)
     assert denominator.as_coeff_Add()[0] == 1 and isinstance(denominator.as_coeff_Add()[0], sp.Integer)
     assert abs(float(canonical.subs(x, 0.7)) - (2.0 * 0.7 + 1.5) / (0.5 * 0.7 + 2.5)) < 1e-12
+
+
+def test_subset_search_matches_least_squares_on_every_subset():
+    import itertools
+
+    from tools.symbolic import sparse_fits
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.2, 2.0, size=(300, 2))
+    library = np.column_stack([x[:, 0], x[:, 1], x[:, 0] ** 2, x[:, 0] * x[:, 1], x[:, 1] ** 2, np.sin(x[:, 1]),
+                               x[:, 0] ** 3, x[:, 0]])  # the last column repeats the first
+    y = 1.5 * x[:, 0] * x[:, 1] - 0.7 * np.sin(x[:, 1]) + 0.3 + 0.05 * rng.normal(size=300)
+
+    def residual(columns):
+        design_matrix = np.column_stack([library[:, list(columns)], np.ones(len(y))])
+        solution, *_ = np.linalg.lstsq(design_matrix, y, rcond=None)
+        return float(np.sum((design_matrix @ solution - y) ** 2))
+
+    for k, coefficients in enumerate(sparse_fits(library, y, 4, intercept=True), start=1):
+        chosen = tuple(np.flatnonzero(coefficients[:-1]))
+        assert len(chosen) == k and 7 not in chosen  # a duplicate column ties with the first: the first wins
+        least = min(residual(c) for c in itertools.combinations(range(library.shape[1]), k))
+        assert residual(chosen) <= least * (1 + 1e-9)
+    exact = sparse_fits(library, 2.0 * library[:, 2] - library[:, 6], 3, intercept=False)[1]
+    assert np.allclose(exact, [0, 0, 2, 0, 0, 0, -1, 0], atol=1e-9)

@@ -339,20 +339,12 @@ def sparse_fits(features: np.ndarray, y: np.ndarray, max_terms: int, intercept: 
     scale[scale == 0] = 1.0
     scaled = features / scale
     base = np.ones((len(y), 1)) if intercept else np.empty((len(y), 0))
-    # The exhaustive search ranks subsets on fewer rows (thousands of small solves); the winner is refitted.
+    # The exhaustive search ranks subsets on fewer rows; the winner is refitted on all.
     few = np.linspace(0, len(y) - 1, min(len(y), EXHAUSTIVE_ROWS)).astype(int)
-    scaled_few, base_few, y_few = scaled[few], base[few], y[few]
     fits = []
     for k in range(1, min(max_terms, n_features) + 1):
         if math.comb(n_features, k) <= EXHAUSTIVE_SUBSETS:
-            best, best_error = None, np.inf
-            for subset in itertools.combinations(range(n_features), k):
-                design_matrix = np.column_stack([scaled_few[:, subset], base_few])
-                solution, *_ = np.linalg.lstsq(design_matrix, y_few, rcond=None)
-                error = float(np.sum((design_matrix @ solution - y_few) ** 2))
-                if error < best_error:
-                    best, best_error = subset, error
-            subset = best
+            subset = _best_subset(np.column_stack([scaled[few], base[few]]), y[few], n_features, k)
             solution, *_ = np.linalg.lstsq(np.column_stack([scaled[:, subset], base]), y, rcond=None)
             coefficients = np.zeros(n_features + intercept)
             coefficients[list(subset)] = solution[:k]
@@ -366,6 +358,39 @@ def sparse_fits(features: np.ndarray, y: np.ndarray, max_terms: int, intercept: 
         coefficients[:n_features] /= scale
         fits.append(coefficients)
     return fits
+
+
+#: Subsets scored per batch of the exhaustive search (bounds its memory to ~30 MB).
+SUBSET_BATCH = 1000
+
+
+def _best_subset(design: np.ndarray, y: np.ndarray, n_features: int, k: int) -> tuple[int, ...]:
+    """The ``k`` of the first ``n_features`` columns of ``design`` (the columns after them, an intercept, are
+    always in) whose least-squares fit to ``y`` leaves the least residual; of fits equal to rounding (two
+    exact fits, duplicate columns), the first subset in library order.
+
+    All subsets are scored in batches (thousands of small np.linalg.lstsq calls took most of a noisy
+    search's time): with design = QR, a subset's columns are Q·R_S, so its residual is what lies outside Q
+    plus the residual of Qᵀy on R_S, from a batched QR of the small R_S. The residual vectors themselves are
+    summed, not ‖y‖² − ‖projection‖², which loses every digit when a fit is exact. A subset whose columns are
+    collinear only repeats a smaller subset's fit and ranks last.
+    """
+    subsets = np.array(list(itertools.combinations(range(n_features), k)))
+    always = np.arange(n_features, design.shape[1])
+    index = np.column_stack([subsets, np.broadcast_to(always, (len(subsets), len(always)))])
+    q, r = np.linalg.qr(design)
+    z = q.T @ y
+    outside = float(np.sum((y - q @ z) ** 2))
+    rss = np.empty(len(index))
+    for start in range(0, len(index), SUBSET_BATCH):
+        part = np.moveaxis(r[:, index[start:start + SUBSET_BATCH]], 0, 1)  # (batch, rank, columns)
+        q_part, r_part = np.linalg.qr(part)
+        left = z - np.einsum("bpm,bm->bp", q_part, np.einsum("bpm,p->bm", q_part, z))
+        diagonal = np.abs(np.diagonal(r_part, axis1=1, axis2=2))
+        collinear = diagonal.min(axis=1) <= 1e-10 * np.maximum(diagonal.max(axis=1), 1e-300)
+        rss[start:start + SUBSET_BATCH] = np.where(collinear, np.inf, outside + np.sum(left**2, axis=1))
+    tied = rss <= rss.min() * (1 + 1e-9) + 1e-13 * float(y @ y)
+    return tuple(int(i) for i in subsets[int(np.argmax(tied))])
 
 
 def sparse_arm(X: np.ndarray, y: np.ndarray, names: list[str], max_terms: int = 6) -> list[sp.Expr]:
