@@ -212,20 +212,27 @@ def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, t
             "exact": exact_match(expr, truths[state]), "source": "trajectory refit"}
 
 
-def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
-    """One problem: data from the twin, discovery from data only, then scoring against the truth."""
-    from tools.constants import evaluate, nmse
+def closed_form_problem(name: str, noise: float, seed: int):
+    """A closed-form problem's twin, its 400 Sobol samples, its ground truth (for scoring only) and the inputs
+    sampled on a positive range (declared positive in the exact check)."""
     from tools.design import design
-    from tools.symbolic import discover, split
-    from tools.verify import exact_match, extrapolation_inputs, positive_inputs, r2
+    from tools.verify import positive_inputs
     from twin import get_twin
 
     twin = get_twin(name)
-    truth = next(iter(twin.ground_truth.values()))
     data = twin.simulate(design(twin.input_bounds(), 400, "sobol", seed), noise=noise, seed=seed, drop_invalid=True)
+    return twin, data, next(iter(twin.ground_truth.values())), positive_inputs(twin.input_names, data.X)
+
+
+def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
+    """One problem: data from the twin, discovery from data only, then scoring against the truth."""
+    from tools.constants import evaluate
+    from tools.symbolic import discover, split
+    from tools.verify import exact_match, extrapolation_inputs, r2
+
+    twin, data, truth, positive = closed_form_problem(name, noise, seed)
     names = twin.input_names
     X, y = data.X, data.y[:, 0]
-    positive = positive_inputs(names, X)
     extra = twin.simulate(extrapolation_inputs(twin.input_bounds(), 400, seed + 1), drop_invalid=True)
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(y), "dropped": data.meta["dropped"]}
     started = time.perf_counter()

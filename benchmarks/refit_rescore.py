@@ -19,18 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from benchmarks.discovery import rescore_refit, summarise
-
-
-def _one_thread() -> None:
-    """Each worker computes on one core, as Dask's workers do in benchmarks.discovery: torch's and BLAS's own
-    thread pools on a machine whose cores the other workers already hold only wait on each other (measured:
-    the refit of ODEBench 25 took 242 s with two torch threads per worker beside another worker, 101 s with one,
-    same result)."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    threadpool_limits(1)
+from benchmarks.workers import one_thread
 
 
 def main() -> None:
@@ -47,7 +36,7 @@ def main() -> None:
                  "benchmarks.discovery")
     log = args.results.with_name(args.results.stem + "_rescored.jsonl")
     done = {json.loads(line)["problem"] for line in log.read_text().splitlines()} if log.exists() else set()
-    with ProcessPoolExecutor(args.workers, initializer=_one_thread) as pool, log.open("a") as handle:
+    with ProcessPoolExecutor(args.workers, initializer=one_thread) as pool, log.open("a") as handle:
         for crashed in (r for r in runs if "components" not in r and r["problem"] not in done):
             handle.write(json.dumps(crashed) + "\n")  # a problem that crashed in the run stays a failure
         futures = {pool.submit(rescore_refit, r): r["problem"] for r in runs

@@ -135,6 +135,12 @@ def test_exact_match_rules():
     a, b = sp.symbols("a b")
     assert not exact_match(sp.sqrt(a) * sp.sqrt(b), sp.sqrt(a * b))  # not equal for negative a, b
     assert exact_match(sp.sqrt(a) * sp.sqrt(b), sp.sqrt(a * b), positive={"a", "b"})
+    x, y, z = sp.symbols("x y z")  # a benchmark file's float 8/3 against a snapped rational (ODEBench 56)
+    stored = x * y - sp.Float(2.6666666666666665) * z
+    assert exact_match(x * y - sp.Rational(8, 3) * z, stored)
+    assert exact_match(x * y - sp.Float(2.667) * z, stored)
+    assert not exact_match(x * y - sp.Rational(37, 14) * z, stored)  # 2.64: three digits still decide
+    assert not exact_match(x * y - sp.Rational(8, 3) * z ** 2, stored)
 
 
 def test_extrapolation_inputs_lie_outside_the_box():

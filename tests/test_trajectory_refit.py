@@ -57,6 +57,25 @@ def test_unfreeze_frees_coefficients_but_not_exponents():
     assert abs(float(free.subs({x: 1, y: 0})) - float(-2 / (13 * np.pi) + 1 / 3)) < 1e-12
 
 
+def test_free_removes_the_redundant_scale_of_a_fraction_term_even_in_a_large_sum():
+    from tools.constants import parameterise
+    from tools.trajectory_refit import _free
+
+    names = ["x_0", "x_1"]
+    # 7x₁/(6(x₀ + 1/x₀)) is stored as 7x₁/(6x₀ + 6/x₀): three constants for two degrees of freedom (ODEBench 42)
+    found = parse_expression("-6/7 + 16*x_0/11 + 3/(11*x_1) - 7*x_1/(6*(x_0 + 1/x_0))", names)
+    free = _free(found)
+    values = {s: {"x_0": 1.3, "x_1": 0.7}[s.name] for s in found.free_symbols}
+    assert abs(float(free.xreplace(values)) - float(found.xreplace(values))) < 1e-12
+    # every constant identifiable: the Jacobian in the constants has full rank on random inputs
+    template, constants, start = parameterise(free)
+    inputs = sorted(found.free_symbols, key=lambda s: s.name)
+    gradient = sp.lambdify([*inputs, *constants], [sp.diff(template, c) for c in constants])
+    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, 2))
+    J = np.array([gradient(*row, *start) for row in X], dtype=float)
+    assert np.linalg.matrix_rank(J, tol=1e-8 * np.abs(J).max()) == len(constants)
+
+
 def test_fit_system_needs_trajectories_and_one_formula_per_state():
     data = _noisy_logistic()
     windows = shooting_windows(data)

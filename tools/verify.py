@@ -41,10 +41,11 @@ def extrapolation_inputs(bounds: np.ndarray, n: int, seed: int, widen: float = 0
     return np.concatenate(rows)[:n]
 
 
-def _round_floats(expr: sp.Expr, digits: int = 3) -> sp.Expr:
-    """Floats rounded to ``digits`` significant digits, as exact rationals so that simplification
-    can cancel them against the rationals of the other side."""
-    return expr.xreplace({f: sp.Rational(f"{float(f):.{digits}g}") for f in expr.atoms(sp.Float)})
+def _round_numbers(expr: sp.Expr, rationals: bool, digits: int = 3) -> sp.Expr:
+    """Floats (and, with ``rationals``, non-integer rationals) rounded to ``digits`` significant digits, as
+    exact rationals so that simplification can cancel them against the numbers of the other side."""
+    numbers = expr.atoms(sp.Float) | ({r for r in expr.atoms(sp.Rational) if not r.is_integer} if rationals else set())
+    return expr.xreplace({f: sp.Rational(f"{float(f):.{digits}g}") for f in numbers})
 
 
 def _is_constant_after_simplify(expr: sp.Expr) -> bool:
@@ -55,18 +56,28 @@ def _is_constant_after_simplify(expr: sp.Expr) -> bool:
 def _exact_worker(found: sp.Expr, truth: sp.Expr, results: multiprocessing.Queue) -> None:
     # Rounding happens in the raw forms and again after expanding both sides, so that a constant the
     # truth spells as a combination (8 − 0.0225) meets the same constant found as one float (7.9775).
+    # Each form is compared as written and again with non-integer rationals rounded like floats: snapped
+    # constants are exact rationals (8/3), where a benchmark file may store the same number as a float
+    # (2.6666666666666665, which rounds to 2.67); SRBench's own check forms the difference before rounding
+    # and accepts that pair too.
+    tried = set()
     for canonical in (lambda e: e, sp.expand):
-        a, b = _round_floats(canonical(truth)), _round_floats(canonical(found))
-        if _is_constant_after_simplify(a - b) or _is_constant_after_simplify(a / b):
-            results.put(True)
-            return
+        for rationals in (False, True):
+            a, b = _round_numbers(canonical(truth), rationals), _round_numbers(canonical(found), rationals)
+            if (a, b) in tried:
+                continue
+            tried.add((a, b))
+            if _is_constant_after_simplify(a - b) or _is_constant_after_simplify(a / b):
+                results.put(True)
+                return
     results.put(False)
 
 
 def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECONDS,
                 positive: set[str] | frozenset[str] = frozenset()) -> bool:
     """SRBench exact recovery: ``found`` is not constant and truth − found or truth / found simplifies
-    to a constant (floats rounded to 3 significant digits); a simplification time-out is a failure.
+    to a constant (floats rounded to 3 significant digits, tried also with the found expression's and the
+    truth's non-integer rationals rounded alike); a simplification time-out is a failure.
 
     Symbols are matched by name; those in ``positive`` (inputs sampled on a positive range) are
     declared positive, so that e.g. √a·√b and √(ab) compare equal where the data live.
