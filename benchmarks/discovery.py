@@ -212,7 +212,7 @@ def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, t
             "exact": exact_match(expr, truths[state]), "source": "trajectory refit"}
 
 
-def closed_form_problem(name: str, noise: float, seed: int):
+def closed_form_problem(name: str, noise: float, seed: int) -> tuple:
     """A closed-form problem's twin, its 400 Sobol samples, its ground truth (for scoring only) and the inputs
     sampled on a positive range (declared positive in the exact check)."""
     from tools.design import design

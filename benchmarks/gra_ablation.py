@@ -320,11 +320,12 @@ def main() -> None:
     log = RESULTS / "gra_ablation.jsonl"  # one line per (twin, seed): an interrupted run resumes
     call_seeds = args.seeds if args.call_seeds is None else min(args.call_seeds, args.seeds)
     done = {(r["twin"], r["seed"]): r for r in load_rows(log)}
+    measures_calls = {n: bool(case.call_budgets) for n, case in cases().items()}
     todo = []  # (twin, seed, run the cell, measure the calls)
     for n in names:
         for seed in range(args.seeds):
             row = done.get((n, seed))
-            calls = seed < call_seeds and bool(cases()[n].call_budgets) and "calls_to_1pct" not in (row or {})
+            calls = seed < call_seeds and measures_calls[n] and "calls_to_1pct" not in (row or {})
             if row is None or calls:
                 todo.append((n, seed, row is None, calls))
     with ProcessPoolExecutor(args.workers, initializer=one_thread) as pool, log.open("a") as handle:
