@@ -55,7 +55,7 @@ def naive_pykan(X: np.ndarray, y: np.ndarray, names: list[str], seed: int):
 
 
 def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budget: float, seed: int,
-               positive: dict, pykan: bool) -> None:
+               positive: frozenset[str], pykan: bool) -> None:
     """Score pyoperon alone (MSE selection, the engine's operon budget) and, when asked, naive pykan."""
     from tools.constants import evaluate, nmse
     from tools.symbolic import operon_arm
@@ -103,10 +103,11 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
     with noisy data the system is then refined against the trajectories (tools.trajectory_refit), and the
     derivative-only result is kept as its own arm. The system counts as exact when every component is."""
     from tools.symbolic import discover, split
-    from tools.verify import exact_match, substitute_parameters
+    from tools.verify import exact_match, positive_inputs, substitute_parameters
 
     twin, trajectories, table, rows = _ode_problem(name, noise, seed, ODE_ROWS)
     names = table.input_names
+    positive = positive_inputs(names, table.X)  # states positive wherever the trajectories went
     X = table.X[rows]
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(rows), "components": []}
     found, truths = {}, {}
@@ -118,14 +119,15 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
         best = found[state].best
         component = {"state": state, "engine": {
             "formula": best.text, "seconds": time.perf_counter() - started, "complexity": best.complexity,
-            "r2_test": best.test_r2, "exact": exact_match(best.expression, truths[state]), "source": best.source}}
+            "r2_test": best.test_r2, "exact": exact_match(best.expression, truths[state], positive=positive),
+            "source": best.source}}
         if noise > 0:  # what the trajectory refit chooses from, so that a refit can be re-scored without the search
             component["front"] = [{k: c.as_dict()[k] for k in ("formula", "source", "val_nmse", "complexity")}
                                   for c in found[state].pareto]
-        _baselines(component, split(X, y, seed), names, truths[state], None, None, budget, seed, {}, pykan)
+        _baselines(component, split(X, y, seed), names, truths[state], None, None, budget, seed, positive, pykan)
         row["components"].append(component)
     if noise > 0:
-        _refine(row, trajectories, found, truths, X, [table.y[rows, c] for c in range(len(names))], seed)
+        _refine(row, trajectories, found, truths, X, [table.y[rows, c] for c in range(len(names))], seed, positive)
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     _score_system(row)
     return row
@@ -154,7 +156,7 @@ def rescore_refit(row: dict) -> dict:
     deterministic by seed, so the trajectories and fronts are those the refit saw in the run); the engine arm
     is replaced, every other arm kept. For judging a change to tools.trajectory_refit in minutes, not hours."""
     from tools.symbolic import Candidate
-    from tools.verify import substitute_parameters
+    from tools.verify import positive_inputs, substitute_parameters
     from twin import parse_expression
 
     if not all("front" in c for c in row.get("components", [])):
@@ -175,13 +177,14 @@ def rescore_refit(row: dict) -> dict:
         found[state] = Discovered(best, front)
         truths[state] = substitute_parameters(twin.ground_truth[state], trajectories.params)
         component["engine"] = dict(component["engine_derivatives"])
-    _refine(row, trajectories, found, truths, table.X[rows], [table.y[rows, c] for c in range(len(names))], seed)
+    _refine(row, trajectories, found, truths, table.X[rows], [table.y[rows, c] for c in range(len(names))], seed,
+            positive_inputs(names, table.X))
     _score_system(row)
     return row
 
 
 def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, targets: list[np.ndarray],
-            seed: int) -> None:
+            seed: int, positive: frozenset[str]) -> None:
     """Refine the discovered system against the noisy trajectories: the result becomes the engine arm, the
     derivative-only result is kept as ``engine_derivatives``; the refinement's time is shared by the components."""
     from tools.constants import evaluate
@@ -209,7 +212,7 @@ def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, t
         component["engine"] = {
             "formula": str(expr), "seconds": component["engine"]["seconds"] + share,
             "r2_test": r2_score(evaluate(expr, test.X_test, names), test.y_test),
-            "exact": exact_match(expr, truths[state]), "source": "trajectory refit"}
+            "exact": exact_match(expr, truths[state], positive=positive), "source": "trajectory refit"}
 
 
 def closed_form_problem(name: str, noise: float, seed: int) -> tuple:

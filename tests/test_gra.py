@@ -137,3 +137,16 @@ def test_resonance_design_through_the_tool_registry(tmp_path):
     assert result["simulator_calls"] == 40 and len(result["rounds"]) == 3
     with pytest.raises(ToolError, match="closed-form"):
         call_tool(ctx, "run_experiment", {"twin": "lorenz", "samples": 10, "method": "resonance"})
+
+
+def test_ablation_calls_to_target_are_compared_pairwise_with_unreached_beyond_the_largest_budget():
+    from benchmarks.gra_ablation import _calls_summary
+
+    calls = [(48, 24), (96, 24), (None, 192), (24, 48), (24, 24), (192, 96)]  # (plain, A_seq) per seed
+    cells = [{"calls_to_1pct": {"plain": p, "A_seq": a}} for p, a in calls]
+    summary = _calls_summary(cells, "A_seq", most_tried=192)
+    assert summary["median_calls_to_1pct"] == 36.0 and summary["reached_1pct"] == 1.0
+    assert (summary["calls_fewer_than_plain"], summary["calls_more_than_plain"]) == (4, 1)
+    assert 0 < summary["p_calls_vs_plain"] < 1
+    plain = _calls_summary(cells, "plain", most_tried=192)
+    assert plain["reached_1pct"] == 5 / 6 and plain["median_calls_to_1pct"] == 72.0 and "p_calls_vs_plain" not in plain

@@ -135,6 +135,9 @@ def test_exact_match_rules():
     a, b = sp.symbols("a b")
     assert not exact_match(sp.sqrt(a) * sp.sqrt(b), sp.sqrt(a * b))  # not equal for negative a, b
     assert exact_match(sp.sqrt(a) * sp.sqrt(b), sp.sqrt(a * b), positive={"a", "b"})
+    damping = -sp.Float(0.64) * b * sp.Abs(b) - sp.sin(a)  # ODEBench 44, whose trajectories keep b > 0
+    assert not exact_match(-sp.Rational(16, 25) * b ** 2 - sp.sin(a), damping)
+    assert exact_match(-sp.Rational(16, 25) * b ** 2 - sp.sin(a), damping, positive={"b"})
     x, y, z = sp.symbols("x y z")  # a benchmark file's float 8/3 against a snapped rational (ODEBench 56)
     stored = x * y - sp.Float(2.6666666666666665) * z
     assert exact_match(x * y - sp.Rational(8, 3) * z, stored)
