@@ -85,17 +85,20 @@ def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budg
 ODE_ROWS = 2000
 
 
-def _ode_problem(name: str, noise: float, seed: int, n_rows: int):
+def ode_problem(name: str, noise: float, seed: int, n_rows: int):
     """An ODE benchmark problem's data: the twin, 16 trajectories from Sobol initial states, their derivative
-    table and the seeded choice of ``n_rows`` rows the search sees."""
+    table, the seeded choice of ``n_rows`` rows the search sees, and the states positive on every row of the
+    table, wherever the trajectories went (declared positive in the exact check)."""
     from tools.derived import derivative_table
     from tools.design import design
+    from tools.verify import positive_inputs
     from twin import get_twin
 
     twin = get_twin(name)
     trajectories = twin.simulate(design(twin.input_bounds(), 16, "sobol", seed), noise=noise, seed=seed, device="cpu")
     table = derivative_table(trajectories)
-    return twin, trajectories, table, np.random.default_rng(seed).permutation(table.n_samples)[:n_rows]
+    rows = np.random.default_rng(seed).permutation(table.n_samples)[:n_rows]
+    return twin, trajectories, table, rows, positive_inputs(table.input_names, table.X)
 
 
 def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
@@ -103,11 +106,10 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
     with noisy data the system is then refined against the trajectories (tools.trajectory_refit), and the
     derivative-only result is kept as its own arm. The system counts as exact when every component is."""
     from tools.symbolic import discover, split
-    from tools.verify import exact_match, positive_inputs, substitute_parameters
+    from tools.verify import exact_match, substitute_parameters
 
-    twin, trajectories, table, rows = _ode_problem(name, noise, seed, ODE_ROWS)
+    twin, trajectories, table, rows, positive = ode_problem(name, noise, seed, ODE_ROWS)
     names = table.input_names
-    positive = positive_inputs(names, table.X)  # states positive wherever the trajectories went
     X = table.X[rows]
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(rows), "components": []}
     found, truths = {}, {}
@@ -156,13 +158,13 @@ def rescore_refit(row: dict) -> dict:
     deterministic by seed, so the trajectories and fronts are those the refit saw in the run); the engine arm
     is replaced, every other arm kept. For judging a change to tools.trajectory_refit in minutes, not hours."""
     from tools.symbolic import Candidate
-    from tools.verify import positive_inputs, substitute_parameters
+    from tools.verify import substitute_parameters
     from twin import parse_expression
 
     if not all("front" in c for c in row.get("components", [])):
         raise ValueError(f"{row.get('problem')}: no stored Pareto fronts (a noisy ODE row of a run that kept them)")
     seed = row["seed"]
-    twin, trajectories, table, rows = _ode_problem(row["problem"], row["noise"], seed, row["n"])
+    twin, trajectories, table, rows, positive = ode_problem(row["problem"], row["noise"], seed, row["n"])
     names = table.input_names
     found, truths = {}, {}
     for component in row["components"]:
@@ -178,7 +180,7 @@ def rescore_refit(row: dict) -> dict:
         truths[state] = substitute_parameters(twin.ground_truth[state], trajectories.params)
         component["engine"] = dict(component["engine_derivatives"])
     _refine(row, trajectories, found, truths, table.X[rows], [table.y[rows, c] for c in range(len(names))], seed,
-            positive_inputs(names, table.X))
+            positive)
     _score_system(row)
     return row
 

@@ -26,7 +26,8 @@ the first site at t_end, A·exp(−λ(k)·t_end); the diffusivity D is unknown, 
 Simulator calls to 1 %: the arms plain, A_seq, B and C are rerun at budgets of 8–48 calls (closed-form twins)
 or plain, A_seq and B at 24–192 calls (ODE and field twins: C equals plain under Adam, and each ODE fit costs
 ~100× a closed-form one); the smallest budget whose fit has every parameter within 1 % is reported (None: not
-reached), with a paired Wilcoxon test against plain on log₂ calls (not reached: the next doubling of the largest budget). Lotka–Volterra is left out: at 24 calls every arm is at ~13 %, and 1/√n scaling puts 1 % beyond 3,000
+reached), with a paired Wilcoxon test against plain on log₂ calls (not reached: the next doubling of the largest
+budget). Lotka–Volterra is left out: at 24 calls every arm is at ~13 %, and 1/√n scaling puts 1 % beyond 3,000
 calls. ``--call-seeds N`` measures them on the first N seeds only; rows written before are completed in place
 (a later line for the same twin and seed adds to the earlier one).
 """
@@ -310,6 +311,7 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def _calls_versus_plain(entry: dict) -> str:
+    """The table cell "fewer/more, p" of an arm's calls to 1 % against plain (empty where not compared)."""
     if "calls_fewer_than_plain" not in entry:
         return ""
     p = entry["p_calls_vs_plain"]

@@ -15,7 +15,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from benchmarks.discovery import ARMS, _ode_problem, _score_system, closed_form_problem, summarise
+from benchmarks.discovery import ARMS, _score_system, closed_form_problem, ode_problem, summarise
 
 
 def _check(formula: str, names: list[str], truth, positive) -> bool:
@@ -31,13 +31,12 @@ def _check(formula: str, names: list[str], truth, positive) -> bool:
 
 def rescore_row(row: dict) -> tuple[dict, list[str]]:
     """The row with every arm's ``exact`` recomputed, and a line for each flag that changed."""
-    from tools.verify import positive_inputs, substitute_parameters
+    from tools.verify import substitute_parameters
 
     changes = []
     if "components" in row:  # an ODE system: each component, then the system
-        twin, trajectories, table, _ = _ode_problem(row["problem"], row["noise"], row["seed"], row["n"])
+        twin, trajectories, table, _, positive = ode_problem(row["problem"], row["noise"], row["seed"], row["n"])
         names = table.input_names
-        positive = positive_inputs(names, table.X)  # as the run declared them: states positive wherever observed
         parts = [(c, c["state"], substitute_parameters(twin.ground_truth[c["state"]], trajectories.params), positive)
                  for c in row["components"]]
     elif "error" not in row:

@@ -79,8 +79,8 @@ def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECOND
     to a constant (floats rounded to 3 significant digits, tried also with the found expression's and the
     truth's non-integer rationals rounded alike); a simplification time-out is a failure.
 
-    Symbols are matched by name; those in ``positive`` (inputs sampled on a positive range) are
-    declared positive, so that e.g. √a·√b and √(ab) compare equal where the data live.
+    Symbols are matched by name; those in ``positive`` (inputs sampled on a positive range, ODE states positive
+    on every trajectory) are declared positive, so that e.g. √a·√b and √(ab) compare equal where the data live.
     """
     by_name = {s: sp.Symbol(s.name, positive=True) if s.name in positive else sp.Symbol(s.name)
                for s in found.free_symbols | truth.free_symbols}
