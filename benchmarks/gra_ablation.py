@@ -282,6 +282,20 @@ def _calls_summary(cells: list[dict], arm: str, most_tried: int) -> dict:
     return summary
 
 
+def _paired_p(errors: np.ndarray, baseline: np.ndarray, compared: bool) -> float | None:
+    """Wilcoxon signed-rank p of an arm's errors against its baseline's, seed by seed (None where not compared
+    or where the two are the same on every seed)."""
+    return float(wilcoxon(errors, baseline).pvalue) if compared and np.any(errors != baseline) else None
+
+
+def _parameter_summary(cells: list[dict], arm: str, baseline: str, parameter: str) -> dict:
+    """One parameter's relative error under ``arm``: median, bootstrap 95 % interval, paired p against the baseline."""
+    errors = np.array([c["arms"][arm]["param_error"][parameter] for c in cells])
+    plain = np.array([c["arms"][baseline]["param_error"][parameter] for c in cells])
+    median, low, high = _median_ci(errors, 0)
+    return {"median": median, "ci95": [low, high], "p_vs_plain": _paired_p(errors, plain, arm != baseline)}
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     table = []
     for name in sorted({r["twin"] for r in rows}):
@@ -291,13 +305,13 @@ def summarise(rows: list[dict]) -> list[dict]:
             plain = np.array([c["arms"][baseline]["max_param_error"] for c in cells])
             errors = np.array([c["arms"][arm]["max_param_error"] for c in cells])
             median, low, high = _median_ci(errors, 0)
-            p_value = None
-            if arm != baseline and np.any(errors != plain):
-                p_value = float(wilcoxon(errors, plain).pvalue)
             entry = {
                 "twin": name, "arm": arm, "resonant": cases()[name].resonant, "seeds": len(cells),
                 "median_max_param_error": median, "ci95": [low, high],
-                "p_vs_plain": p_value, "better_than_plain": float(np.mean(errors < plain)),
+                "p_vs_plain": _paired_p(errors, plain, arm != baseline),
+                "better_than_plain": float(np.mean(errors < plain)),
+                "param_errors": {parameter: _parameter_summary(cells, arm, baseline, parameter)
+                                 for parameter in cells[0]["arms"][arm]["param_error"]},
                 "median_rmse_near": float(np.nanmedian([c["arms"][arm]["rmse_near"] for c in cells])),
                 "median_rmse_far": float(np.nanmedian([c["arms"][arm]["rmse_far"] for c in cells])),
                 "failure_rate": float(np.mean([c["arms"][arm]["failed"] for c in cells])),
@@ -308,6 +322,12 @@ def summarise(rows: list[dict]) -> list[dict]:
                 entry.update(_calls_summary(measured, arm, max(cases()[name].call_budgets)))
             table.append(entry)
     return table
+
+
+def _per_parameter(entry: dict) -> str:
+    """The table cell of an arm's median error per parameter, with the paired p against plain where compared."""
+    return ", ".join(f"{name} {e['median']:.2%}" + ("" if e["p_vs_plain"] is None else f" ({e['p_vs_plain']:.2g})")
+                     for name, e in entry["param_errors"].items())
 
 
 def _calls_versus_plain(entry: dict) -> str:
@@ -360,17 +380,19 @@ def main() -> None:
     table = summarise([r for r in load_rows(log) if r["seed"] < args.seeds])
     (RESULTS / "gra_ablation.json").write_text(json.dumps(
         {"settings": vars(args), "machine": platform.machine(), "summary": table}, indent=1))
-    print("| twin | arm | median max parameter error [95 % CI] | p vs plain | share better | RMSE near | RMSE far "
-          "| failures | calls to 1 % (reached) | calls vs plain: fewer/more, p |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| twin | arm | median max parameter error [95 % CI] | p vs plain | share better | median error per parameter "
+          "(p vs plain) | RMSE near | RMSE far | failures | fit seconds | calls to 1 % (reached) "
+          "| calls vs plain: fewer/more, p |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for t in table:
         p = "" if t["p_vs_plain"] is None else f"{t['p_vs_plain']:.3g}"
         calls = "" if "reached_1pct" not in t else (
             f"{t['median_calls_to_1pct'] or '> %d' % t['most_calls_tried']} ({t['reached_1pct']:.0%}"
             + ("" if t["call_seeds"] == t["seeds"] else f" of {t['call_seeds']} seeds") + ")")
         print(f"| {t['twin']} | {t['arm']} | {t['median_max_param_error']:.2%} [{t['ci95'][0]:.2%}, {t['ci95'][1]:.2%}] "
-              f"| {p} | {t['better_than_plain']:.0%} | {t['median_rmse_near']:.3g} | {t['median_rmse_far']:.3g} "
-              f"| {t['failure_rate']:.0%} | {calls} | {_calls_versus_plain(t)} |")
+              f"| {p} | {t['better_than_plain']:.0%} | {_per_parameter(t)} | {t['median_rmse_near']:.3g} "
+              f"| {t['median_rmse_far']:.3g} | {t['failure_rate']:.0%} | {t['median_seconds']:.2g} | {calls} "
+              f"| {_calls_versus_plain(t)} |")
 
 
 if __name__ == "__main__":

@@ -150,3 +150,16 @@ def test_ablation_calls_to_target_are_compared_pairwise_with_unreached_beyond_th
     assert 0 < summary["p_calls_vs_plain"] < 1
     plain = _calls_summary(cells, "plain", most_tried=192)
     assert plain["reached_1pct"] == 5 / 6 and plain["median_calls_to_1pct"] == 72.0 and "p_calls_vs_plain" not in plain
+
+
+def test_ablation_summarises_each_parameter_paired_against_plain():
+    from benchmarks.gra_ablation import _parameter_summary
+
+    # gamma: A_seq better on every seed; F0: the same on every seed (no test possible)
+    cells = [{"arms": {"plain": {"param_error": {"F0": 0.01, "gamma": 0.02 + i / 100}},
+                       "A_seq": {"param_error": {"F0": 0.01, "gamma": 0.01 + i / 100}}}} for i in range(8)]
+    gamma = _parameter_summary(cells, "A_seq", "plain", "gamma")
+    assert gamma["median"] == pytest.approx(0.045) and gamma["ci95"][0] <= 0.045 <= gamma["ci95"][1]
+    assert gamma["p_vs_plain"] < 0.01
+    assert _parameter_summary(cells, "A_seq", "plain", "F0")["p_vs_plain"] is None
+    assert _parameter_summary(cells, "plain", "plain", "gamma")["p_vs_plain"] is None
