@@ -210,3 +210,14 @@ def test_a_rational_law_is_proposed_in_the_integral_form():
     assert matches
     for slope, terms in matches:
         assert abs(slope - 1) < 0.1 and all(abs(terms[m] - c) < 0.1 * abs(c) for m, c in law.items())
+
+
+def test_the_noise_scale_comes_from_the_best_fitting_system_not_a_poor_first_choice():
+    # a wrong chosen formula leaves residuals far above the noise; judged by its residual variance, every later
+    # comparison (candidates, snaps, rivals) would be lenient; the law among the candidates sets s² instead
+    data = _noisy_logistic()
+    wrong = Candidate(parse_expression("1.5", ["x"]), "test", 0.5, 1)
+    refined = refine_system(data, {"x": [wrong]}, {"x": wrong})
+    assert refined.rss_chosen > 4 * refined.n_observations  # s² would be 4.7
+    assert refined.scale2 == pytest.approx(max(1.0, refined.rss / refined.n_observations), rel=0.02)
+    assert refined.as_dict()["noise_scale2"] == refined.scale2

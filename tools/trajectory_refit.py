@@ -285,12 +285,14 @@ class Refinement:
     n_observations: int
     trials: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    #: The residual variance per observation (in σ² units) the comparisons assumed: s² of BIC.
+    scale2: float = 1.0
     adequate: bool = True
 
     def as_dict(self) -> dict:
         return {"formulas": {s: str(e) for s, e in self.formulas.items()}, "rss_over_sigma2": self.rss,
                 "rss_chosen": self.rss_chosen, "observations": self.n_observations, "trials": self.trials,
-                "seconds": self.seconds, "adequate": self.adequate}
+                "seconds": self.seconds, "noise_scale2": self.scale2, "adequate": self.adequate}
 
 
 def _alternatives(front: Sequence[Candidate], chosen: Candidate) -> list[sp.Expr]:
@@ -438,7 +440,8 @@ def refine_system(
 
     ``fronts`` and ``chosen`` come from discovering each state's derivative (tools.symbolic.discover); each
     state's front candidates and ``sparse_candidates`` are tried in turn. The system that minimises
-    BIC = RSS/s² + k·ln n wins, s² being the chosen system's residual variance (1 when it fits to the noise);
+    BIC = RSS/s² + k·ln n wins, s² being the least residual variance of the systems fitted (1 when one fits to the
+    noise);
     then its constants are snapped (``_snap``) and rival right-hand sides compared after snapping
     (``_rival_structures``). The work is bounded by counts (CANDIDATES_PER_COMPONENT, SNAP_TRIALS,
     RIVALS_PER_STATE, MAX_EVALUATIONS per fit), not by the clock; ``progress`` hears of every fit (and may
@@ -466,6 +469,10 @@ def refine_system(
         for alternative in [*_alternatives(fronts[state], chosen[state]), *proposed[state]]:
             notify("trajectory_refit", {"state": state, "candidate": str(alternative)})
             trial = _try_fit({**current.formulas, state: _free(alternative)}, windows)
+            if trial is not None:
+                # s² is the least residual variance of any system fitted: a first fit that did not converge
+                # (ODEBench 55: RSS 29σ² per value) would otherwise make every later comparison lenient.
+                scale2 = max(1.0, min(scale2, trial.rss / max(1, n - trial.n_constants)))
             better = bool(trial is not None and trial.bic(scale2, n) < current.bic(scale2, n))
             trials.append({"state": state, "formula": str(alternative), "rss": None if trial is None else trial.rss,
                            "constants": None if trial is None else trial.n_constants, "accepted": better})
@@ -478,11 +485,11 @@ def refine_system(
         # The integrated system does not reproduce the trajectories: its fit cannot judge constants (an inflated
         # s² would let every term snap to 0), so the derivative-based formulas stand.
         formulas = {s: c.expression for s, c in chosen.items()}
-        return Refinement(formulas, current.rss, rss_chosen, n, trials, seconds(), adequate=False)
+        return Refinement(formulas, current.rss, rss_chosen, n, trials, seconds(), scale2, adequate=False)
     current = _snap(current, windows, scale2, notify)
     rivals = {state: [fit for text, fit in tried[state].items() if text != in_use[state]] for state in tried}
     current = _rival_structures(current, rivals, windows, scale2, notify, trials)
-    return Refinement(current.formulas, current.rss, rss_chosen, n, trials, seconds())
+    return Refinement(current.formulas, current.rss, rss_chosen, n, trials, seconds(), scale2)
 
 
 def _rival_structures(current: SystemFit, rivals: Mapping[str, Sequence[tuple[float, sp.Expr]]], windows: Windows,
