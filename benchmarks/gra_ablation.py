@@ -265,6 +265,12 @@ def _median_ci(values: np.ndarray, seed: int) -> tuple[float, float, float]:
     return float(np.median(values)), float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def _paired_p(errors: np.ndarray, baseline: np.ndarray, compared: bool) -> float | None:
+    """Wilcoxon signed-rank p of an arm's errors against its baseline's, seed by seed (None where not compared
+    or where the two are the same on every seed)."""
+    return float(wilcoxon(errors, baseline).pvalue) if compared and np.any(errors != baseline) else None
+
+
 def _calls_summary(cells: list[dict], arm: str, most_tried: int) -> dict:
     """Simulator calls to 1 % over the seeds that measured them, and a paired Wilcoxon test against plain on
     log₂ calls, where a seed that never reached 1 % counts as twice the largest budget tried (the next doubling)."""
@@ -278,14 +284,8 @@ def _calls_summary(cells: list[dict], arm: str, most_tried: int) -> dict:
         log_arm, log_plain = (np.log2(np.minimum(v, 2 * most_tried)) for v in (calls, plain))
         summary["calls_fewer_than_plain"] = int(np.sum(log_arm < log_plain))
         summary["calls_more_than_plain"] = int(np.sum(log_arm > log_plain))
-        summary["p_calls_vs_plain"] = float(wilcoxon(log_arm, log_plain).pvalue) if np.any(log_arm != log_plain) else None
+        summary["p_calls_vs_plain"] = _paired_p(log_arm, log_plain, compared=True)
     return summary
-
-
-def _paired_p(errors: np.ndarray, baseline: np.ndarray, compared: bool) -> float | None:
-    """Wilcoxon signed-rank p of an arm's errors against its baseline's, seed by seed (None where not compared
-    or where the two are the same on every seed)."""
-    return float(wilcoxon(errors, baseline).pvalue) if compared and np.any(errors != baseline) else None
 
 
 def _parameter_summary(cells: list[dict], arm: str, baseline: str, parameter: str) -> dict:
