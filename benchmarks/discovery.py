@@ -207,7 +207,7 @@ def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, t
     share = (time.perf_counter() - started) / len(names)
     row["refinement"] = {"rss_chosen": refined.rss_chosen, "rss": refined.rss, "adequate": refined.adequate,
                          "observations": refined.n_observations, "trials": len(refined.trials),
-                         "seconds": refined.seconds}
+                         "seconds": refined.seconds, "window_steps": refined.window_steps}
     for component, target in zip(row["components"], targets):
         state, expr = component["state"], refined.formulas[component["state"]]
         test = split(X, target, seed)

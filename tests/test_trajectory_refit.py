@@ -221,3 +221,17 @@ def test_the_noise_scale_comes_from_the_best_fitting_system_not_a_poor_first_cho
     assert refined.rss_chosen > 4 * refined.n_observations  # s² would be 4.7
     assert refined.scale2 == pytest.approx(max(1.0, refined.rss / refined.n_observations), rel=0.02)
     assert refined.as_dict()["noise_scale2"] == refined.scale2
+    assert refined.as_dict()["window_steps"] == refined.window_steps == 50
+
+
+def test_shooting_windows_span_a_few_time_scales_of_the_fastest_state():
+    from tools.trajectory_refit import MIN_WINDOW_STEPS, WINDOW_STEPS, WINDOW_TIME_SCALES, window_steps
+
+    assert window_steps(_noisy_logistic()) == WINDOW_STEPS  # slow: time scale ≈ 1 = 100 steps
+    for omega, expected in ((20.0, round(WINDOW_TIME_SCALES / 20.0 / 0.01)), (100.0, MIN_WINDOW_STEPS)):
+        # a harmonic oscillator x″ = −ω²x: std(x)/rms(x′) = 1/ω, sampled every 0.01
+        oscillator = from_ode({"x": "y", "y": f"-{omega**2}*x"}, {"x": (-1.0, 1.0), "y": (-omega, omega)},
+                              t_end=3.0, n_steps=300)
+        data = oscillator.simulate(design(oscillator.input_bounds(), 4, "sobol", 0), noise=0.01, seed=0)
+        assert abs(window_steps(data) - expected) <= 1
+        assert shooting_windows(data, window_steps(data)).observed.shape[1] == window_steps(data)

@@ -38,8 +38,13 @@ from twin import Dataset
 from twin.expressions import compile_expression, count_nodes, make_symbols
 
 #: Integration steps per shooting window: long enough for the dynamics to show, short enough that chaotic
-#: or stiff systems do not wander off (0.5 time units on the benchmark grids).
+#: or stiff systems do not wander off (0.5 time units on the benchmark grids). At most: see ``window_steps``.
 WINDOW_STEPS = 50
+#: A window spans at most this many time scales of the fastest state, std(x)/rms(x′), and at least
+#: MIN_WINDOW_STEPS steps (over 12 steps a constant right-hand side fitted the logistic law's trajectories to
+#: 1.1σ² per value, measured at σ = 1 %: too short a window cannot tell structures apart).
+WINDOW_TIME_SCALES = 6.0
+MIN_WINDOW_STEPS = 20
 #: Front candidates per component compared with the chosen one (the nearest in complexity).
 CANDIDATES_PER_COMPONENT = 5
 #: Only candidates whose derivative fit is within this factor of the best on the front are worth integrating.
@@ -104,6 +109,27 @@ def shooting_windows(data: Dataset, steps: int = WINDOW_STEPS) -> Windows:
         observed=np.concatenate([states[:, i + 1: i + steps + 1] for i in starts]),
         scale=np.maximum(scale, 1e-9 * np.maximum(rms, 1e-300)),
     )
+
+
+def window_steps(data: Dataset) -> int:
+    """Shooting-window length for these trajectories: WINDOW_TIME_SCALES of the fastest state's time scale
+    std(x)/rms(x′) on the smoothed data, between MIN_WINDOW_STEPS and WINDOW_STEPS steps.
+
+    Why, measured at σ = 1 % on ODEBench 55 (Lorenz with ρ = 99.96, time scale 0.057 = 5.7 steps): its chosen
+    system fits the trajectories to 0.98σ² per value over windows of 30–45 steps but stalls at 29σ² over 50
+    (8.8 time scales), and fits of simpler structures stall there too; its refit never finished over 50 steps
+    (74 min) and took 28 min over 34. ODEBench 59 (Rössler, 6.8 steps per time scale) gets 41 steps and refits to
+    the same formulas as over 50; every other ODEBench and Strogatz system has over 9 and keeps WINDOW_STEPS.
+    """
+    smoothed, derivatives, _ = smooth_trajectories(data)
+    trim = edge_trim(data)
+    t = data.arrays["t"]
+    scales = [np.std(smoothed[:, trim:-trim, s]) / rate for s in range(smoothed.shape[-1])
+              if (rate := np.sqrt(np.mean(derivatives[:, trim:-trim, s] ** 2))) > 0]
+    if not scales or len(t) < 2:
+        return WINDOW_STEPS
+    steps = WINDOW_TIME_SCALES * min(scales) / float(t[1] - t[0])
+    return int(np.clip(round(steps), MIN_WINDOW_STEPS, WINDOW_STEPS))
 
 
 def unfreeze(expr: sp.Expr) -> sp.Expr:
@@ -288,11 +314,14 @@ class Refinement:
     #: The residual variance per observation (in σ² units) the comparisons assumed: s² of BIC.
     scale2: float = 1.0
     adequate: bool = True
+    #: Integration steps per shooting window.
+    window_steps: int = WINDOW_STEPS
 
     def as_dict(self) -> dict:
         return {"formulas": {s: str(e) for s, e in self.formulas.items()}, "rss_over_sigma2": self.rss,
                 "rss_chosen": self.rss_chosen, "observations": self.n_observations, "trials": self.trials,
-                "seconds": self.seconds, "noise_scale2": self.scale2, "adequate": self.adequate}
+                "seconds": self.seconds, "noise_scale2": self.scale2, "adequate": self.adequate,
+                "window_steps": self.window_steps}
 
 
 def _alternatives(front: Sequence[Candidate], chosen: Candidate) -> list[sp.Expr]:
@@ -303,7 +332,7 @@ def _alternatives(front: Sequence[Candidate], chosen: Candidate) -> list[sp.Expr
     return [c.expression for c in plausible[:CANDIDATES_PER_COMPONENT]]
 
 
-def sparse_candidates(data: Dataset, window_steps: int = WINDOW_STEPS) -> dict[str, list[sp.Expr]]:
+def sparse_candidates(data: Dataset, steps: int | None = None) -> dict[str, list[sp.Expr]]:
     """Per state, sparse polynomial and rational right-hand sides over SINDy's library (every monomial of the
     states up to degree 3, or 2 with three or more states), each form fitted by tools.symbolic.sparse_fits, one
     least-squares fit per number of terms; duplicates dropped:
@@ -311,7 +340,8 @@ def sparse_candidates(data: Dataset, window_steps: int = WINDOW_STEPS) -> dict[s
     - differential: polynomials fitted to the spline derivatives; the POLYNOMIAL_CANDIDATES smallest sizes whose
       residual is within POLYNOMIAL_RSS_FACTOR of the fullest fit's;
     - integral (Schaeffer & McCalla 2017): polynomials fitted to the observed change x(t + Δ) − x(t) over a
-      shooting window against the library's integrals over the smoothed states, Δ = ``window_steps`` steps; the
+      shooting window against the library's integrals over the smoothed states, Δ = ``steps`` steps
+      (``window_steps(data)`` unless given); the
       smallest sizes within INTEGRAL_RSS_FACTOR of the fullest. The observed ends carry the noise unbiased,
       where the spline's derivative is flattened at peaks;
     - rational, in the same integral form: x′ = p(x)/(1 + d·m(x)) for a monomial m of degree ≤ 2 is linear in
@@ -330,7 +360,7 @@ def sparse_candidates(data: Dataset, window_steps: int = WINDOW_STEPS) -> dict[s
     among these pooled ones in 72); and Strogatz's predator–prey x′ = x(4 − x − y/(1 + x)), which no front held,
     is the integral form's rational fit with denominator 1 + 0.95x.
     """
-    forms = _SparseForms(data, window_steps)
+    forms = _SparseForms(data, steps or window_steps(data))
     candidates = {}
     for column, state in enumerate(data.input_names):
         found = forms.differential(column) + forms.integral(column) + forms.rational(column)
@@ -433,7 +463,7 @@ def refine_system(
     data: Dataset,
     fronts: Mapping[str, Sequence[Candidate]],
     chosen: Mapping[str, Candidate],
-    window_steps: int = WINDOW_STEPS,
+    steps: int | None = None,
     progress: Callable[[str, dict], None] | None = None,
 ) -> Refinement:
     """Re-choose and refit each state's formula against the trajectories ``data`` (noisy ODE data).
@@ -445,7 +475,7 @@ def refine_system(
     then its constants are snapped (``_snap``) and rival right-hand sides compared after snapping
     (``_rival_structures``). The work is bounded by counts (CANDIDATES_PER_COMPONENT, SNAP_TRIALS,
     RIVALS_PER_STATE, MAX_EVALUATIONS per fit), not by the clock; ``progress`` hears of every fit (and may
-    raise to stop the refinement).
+    raise to stop the refinement). ``steps`` per shooting window: ``window_steps(data)`` unless given.
     """
     start = time.perf_counter()
     notify = progress or (lambda stage, info: None)
@@ -453,7 +483,8 @@ def refine_system(
         raise ValueError(f"dataset of twin {data.twin!r} is {data.kind}, not ODE trajectories")
     if list(chosen) != list(data.input_names):
         raise ValueError(f"give one formula per state {data.input_names}, got {list(chosen)}")
-    windows = shooting_windows(data, window_steps)
+    steps = steps or window_steps(data)
+    windows = shooting_windows(data, steps)
     n = windows.n_observations
     current = _try_fit({s: _free(c.expression) for s, c in chosen.items()}, windows)
     if current is None:
@@ -464,7 +495,7 @@ def refine_system(
     # Every integrable right-hand side tried, with the RSS of its system: the rivals of the final choice.
     tried = {state: {str(c.expression): (current.rss, _free(c.expression))} for state, c in chosen.items()}
     in_use = {state: str(c.expression) for state, c in chosen.items()}
-    proposed = sparse_candidates(data, window_steps)
+    proposed = sparse_candidates(data, steps)
     for state in data.input_names:
         for alternative in [*_alternatives(fronts[state], chosen[state]), *proposed[state]]:
             notify("trajectory_refit", {"state": state, "candidate": str(alternative)})
@@ -485,11 +516,12 @@ def refine_system(
         # The integrated system does not reproduce the trajectories: its fit cannot judge constants (an inflated
         # s² would let every term snap to 0), so the derivative-based formulas stand.
         formulas = {s: c.expression for s, c in chosen.items()}
-        return Refinement(formulas, current.rss, rss_chosen, n, trials, seconds(), scale2, adequate=False)
+        return Refinement(formulas, current.rss, rss_chosen, n, trials, seconds(), scale2, adequate=False,
+                          window_steps=steps)
     current = _snap(current, windows, scale2, notify)
     rivals = {state: [fit for text, fit in tried[state].items() if text != in_use[state]] for state in tried}
     current = _rival_structures(current, rivals, windows, scale2, notify, trials)
-    return Refinement(current.formulas, current.rss, rss_chosen, n, trials, seconds(), scale2)
+    return Refinement(current.formulas, current.rss, rss_chosen, n, trials, seconds(), scale2, window_steps=steps)
 
 
 def _rival_structures(current: SystemFit, rivals: Mapping[str, Sequence[tuple[float, sp.Expr]]], windows: Windows,
