@@ -124,8 +124,7 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
             "r2_test": best.test_r2, "exact": exact_match(best.expression, truths[state], positive=positive),
             "source": best.source}}
         if noise > 0:  # what the trajectory refit chooses from, so that a refit can be re-scored without the search
-            component["front"] = [{k: c.as_dict()[k] for k in ("formula", "source", "val_nmse", "complexity")}
-                                  for c in found[state].pareto]
+            component["front"] = stored(found[state].pareto)
         _baselines(component, split(X, y, seed), names, truths[state], None, None, budget, seed, positive, pykan)
         row["components"].append(component)
     if noise > 0:
@@ -229,6 +228,16 @@ def closed_form_problem(name: str, noise: float, seed: int) -> tuple:
     return twin, data, next(iter(twin.ground_truth.values())), positive_inputs(twin.input_names, data.X)
 
 
+#: Closed-form rows store every polished candidate within this factor of the best validation error.
+STORED_NMSE_FACTOR = 10.0
+
+
+def stored(candidates: list) -> list[dict]:
+    """Candidates as stored in a results row: formula (safe-parser text), source, validation NMSE, complexity."""
+    return [{"formula": c.text, "source": c.source, "val_nmse": c.val_nmse, "complexity": c.complexity}
+            for c in candidates]
+
+
 def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
     """One problem: data from the twin, discovery from data only, then scoring against the truth."""
     from tools.constants import evaluate
@@ -248,6 +257,9 @@ def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False
         "r2_test": found.best.test_r2, "r2_extrapolation": r2(evaluate(found.best.expression, extra.X, names), extra.y[:, 0]),
         "exact": exact_match(found.best.expression, truth, positive=positive), "source": found.best.source,
     }
+    best_error = min(c.val_nmse for c in found.candidates) if found.candidates else 0.0
+    # the candidates a different final choice could pick: judged again without re-running the search
+    row["candidates"] = stored([c for c in found.candidates if c.val_nmse <= STORED_NMSE_FACTOR * best_error])
     _baselines(row, split(X, y, seed), names, truth, extra.X, extra.y[:, 0], budget, seed, positive, pykan)
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row

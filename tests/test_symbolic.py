@@ -31,6 +31,13 @@ def test_law_with_a_sum():
     found = discover(X, y, ["a", "b"], time_budget=5, seed=1)
     a, b = sp.symbols("a b")
     assert exact_match(found.best.expression, 3 * a**2 + sp.sin(b))
+    # every polished candidate is kept (the front is a subset), and stored as benchmark rows read them back
+    from benchmarks.discovery import stored
+
+    assert all(any(c is kept for kept in found.candidates) for c in found.pareto)
+    assert len(found.candidates) > len(found.pareto)
+    for row, candidate in zip(stored(found.candidates), found.candidates, strict=True):
+        assert parse_expression(row["formula"], ["a", "b"]).free_symbols and row["source"] == candidate.source
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -63,7 +63,8 @@ class Candidate:
 
 @dataclass
 class Discovery:
-    """The outcome of a search: the chosen candidate, the Pareto front, and whether to trust it."""
+    """The outcome of a search: the chosen candidate, the Pareto front, and whether to trust it;
+    ``candidates``: every polished candidate (the front is their Pareto subset)."""
 
     best: Candidate
     pareto: list[Candidate]
@@ -72,6 +73,7 @@ class Discovery:
     input_names: list[str]
     arms_run: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"formula": self.best.text, "latex": sp.latex(self.best.expression),
@@ -731,4 +733,4 @@ def discover(
     for c in front:
         c.test_r2 = r2_score(evaluate(c.expression, data.X_test, names), data.y_test)
     confident = best.test_r2 is not None and best.test_r2 >= CONFIDENT_R2
-    return Discovery(best, front, confident, time.perf_counter() - start, names, arms_run, findings)
+    return Discovery(best, front, confident, time.perf_counter() - start, names, arms_run, findings, candidates)
