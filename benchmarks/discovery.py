@@ -15,6 +15,7 @@ import json
 import platform
 import resource
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -232,7 +233,7 @@ def closed_form_problem(name: str, noise: float, seed: int) -> tuple:
 STORED_NMSE_FACTOR = 10.0
 
 
-def stored(candidates: list) -> list[dict]:
+def stored(candidates: Sequence[Candidate]) -> list[dict]:
     """Candidates as stored in a results row: formula (safe-parser text), source, validation NMSE, complexity."""
     return [{"formula": c.text, "source": c.source, "val_nmse": c.val_nmse, "complexity": c.complexity}
             for c in candidates]
@@ -257,7 +258,7 @@ def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False
         "r2_test": found.best.test_r2, "r2_extrapolation": r2(evaluate(found.best.expression, extra.X, names), extra.y[:, 0]),
         "exact": exact_match(found.best.expression, truth, positive=positive), "source": found.best.source,
     }
-    best_error = min(c.val_nmse for c in found.candidates) if found.candidates else 0.0
+    best_error = min(c.val_nmse for c in found.candidates)  # never empty: discover falls back to the mean
     # the candidates a different final choice could pick: judged again without re-running the search
     row["candidates"] = stored([c for c in found.candidates if c.val_nmse <= STORED_NMSE_FACTOR * best_error])
     _baselines(row, split(X, y, seed), names, truth, extra.X, extra.y[:, 0], budget, seed, positive, pykan)

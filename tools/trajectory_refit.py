@@ -126,7 +126,7 @@ def window_steps(data: Dataset) -> int:
     t = data.arrays["t"]
     scales = [np.std(smoothed[:, trim:-trim, s]) / rate for s in range(smoothed.shape[-1])
               if (rate := np.sqrt(np.mean(derivatives[:, trim:-trim, s] ** 2))) > 0]
-    if not scales or len(t) < 2:
+    if not scales:  # every state constant
         return WINDOW_STEPS
     steps = WINDOW_TIME_SCALES * min(scales) / float(t[1] - t[0])
     return int(np.clip(round(steps), MIN_WINDOW_STEPS, WINDOW_STEPS))
