@@ -118,7 +118,7 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
         y = table.y[rows, column]
         truths[state] = substitute_parameters(twin.ground_truth[state], trajectories.params)
         started = time.perf_counter()
-        found[state] = discover(X, y, names, budget, seed)
+        found[state] = discover(X, y, names, budget, seed, choose_by="nodes")  # see discover's choose_by
         best = found[state].best
         component = {"state": state, "engine": {
             "formula": best.text, "seconds": time.perf_counter() - started, "complexity": best.complexity,
@@ -239,30 +239,72 @@ def stored(candidates: Sequence[Candidate]) -> list[dict]:
             for c in candidates]
 
 
+def _extrapolation(twin, seed: int):
+    """400 noiseless samples on the range widened beyond the training inputs."""
+    from tools.verify import extrapolation_inputs
+
+    return twin.simulate(extrapolation_inputs(twin.input_bounds(), 400, seed + 1), drop_invalid=True)
+
+
+def _score_closed_form(best: Candidate, twin, truth, positive: frozenset[str], parts, extra) -> dict:
+    """The chosen formula's scores: complexity, R² on test and on the extrapolation range, the exact check."""
+    from tools.constants import evaluate
+    from tools.verify import exact_match, r2
+
+    names = twin.input_names
+    return {"formula": best.text, "complexity": best.complexity,
+            "r2_test": r2(evaluate(best.expression, parts.X_test, names), parts.y_test),
+            "r2_extrapolation": r2(evaluate(best.expression, extra.X, names), extra.y[:, 0]),
+            "exact": exact_match(best.expression, truth, positive=positive), "source": best.source}
+
+
 def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
     """One problem: data from the twin, discovery from data only, then scoring against the truth."""
-    from tools.constants import evaluate
     from tools.symbolic import discover, split
-    from tools.verify import exact_match, extrapolation_inputs, r2
 
     twin, data, truth, positive = closed_form_problem(name, noise, seed)
     names = twin.input_names
     X, y = data.X, data.y[:, 0]
-    extra = twin.simulate(extrapolation_inputs(twin.input_bounds(), 400, seed + 1), drop_invalid=True)
+    parts, extra = split(X, y, seed), _extrapolation(twin, seed)
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(y), "dropped": data.meta["dropped"]}
     started = time.perf_counter()
     units = {v.name: v.unit for v in twin.inputs}  # metadata of the data, as AI Feynman uses; not the law
     found = discover(X, y, names, budget, seed, units=units, target_unit=twin.outputs[0].unit)
-    row["engine"] = {
-        "formula": found.best.text, "seconds": time.perf_counter() - started, "complexity": found.best.complexity,
-        "r2_test": found.best.test_r2, "r2_extrapolation": r2(evaluate(found.best.expression, extra.X, names), extra.y[:, 0]),
-        "exact": exact_match(found.best.expression, truth, positive=positive), "source": found.best.source,
-    }
+    row["engine"] = {"seconds": time.perf_counter() - started,
+                     **_score_closed_form(found.best, twin, truth, positive, parts, extra)}
     best_error = min(c.val_nmse for c in found.candidates)  # never empty: discover falls back to the mean
     # the candidates a different final choice could pick: judged again without re-running the search
     row["candidates"] = stored([c for c in found.candidates if c.val_nmse <= STORED_NMSE_FACTOR * best_error])
-    _baselines(row, split(X, y, seed), names, truth, extra.X, extra.y[:, 0], budget, seed, positive, pykan)
+    _baselines(row, parts, names, truth, extra.X, extra.y[:, 0], budget, seed, positive, pykan)
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
+
+
+def rechoose(row: dict) -> dict:
+    """Make a closed-form row's final choice again with the current tools.symbolic.choose among the candidates
+    the run stored (a choice lies within ``selection_tolerance`` of the best, far inside STORED_NMSE_FACTOR);
+    the engine's seconds and every other arm are the run's. Two choices are so compared on the same candidates;
+    a re-run's candidates can differ a little, where pyoperon's time limit cuts its search elsewhere under load."""
+    from tools.symbolic import Candidate, choose, selection_tolerance, split
+    from twin import parse_expression
+
+    if "candidates" not in row:
+        raise ValueError(f"{row.get('problem')}: no stored candidates (a closed-form row of a run that kept them)")
+    twin, data, truth, positive = closed_form_problem(row["problem"], row["noise"], row["seed"])
+    names = twin.input_names
+    parts = split(data.X, data.y[:, 0], row["seed"])
+    candidates = []
+    for c in row["candidates"]:
+        try:
+            candidates.append(Candidate(parse_expression(c["formula"], names), c["source"], c["val_nmse"],
+                                        c["complexity"]))
+        except ValueError:  # beyond the safe parser's limits: discover now drops such candidates too
+            continue
+    if not candidates:
+        raise ValueError(f"{row['problem']}: no stored candidate reads back through the safe parser")
+    best = choose(candidates, selection_tolerance(len(parts.y_val)), len(parts.y_train))
+    row["engine"] = {"seconds": row["engine"]["seconds"],
+                     **_score_closed_form(best, twin, truth, positive, parts, _extrapolation(twin, row["seed"]))}
     return row
 
 

@@ -3,9 +3,10 @@ import pytest
 import sympy as sp
 
 from tools.design import design
-from tools.symbolic import choose, discover, pareto_front, selection_tolerance, Candidate
+from tools.symbolic import Candidate, choose, description_nats, discover, pareto_front, selection_tolerance
 from tools.verify import exact_match, extrapolation_inputs, substitute_parameters
 from twin import from_ode, get_twin, parse_expression
+from twin.expressions import count_nodes
 
 
 def _data(name, n=400, seed=0, noise=0.0):
@@ -97,6 +98,27 @@ def test_with_few_noisy_validation_points_a_simpler_formula_within_two_standard_
     assert selection_tolerance(80) == pytest.approx(2 * np.sqrt(2 / 80))
     assert choose(front, selection_tolerance(80)).source == "simple"
     assert choose(front, selection_tolerance(100_000)).source == "overfit"
+
+
+def test_the_choice_weighs_what_it_takes_to_write_the_constants_down():
+    # bonus 4 at σ = 1 %: a rational form with awkward fractions fitted the 80 validation points 4 % better by
+    # chance than the law's structure with integer constants, one node larger and off the node-count front
+    x, y = sp.symbols("x y")
+    awkward, law = 10 * x / 7 - 4 * y / 9, sp.sqrt(2 * x - y)
+    candidates = [Candidate(awkward, "awkward", 2.85e-3, count_nodes(awkward)),
+                  Candidate(law, "law", 2.96e-3, count_nodes(law))]
+    assert [c.source for c in pareto_front(candidates)] == ["awkward"]
+    assert choose(candidates, selection_tolerance(80), n_fit=240).source == "law"
+    assert description_nats(candidates[1], 240) < description_nats(candidates[0], 240)
+    # a fitted float costs more than a fraction of one- and two-digit terms: a snapped law is never undercut by
+    # its unsnapped twin
+    fitted, snapped = sp.Float(1.4286) * x - y, 10 * x / 7 - y
+    assert choose([Candidate(fitted, "fitted", 1e-3, count_nodes(fitted)),
+                   Candidate(snapped, "snapped", 1e-3, count_nodes(snapped))], n_fit=240).source == "snapped"
+    # derivative tables of ODE trajectories keep the node count (see discover's choose_by)
+    assert choose(candidates, selection_tolerance(80), n_fit=240, by="nodes").source == "awkward"
+    with pytest.raises(ValueError, match="choice rule"):
+        discover(np.ones((20, 1)), np.arange(20.0), ["x"], choose_by="shortest")
 
 
 def test_a_noisy_constant_snaps_to_the_simplest_value_the_data_allow():

@@ -323,6 +323,7 @@ def _train_model(ctx: ToolContext, a: TrainModel) -> dict:
 def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
     data = _tabular(ctx, a.dataset)
     outputs = [a.output] if a.output else data.output_names
+    choice = "nodes" if data.meta.get("derived_from") == "trajectories" else "description"  # discover's choose_by
     found: dict[str, Discovery] = {}
     for output in outputs:
         if output not in data.output_names:
@@ -332,7 +333,7 @@ def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
         try:
             found[output] = discover(data.X, data.y[:, column], data.input_names, a.time_budget, ctx.seed, a.arms,
                                      progress=ctx.progress, units=data.units,
-                                     target_unit=data.units.get(output, ""))
+                                     target_unit=data.units.get(output, ""), choose_by=choice)
         except ValueError as error:
             raise ToolError("bad_data", str(error)) from None
     refinement = _refine_against_trajectories(ctx, data, found)

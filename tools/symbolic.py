@@ -40,6 +40,10 @@ TIE_NMSE = 1e-10
 POLISH_PER_ARM = 8
 #: A genetic-programming proposal with more fitted constants than this gets only a short refit in `polish`.
 FITTED_CONSTANTS = 10
+#: Nats per node of a formula's description (``description_nats``): one choice among about ten symbols.
+NODE_NATS = math.log(10)
+#: How ``choose`` ranks the admissible candidates: by description length, or by node count (see ``discover``).
+CHOICE_RULES = ("description", "nodes")
 
 
 @dataclass
@@ -594,6 +598,16 @@ FAST_ARMS: dict[str, Callable[[np.ndarray, np.ndarray, list[str]], list[sp.Expr]
 }
 
 
+def _reads_back(expr: sp.Expr, names: list[str]) -> bool:
+    """Whether a formula's text passes the safe parser: sessions, reports and benchmark rows store the text
+    (genetic programming can return x**394.8, beyond the parser's exponent limit)."""
+    try:
+        parse_expression(to_text(expr), names)
+    except ValueError:
+        return False
+    return True
+
+
 def pareto_front(candidates: Sequence[Candidate]) -> list[Candidate]:
     """Candidates not beaten in both validation error and complexity, by complexity."""
     front: list[Candidate] = []
@@ -613,12 +627,26 @@ def selection_tolerance(n_validation: int) -> float:
     return max(0.1, 2 * np.sqrt(2 / max(n_validation, 1)))
 
 
-def choose(front: Sequence[Candidate], tolerance: float = 0.1) -> Candidate:
-    """The simplest candidate whose validation error is within ``(1 + tolerance)`` of the best
-    (plus a floor so that noiseless ties at machine precision count as ties)."""
-    best = min(c.val_nmse for c in front)
+def description_nats(candidate: Candidate, n_fit: int) -> float:
+    """What it takes to write a formula down, in nats: ln 10 per node (a choice among about ten operators,
+    inputs and constants), ln|p| + ln q per rational p/q, and per fitted float ln(n_fit)/2 for the precision
+    ``n_fit`` samples pin it to (the BIC's cost of a parameter) plus ln 10 for its order of magnitude, so that
+    a float never undercuts a fraction of one- and two-digit terms (11/12: 4.9 nats). A node count alone
+    calls 10E/7 − 4L²/9 − 4U/5 as simple as 2E − L² − 2U."""
+    numbers = candidate.expression.atoms(sp.Number)
+    rationals = sum(math.log(abs(int(r.p))) + math.log(int(r.q)) for r in numbers if r.is_Rational and r != 0)
+    floats = sum(1 for r in numbers if r.is_Float)
+    return candidate.complexity * NODE_NATS + rationals + floats * (math.log(max(n_fit, 2)) / 2 + NODE_NATS)
+
+
+def choose(candidates: Sequence[Candidate], tolerance: float = 0.1, n_fit: int = 100, by: str = "description") -> Candidate:
+    """Of the candidates whose validation error is within ``(1 + tolerance)`` of the best (plus a floor so that
+    noiseless ties at machine precision count as ties), the one shortest to write down (``description_nats``),
+    or with ``by="nodes"`` the one of fewest nodes (see ``discover``'s ``choose_by``)."""
+    cost = {"description": lambda c: description_nats(c, n_fit), "nodes": lambda c: c.complexity}[by]
+    best = min(c.val_nmse for c in candidates)
     threshold = best * (1 + tolerance) + TIE_NMSE
-    return next(c for c in front if c.val_nmse <= threshold)
+    return min((c for c in candidates if c.val_nmse <= threshold), key=lambda c: (cost(c), c.val_nmse))
 
 
 def discover(
@@ -631,11 +659,16 @@ def discover(
     progress: Progress | None = None,
     units: Mapping[str, str] | None = None,
     target_unit: str = "",
+    choose_by: str = "description",
 ) -> Discovery:
     """Search for y = f(X) within ``time_budget`` seconds; data only.
 
     With ``units`` for every input (and ``target_unit``), the arms also search the Buckingham-π
     reductions y = s(x)·F(π) (tools.dimensions), and every proposal is scored in the original variables.
+    ``choose_by``: how the final choice ranks the candidates within the validation margin (``choose``).
+    Derivative tables of ODE trajectories keep ``"nodes"``: the description length was measured on the
+    closed-form suites only (on the stored noisy ODE fronts it would start 10 of 131 components elsewhere,
+    and those suites take hours to re-run).
     """
     start = time.perf_counter()
     names = list(names)
@@ -650,6 +683,8 @@ def discover(
     unknown = set(arms) - set(ARMS)
     if unknown:
         raise ValueError(f"unknown arms {sorted(unknown)}; choose from {ARMS}")
+    if choose_by not in CHOICE_RULES:
+        raise ValueError(f"unknown choice rule {choose_by!r}; choose from {CHOICE_RULES}")
     data = split(X, y, seed)
     notify = progress or (lambda stage, info: None)
     candidates: list[Candidate] = []
@@ -666,7 +701,7 @@ def discover(
             except (ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
                 continue
             error = nmse(evaluate(polished, data.X_val, names), data.y_val)
-            if np.isfinite(error) and polished.free_symbols:
+            if np.isfinite(error) and polished.free_symbols and _reads_back(polished, names):
                 candidates.append(Candidate(polished, source, error, count_nodes(polished)))
         if candidates:
             notify("candidates", {"source": source, "best": min(c.val_nmse for c in candidates)})
@@ -729,7 +764,7 @@ def discover(
         mean = sp.Float(float(np.mean(data.y_train)), 15)
         candidates.append(Candidate(mean, "constant", nmse(np.full_like(data.y_val, float(mean)), data.y_val), 1))
     front = pareto_front(candidates)
-    best = choose(front, selection_tolerance(len(data.y_val)))
+    best = choose(candidates, selection_tolerance(len(data.y_val)), len(data.y_train), choose_by)
     for c in front:
         c.test_r2 = r2_score(evaluate(c.expression, data.X_test, names), data.y_test)
     confident = best.test_r2 is not None and best.test_r2 >= CONFIDENT_R2

@@ -1,10 +1,13 @@
-"""Re-score only the trajectory refit of a noisy ODE benchmark run, from the Pareto fronts its rows stored.
+"""Re-score the last stage of a benchmark run from what its rows stored, without re-running the search.
 
-The derivative search takes ~95 % of a noisy ODE benchmark's time and does not depend on
-tools.trajectory_refit; this reruns the refit alone on the same trajectories and fronts (the search is seeded),
-so a change to the refit is judged on a whole suite in minutes. Every arm but ``engine`` is copied from the run.
+The search takes nearly all of a benchmark's time and is seeded, so its results are those a re-run would give:
+- a noisy ODE run: the trajectory refit alone is re-run on the same trajectories and stored Pareto fronts
+  (``benchmarks.discovery.rescore_refit``), so a change to tools.trajectory_refit is judged in minutes;
+- a closed-form run: the final choice is made again among the stored candidates (``benchmarks.discovery.rechoose``),
+  so a change to tools.symbolic.choose is judged on a whole suite.
+Every arm but ``engine`` is copied from the run.
 
-Run: python -m benchmarks.refit_rescore benchmarks/results/odebench_noise0.01_budget20.jsonl [--workers 2]
+Run: python -m benchmarks.rescore benchmarks/results/odebench_noise0.01_budget20.jsonl [--workers 2]
 Writes <stem>_rescored.jsonl (resumed on restart) and <stem>_rescored.json beside the run's files.
 """
 
@@ -18,29 +21,32 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from benchmarks.discovery import rescore_refit, summarise
+from benchmarks.discovery import rechoose, rescore_refit, summarise
 from benchmarks.workers import one_thread
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results", type=Path, help="a noisy ODE suite's results file (.jsonl) with stored fronts")
+    parser.add_argument("results", type=Path, help="a results file (.jsonl): a noisy ODE suite's with stored fronts, "
+                                                   "or a closed-form suite's with stored candidates")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     if not args.results.is_file():
         sys.exit(f"no such results file: {args.results}")
     runs = [json.loads(line) for line in args.results.read_text().splitlines()]
-    missing = [r["problem"] for r in runs if "components" in r and not all("front" in c for c in r["components"])]
+    ode = any("components" in r for r in runs)
+    missing = [r["problem"] for r in runs if "engine" in r and "error" not in r and
+               (not all("front" in c for c in r["components"]) if ode else "candidates" not in r)]
     if missing:
-        sys.exit(f"{len(missing)} rows stored no Pareto fronts (e.g. {missing[0]}): rerun the suite with the current "
-                 "benchmarks.discovery")
+        sys.exit(f"{len(missing)} rows stored no {'Pareto fronts' if ode else 'candidates'} (e.g. {missing[0]}): "
+                 "rerun the suite with the current benchmarks.discovery")
+    rescore, scored = (rescore_refit, "components") if ode else (rechoose, "candidates")
     log = args.results.with_name(args.results.stem + "_rescored.jsonl")
     done = {json.loads(line)["problem"] for line in log.read_text().splitlines()} if log.exists() else set()
     with ProcessPoolExecutor(args.workers, initializer=one_thread) as pool, log.open("a") as handle:
-        for crashed in (r for r in runs if "components" not in r and r["problem"] not in done):
+        for crashed in (r for r in runs if scored not in r and r["problem"] not in done):
             handle.write(json.dumps(crashed) + "\n")  # a problem that crashed in the run stays a failure
-        futures = {pool.submit(rescore_refit, r): r["problem"] for r in runs
-                   if "components" in r and r["problem"] not in done}
+        futures = {pool.submit(rescore, r): r["problem"] for r in runs if scored in r and r["problem"] not in done}
         for future in tqdm(as_completed(futures), total=len(futures), desc=log.stem):
             try:
                 row = future.result()
