@@ -154,8 +154,8 @@ class Discovered:
 
 
 def rescore_refit(row: dict) -> dict:
-    """Re-run only the trajectory refit of a noisy ODE row from the Pareto fronts it stored (the search is
-    deterministic by seed, so the trajectories and fronts are those the refit saw in the run); the engine arm
+    """Re-run only the trajectory refit of a noisy ODE row from the Pareto fronts it stored (the trajectories are
+    seeded, so they and the fronts are those the refit saw in the run); the engine arm
     is replaced, every other arm kept. For judging a change to tools.trajectory_refit in minutes, not hours."""
     from tools.symbolic import Candidate
     from tools.verify import substitute_parameters

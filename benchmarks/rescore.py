@@ -1,6 +1,7 @@
 """Re-score the last stage of a benchmark run from what its rows stored, without re-running the search.
 
-The search takes nearly all of a benchmark's time and is seeded, so its results are those a re-run would give:
+The search takes nearly all of a benchmark's time and is seeded (a re-run differs only where pyoperon's wall-time
+cap cuts its search elsewhere on a loaded machine), so the last stage is judged on the stored search results:
 - a noisy ODE run: the trajectory refit alone is re-run on the same trajectories and stored Pareto fronts
   (``benchmarks.discovery.rescore_refit``), so a change to tools.trajectory_refit is judged in minutes;
 - a closed-form run: the final choice is made again among the stored candidates (``benchmarks.discovery.rechoose``),

@@ -639,7 +639,8 @@ def description_nats(candidate: Candidate, n_fit: int) -> float:
     return candidate.complexity * NODE_NATS + rationals + floats * (math.log(max(n_fit, 2)) / 2 + NODE_NATS)
 
 
-def choose(candidates: Sequence[Candidate], tolerance: float = 0.1, n_fit: int = 100, by: str = "description") -> Candidate:
+def choose(candidates: Sequence[Candidate], tolerance: float = 0.1, n_fit: int = 100,
+           by: str = "description") -> Candidate:
     """Of the candidates whose validation error is within ``(1 + tolerance)`` of the best (plus a floor so that
     noiseless ties at machine precision count as ties), the one shortest to write down (``description_nats``),
     or with ``by="nodes"`` the one of fewest nodes (see ``discover``'s ``choose_by``)."""
