@@ -4,7 +4,7 @@ from benchmarks.discovery import rechoose, solve
 
 
 def test_rechoosing_a_closed_form_row_with_the_same_rule_reproduces_its_choice():
-    row = solve("feynman_I_12_1", noise=0.01, budget=3, seed=0)
+    row = solve("feynman_I_12_1", noise=0.01, budget=1, seed=0)
     assert row["candidates"] and row["engine"]["exact"]
     again = rechoose({**row, "engine": dict(row["engine"])})
     assert again["engine"] == row["engine"]
