@@ -15,7 +15,7 @@ import json
 import platform
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,7 +56,7 @@ def naive_pykan(X: np.ndarray, y: np.ndarray, names: list[str], seed: int):
 
 
 def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budget: float, seed: int,
-               positive: frozenset[str], pykan: bool) -> None:
+               samples: Mapping[str, np.ndarray], pykan: bool) -> None:
     """Score pyoperon alone (MSE selection, the engine's operon budget) and, when asked, naive pykan."""
     from tools.constants import evaluate, nmse
     from tools.symbolic import operon_arm
@@ -66,7 +66,7 @@ def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budg
         return {"formula": str(expr), "seconds": time.perf_counter() - started,
                 "r2_test": r2(evaluate(expr, parts.X_test, names), parts.y_test),
                 "r2_extrapolation": None if extra_X is None else r2(evaluate(expr, extra_X, names), extra_y),
-                "exact": exact_match(expr, truth, positive=positive)}
+                "exact": exact_match(expr, truth, samples=samples)}
 
     started = time.perf_counter()
     proposals = operon_arm(parts.X_train, parts.y_train, names, 0.7 * budget, seed)
@@ -88,18 +88,17 @@ ODE_ROWS = 2000
 
 def ode_problem(name: str, noise: float, seed: int, n_rows: int):
     """An ODE benchmark problem's data: the twin, 16 trajectories from Sobol initial states, their derivative
-    table, the seeded choice of ``n_rows`` rows the search sees, and the states positive on every row of the
-    table, wherever the trajectories went (declared positive in the exact check)."""
+    table, the seeded choice of ``n_rows`` rows the search sees, and every row of the table by state name,
+    wherever the trajectories went (the exact check's domain)."""
     from tools.derived import derivative_table
     from tools.design import design
-    from tools.verify import positive_inputs
     from twin import get_twin
 
     twin = get_twin(name)
     trajectories = twin.simulate(design(twin.input_bounds(), 16, "sobol", seed), noise=noise, seed=seed, device="cpu")
     table = derivative_table(trajectories)
     rows = np.random.default_rng(seed).permutation(table.n_samples)[:n_rows]
-    return twin, trajectories, table, rows, positive_inputs(table.input_names, table.X)
+    return twin, trajectories, table, rows, dict(zip(table.input_names, table.X.T))
 
 
 def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
@@ -109,7 +108,7 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
     from tools.symbolic import discover, split
     from tools.verify import exact_match, substitute_parameters
 
-    twin, trajectories, table, rows, positive = ode_problem(name, noise, seed, ODE_ROWS)
+    twin, trajectories, table, rows, samples = ode_problem(name, noise, seed, ODE_ROWS)
     names = table.input_names
     X = table.X[rows]
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(rows), "components": []}
@@ -122,14 +121,14 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
         best = found[state].best
         component = {"state": state, "engine": {
             "formula": best.text, "seconds": time.perf_counter() - started, "complexity": best.complexity,
-            "r2_test": best.test_r2, "exact": exact_match(best.expression, truths[state], positive=positive),
+            "r2_test": best.test_r2, "exact": exact_match(best.expression, truths[state], samples=samples),
             "source": best.source}}
         if noise > 0:  # what the trajectory refit chooses from, so that a refit can be re-scored without the search
             component["front"] = stored(found[state].pareto)
-        _baselines(component, split(X, y, seed), names, truths[state], None, None, budget, seed, positive, pykan)
+        _baselines(component, split(X, y, seed), names, truths[state], None, None, budget, seed, samples, pykan)
         row["components"].append(component)
     if noise > 0:
-        _refine(row, trajectories, found, truths, X, [table.y[rows, c] for c in range(len(names))], seed, positive)
+        _refine(row, trajectories, found, truths, X, [table.y[rows, c] for c in range(len(names))], seed, samples)
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     _score_system(row)
     return row
@@ -164,7 +163,7 @@ def rescore_refit(row: dict) -> dict:
     if not all("front" in c for c in row.get("components", [])):
         raise ValueError(f"{row.get('problem')}: no stored Pareto fronts (a noisy ODE row of a run that kept them)")
     seed = row["seed"]
-    twin, trajectories, table, rows, positive = ode_problem(row["problem"], row["noise"], seed, row["n"])
+    twin, trajectories, table, rows, samples = ode_problem(row["problem"], row["noise"], seed, row["n"])
     names = table.input_names
     found, truths = {}, {}
     for component in row["components"]:
@@ -180,13 +179,13 @@ def rescore_refit(row: dict) -> dict:
         truths[state] = substitute_parameters(twin.ground_truth[state], trajectories.params)
         component["engine"] = dict(component["engine_derivatives"])
     _refine(row, trajectories, found, truths, table.X[rows], [table.y[rows, c] for c in range(len(names))], seed,
-            positive)
+            samples)
     _score_system(row)
     return row
 
 
 def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, targets: list[np.ndarray],
-            seed: int, positive: frozenset[str]) -> None:
+            seed: int, samples: Mapping[str, np.ndarray]) -> None:
     """Refine the discovered system against the noisy trajectories: the result becomes the engine arm, the
     derivative-only result is kept as ``engine_derivatives``; the refinement's time is shared by the components."""
     from tools.constants import evaluate
@@ -214,19 +213,18 @@ def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, t
         component["engine"] = {
             "formula": str(expr), "seconds": component["engine"]["seconds"] + share,
             "r2_test": r2_score(evaluate(expr, test.X_test, names), test.y_test),
-            "exact": exact_match(expr, truths[state], positive=positive), "source": "trajectory refit"}
+            "exact": exact_match(expr, truths[state], samples=samples), "source": "trajectory refit"}
 
 
 def closed_form_problem(name: str, noise: float, seed: int) -> tuple:
-    """A closed-form problem's twin, its 400 Sobol samples, its ground truth (for scoring only) and the inputs
-    sampled on a positive range (declared positive in the exact check)."""
+    """A closed-form problem's twin, its 400 Sobol samples, its ground truth (for scoring only) and the samples
+    by input name (the exact check's domain)."""
     from tools.design import design
-    from tools.verify import positive_inputs
     from twin import get_twin
 
     twin = get_twin(name)
     data = twin.simulate(design(twin.input_bounds(), 400, "sobol", seed), noise=noise, seed=seed, drop_invalid=True)
-    return twin, data, next(iter(twin.ground_truth.values())), positive_inputs(twin.input_names, data.X)
+    return twin, data, next(iter(twin.ground_truth.values())), dict(zip(twin.input_names, data.X.T))
 
 
 #: Closed-form rows store every polished candidate within this factor of the best validation error.
@@ -246,7 +244,7 @@ def _extrapolation(twin, seed: int):
     return twin.simulate(extrapolation_inputs(twin.input_bounds(), 400, seed + 1), drop_invalid=True)
 
 
-def _score_closed_form(best: Candidate, twin, truth, positive: frozenset[str], parts, extra) -> dict:
+def _score_closed_form(best: Candidate, twin, truth, samples: Mapping[str, np.ndarray], parts, extra) -> dict:
     """The chosen formula's scores: complexity, R² on test and on the extrapolation range, the exact check."""
     from tools.constants import evaluate
     from tools.verify import exact_match, r2
@@ -255,14 +253,14 @@ def _score_closed_form(best: Candidate, twin, truth, positive: frozenset[str], p
     return {"formula": best.text, "complexity": best.complexity,
             "r2_test": r2(evaluate(best.expression, parts.X_test, names), parts.y_test),
             "r2_extrapolation": r2(evaluate(best.expression, extra.X, names), extra.y[:, 0]),
-            "exact": exact_match(best.expression, truth, positive=positive), "source": best.source}
+            "exact": exact_match(best.expression, truth, samples=samples), "source": best.source}
 
 
 def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
     """One problem: data from the twin, discovery from data only, then scoring against the truth."""
     from tools.symbolic import discover, split
 
-    twin, data, truth, positive = closed_form_problem(name, noise, seed)
+    twin, data, truth, samples = closed_form_problem(name, noise, seed)
     names = twin.input_names
     X, y = data.X, data.y[:, 0]
     parts, extra = split(X, y, seed), _extrapolation(twin, seed)
@@ -271,11 +269,11 @@ def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False
     units = {v.name: v.unit for v in twin.inputs}  # metadata of the data, as AI Feynman uses; not the law
     found = discover(X, y, names, budget, seed, units=units, target_unit=twin.outputs[0].unit)
     row["engine"] = {"seconds": time.perf_counter() - started,
-                     **_score_closed_form(found.best, twin, truth, positive, parts, extra)}
+                     **_score_closed_form(found.best, twin, truth, samples, parts, extra)}
     best_error = min(c.val_nmse for c in found.candidates)  # never empty: discover falls back to the mean
     # the candidates a different final choice could pick: judged again without re-running the search
     row["candidates"] = stored([c for c in found.candidates if c.val_nmse <= STORED_NMSE_FACTOR * best_error])
-    _baselines(row, parts, names, truth, extra.X, extra.y[:, 0], budget, seed, positive, pykan)
+    _baselines(row, parts, names, truth, extra.X, extra.y[:, 0], budget, seed, samples, pykan)
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
@@ -290,7 +288,7 @@ def rechoose(row: dict) -> dict:
 
     if "candidates" not in row:
         raise ValueError(f"{row.get('problem')}: no stored candidates (a closed-form row of a run that kept them)")
-    twin, data, truth, positive = closed_form_problem(row["problem"], row["noise"], row["seed"])
+    twin, data, truth, samples = closed_form_problem(row["problem"], row["noise"], row["seed"])
     names = twin.input_names
     parts = split(data.X, data.y[:, 0], row["seed"])
     candidates = []
@@ -304,7 +302,7 @@ def rechoose(row: dict) -> dict:
         raise ValueError(f"{row['problem']}: no stored candidate reads back through the safe parser")
     best = choose(candidates, selection_tolerance(len(parts.y_val)), len(parts.y_train))
     row["engine"] = {"seconds": row["engine"]["seconds"],
-                     **_score_closed_form(best, twin, truth, positive, parts, _extrapolation(twin, row["seed"]))}
+                     **_score_closed_form(best, twin, truth, samples, parts, _extrapolation(twin, row["seed"]))}
     return row
 
 

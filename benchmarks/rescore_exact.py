@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks.discovery import ARMS, _score_system, closed_form_problem, ode_problem, summarise
 
 
-def _check(formula: str, names: list[str], truth, positive) -> bool:
+def _check(formula: str, names: list[str], truth, samples) -> bool:
     from tools.verify import exact_match
     from twin import parse_expression
 
@@ -26,7 +26,7 @@ def _check(formula: str, names: list[str], truth, positive) -> bool:
         expr = parse_expression(formula, names)
     except ValueError:  # a baseline's formula outside the safe grammar stays a miss
         return False
-    return exact_match(expr, truth, positive=positive)
+    return exact_match(expr, truth, samples=samples)
 
 
 def rescore_row(row: dict) -> tuple[dict, list[str]]:
@@ -35,20 +35,20 @@ def rescore_row(row: dict) -> tuple[dict, list[str]]:
 
     changes = []
     if "components" in row:  # an ODE system: each component, then the system
-        twin, trajectories, table, _, positive = ode_problem(row["problem"], row["noise"], row["seed"], row["n"])
+        twin, trajectories, table, _, samples = ode_problem(row["problem"], row["noise"], row["seed"], row["n"])
         names = table.input_names
-        parts = [(c, c["state"], substitute_parameters(twin.ground_truth[c["state"]], trajectories.params), positive)
+        parts = [(c, c["state"], substitute_parameters(twin.ground_truth[c["state"]], trajectories.params), samples)
                  for c in row["components"]]
     elif "error" not in row:
-        twin, _, truth, positive = closed_form_problem(row["problem"], row["noise"], row["seed"])
+        twin, _, truth, samples = closed_form_problem(row["problem"], row["noise"], row["seed"])
         names = twin.input_names
-        parts = [(row, "", truth, positive)]
+        parts = [(row, "", truth, samples)]
     else:  # a crashed problem stays a failure
         return row, changes
-    for holder, state, truth, positive in parts:
+    for holder, state, truth, samples in parts:
         for arm in ARMS:
             if holder.get(arm) and "formula" in holder[arm]:
-                exact = _check(holder[arm]["formula"], names, truth, positive)
+                exact = _check(holder[arm]["formula"], names, truth, samples)
                 if exact != holder[arm]["exact"]:
                     changes.append(f"{row['problem']} {state} {arm}: {holder[arm]['exact']} → {exact}  "
                                    f"{holder[arm]['formula']}")

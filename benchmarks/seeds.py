@@ -14,7 +14,7 @@ import numpy as np
 
 from tools.design import design
 from tools.symbolic import discover
-from tools.verify import exact_match, positive_inputs, substitute_parameters
+from tools.verify import exact_match, substitute_parameters
 from twin import get_twin
 
 
@@ -31,7 +31,7 @@ def main() -> None:
     for seed in range(args.seeds):
         data = twin.simulate(design(twin.input_bounds(), 400, "sobol", seed), noise=args.noise, seed=seed)
         found = discover(data.X, data.y[:, 0], twin.input_names, args.budget, seed)
-        exact = exact_match(found.best.expression, truth, positive=positive_inputs(twin.input_names, data.X))
+        exact = exact_match(found.best.expression, truth, samples=dict(zip(twin.input_names, data.X.T)))
         runs.append({"seed": seed, "formula": found.best.text, "exact": exact, "seconds": found.seconds})
         print(json.dumps(runs[-1]))
     summary = {"twin": args.twin, "noise": args.noise, "budget_s": args.budget,

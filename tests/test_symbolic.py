@@ -132,6 +132,23 @@ def test_a_noisy_constant_snaps_to_the_simplest_value_the_data_allow():
     assert snap(sp.Float(0.9974) * x, X[:300], y[:300], X[300:], y[300:], ["x"]) == x
 
 
+def test_a_scale_the_data_cannot_determine_is_fixed_before_snapping():
+    from tools.constants import redundant_direction, snap
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(400, 2))
+    y = np.sqrt(8 * np.pi / 3 * X[:, 0] - X[:, 1])
+    x, z = sp.symbols("x z")
+    # k·√(A·x − B·z) has one free direction (k² absorbs a common factor of A and B); as fitted, A sits
+    # nearer 67/8 than 8π/3, which a refit of k and B would then compensate exactly
+    k, a, b = sp.Float(1.00015, 15), sp.Float(8.375 * 1.00015**-2 * 1.0003, 15), sp.Float(1.00015**-2, 15)
+    fitted = k * sp.sqrt(a * x - b * z)
+    floats, direction = redundant_direction(fitted, X, ["x", "z"])
+    assert len(floats) == 3 and np.abs(direction).min() > 0.1
+    assert redundant_direction(sp.sqrt(a * x - b * z), X, ["x", "z"]) is None
+    assert snap(fitted, X[:300], y[:300], X[300:], y[300:], ["x", "z"]) == sp.sqrt(8 * sp.pi * x / 3 - z)
+
+
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="at least 10"):
         discover(np.zeros((5, 1)), np.zeros(5), ["x"])
@@ -173,6 +190,21 @@ def test_exact_match_rules():
     assert exact_match(x * y - sp.Float(2.667) * z, stored)
     assert not exact_match(x * y - sp.Rational(37, 14) * z, stored)  # 2.64: three digits still decide
     assert not exact_match(x * y - sp.Rational(8, 3) * z ** 2, stored)
+
+
+def test_exact_match_settles_a_sign_on_the_samples():
+    # Feynman I.34.14 as found on 2026-11-30: equal to the law for v < c, which sympy cannot assume
+    omega, c, v = sp.symbols("omega c v")
+    truth = omega * (1 + v / c) / sp.sqrt(1 - v**2 / c**2)
+    found = omega * sp.sqrt(1 + 2 / (c / v - 1))
+    rng = np.random.default_rng(0)
+    samples = {"omega": rng.uniform(1, 5, 200), "c": rng.uniform(3, 10, 200), "v": rng.uniform(1, 2, 200)}
+    assert not exact_match(found, truth, positive={"omega", "c", "v"})
+    assert exact_match(found, truth, samples=samples)
+    # a ratio of ±1 whose sign changes where the data live is no match
+    x = sp.Symbol("x")
+    assert not exact_match(x * sp.sqrt((x - 2) ** 2) / (x - 2), x, samples={"x": rng.uniform(1, 3, 200)})
+    assert exact_match(x * sp.sqrt((x - 2) ** 2) / (x - 2), x, samples={"x": rng.uniform(2.5, 3, 200)})
 
 
 def test_extrapolation_inputs_lie_outside_the_box():

@@ -7,12 +7,16 @@ from fractions import Fraction
 
 import numpy as np
 import sympy as sp
+import torch
 from scipy.optimize import least_squares
 
 from twin.expressions import compile_expression, count_nodes
 
 MAX_CONSTANTS = 24
 SNAP_TRIALS = 60
+#: Singular value of the constants' Jacobian, relative to the largest, below which a direction counts as
+#: one the data cannot determine (a scale that other constants absorb exactly, as in k·√(a·x − b·y)).
+REDUNDANT_SINGULAR = 1e-8
 
 
 def nmse(prediction: np.ndarray, target: np.ndarray) -> float:
@@ -118,6 +122,72 @@ def _simplicity(value: sp.Expr) -> tuple[int, int]:
     return count_nodes(value), len(str(value))
 
 
+def redundant_direction(expr: sp.Expr, X: np.ndarray, names: list[str]) -> tuple[list[sp.Float], np.ndarray] | None:
+    """The float constants of ``expr`` and a direction of relative changes to them that leaves the predictions
+    on ``X`` unchanged (the Jacobian's null vector), or None where every constant is determined."""
+    floats = sorted(expr.atoms(sp.Float), key=sp.default_sort_key)
+    if not 2 <= len(floats) <= MAX_CONSTANTS:
+        return None
+    symbols = [sp.Symbol(f"_c{i}", real=True) for i in range(len(floats))]
+    fn = compile_expression(expr.xreplace(dict(zip(floats, symbols))))
+    columns = {n: torch.as_tensor(X[:, i], dtype=torch.float64) for i, n in enumerate(names)}
+    start = torch.tensor([float(f) for f in floats], dtype=torch.float64)
+
+    def predictions(relative: torch.Tensor) -> torch.Tensor:
+        theta = start * (1 + relative)
+        return torch.broadcast_to(torch.as_tensor(fn(columns | {s.name: theta[i] for i, s in enumerate(symbols)}),
+                                                  dtype=torch.float64), (X.shape[0],))
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            jacobian = torch.autograd.functional.jacobian(predictions, torch.zeros_like(start)).numpy()
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    jacobian = jacobian[np.isfinite(jacobian).all(axis=1)]
+    if len(jacobian) < len(floats):
+        return None
+    _, singular, rows = np.linalg.svd(jacobian, full_matrices=False)
+    if singular[0] == 0 or singular[-1] > REDUNDANT_SINGULAR * singular[0]:
+        return None
+    return floats, rows[-1]
+
+
+def _fix_redundant(
+    expr: sp.Expr, X_fit: np.ndarray, y_fit: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, names: list[str],
+    budget: float,
+) -> tuple[sp.Expr, int]:
+    """Give each constant the data cannot determine its simplest nearby value, and refit the others; also the
+    number of refits spent.
+
+    Along a redundant direction any one of the constants taking part can be fixed at no cost, so the one whose
+    simplest value (by ``_simplicity``, then relative distance) is simplest is fixed: in k·c·√(A·x − B·y) that
+    sets k = 1 and lets A become 8π/3, where fixing A = 67/8 first would leave k and B as floats. Kept only
+    while the validation error stays within ``budget``.
+    """
+    trials = 0
+    while trials < len(expr.atoms(sp.Float)) + 1:
+        found = redundant_direction(expr, X_fit, names)
+        if found is None:
+            break
+        floats, direction = found
+        options = []
+        for constant, weight in zip(floats, np.abs(direction)):
+            value = float(constant)
+            if weight < 0.1 * np.abs(direction).max():
+                continue
+            near = [v for v in nice_values(value)[:3] if abs(float(v) - value) <= 0.05 * max(1.0, abs(value))]
+            options += [(_simplicity(v), abs(float(v) - value) / max(abs(value), 1e-300), constant, v) for v in near]
+        for *_, constant, value in sorted(options, key=lambda option: option[:2]):
+            trial, trials = refit(expr.xreplace({constant: value}), X_fit, y_fit, names, max_nfev=50), trials + 1
+            if nmse(evaluate(trial, X_val, names), y_val) <= budget:
+                expr = trial
+                break
+        else:
+            break
+    return expr, trials
+
+
 def snap(
     expr: sp.Expr,
     X_fit: np.ndarray, y_fit: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, names: list[str],
@@ -129,14 +199,17 @@ def snap(
     Of the three values nearest a constant, the simplest is tried first: with noisy data a constant fitted
     as 0.9974 must become 1, not the nearer 5/(2√(2π)); with noiseless data only the right value passes.
 
+    Constants the data cannot determine are fixed first (``_fix_redundant``), so that a free scale does not
+    let a near value (67/8) pass where the law has 8π/3.
+
     Bounded so that it stays cheap and deterministic: a (constant, value) pair that failed is not tried
     again after later refits move the constant slightly, and at most SNAP_TRIALS refits run.
     """
     current = expr
     baseline = nmse(evaluate(current, X_val, names), y_val)
     budget = baseline * (1 + tolerance) + 1e-14
+    current, trials = _fix_redundant(current, X_fit, y_fit, X_val, y_val, names, budget)
     failed: set[tuple[str, sp.Expr]] = set()
-    trials = 0
     while trials < SNAP_TRIALS:
         floats = sorted(current.atoms(sp.Float), key=lambda f: -abs(float(f)))
         improved = False

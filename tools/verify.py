@@ -53,35 +53,55 @@ def _is_constant_after_simplify(expr: sp.Expr) -> bool:
     return simplified.is_number or not simplified.free_symbols
 
 
-def _exact_worker(found: sp.Expr, truth: sp.Expr, results: multiprocessing.Queue) -> None:
+def _exact_worker(found: sp.Expr, truth: sp.Expr, samples: Mapping[str, np.ndarray] | None,
+                  results: multiprocessing.Queue) -> None:
     # Rounding happens in the raw forms and again after expanding both sides, so that a constant the
     # truth spells as a combination (8 − 0.0225) meets the same constant found as one float (7.9775).
     # Each form is compared as written and again with non-integer rationals rounded like floats: snapped
     # constants are exact rationals (8/3), where a benchmark file may store the same number as a float
     # (2.6666666666666665, which rounds to 2.67); SRBench's own check forms the difference before rounding
     # and accepts that pair too.
-    tried = set()
+    tried = []
     for canonical in (lambda e: e, sp.expand):
         for rationals in (False, True):
             a, b = _round_numbers(canonical(truth), rationals), _round_numbers(canonical(found), rationals)
             if (a, b) in tried:
                 continue
-            tried.add((a, b))
+            tried.append((a, b))
             if _is_constant_after_simplify(a - b) or _is_constant_after_simplify(a / b):
+                results.put(True)
+                return
+    # Only then the slower square rule, where samples can settle the sign (see exact_match).
+    if samples:
+        for a, b in tried:
+            if _is_constant_after_simplify((a / b) ** 2) and _one_sign(a / b, samples):
                 results.put(True)
                 return
     results.put(False)
 
 
+def _one_sign(ratio: sp.Expr, samples: Mapping[str, np.ndarray]) -> bool:
+    """Whether ``ratio`` is finite somewhere on the samples and has one sign wherever it is."""
+    values = evaluate(ratio, np.column_stack(list(samples.values())), list(samples))
+    values = values[np.isfinite(values)]
+    return len(values) > 0 and bool((values > 0).all() or (values < 0).all())
+
+
 def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECONDS,
-                positive: set[str] | frozenset[str] = frozenset()) -> bool:
+                positive: set[str] | frozenset[str] = frozenset(),
+                samples: Mapping[str, np.ndarray] | None = None) -> bool:
     """SRBench exact recovery: ``found`` is not constant and truth − found or truth / found simplifies
     to a constant (floats rounded to 3 significant digits, tried also with the found expression's and the
     truth's non-integer rationals rounded alike); a simplification time-out is a failure.
 
-    Symbols are matched by name; those in ``positive`` (inputs sampled on a positive range, ODE states positive
-    on every trajectory) are declared positive, so that e.g. √a·√b and √(ab) compare equal where the data live.
+    Symbols are matched by name; those in ``positive`` are declared positive, so that e.g. √a·√b and √(ab)
+    compare equal where the data live. ``samples`` (input name → the values the data were drawn at) add the
+    inputs positive on every sample, and allow one rule beyond SRBench's: (truth / found)² simplifies to a
+    constant and truth / found has one sign on every sample. That proves the ratio constant where the data live,
+    where sympy cannot use an order between inputs (ω√(c − v)/√(c + v) against ω√(1 − v²/c²)/(1 + v/c), v < c).
     """
+    if samples:
+        positive = frozenset(positive) | positive_inputs(list(samples), np.column_stack(list(samples.values())))
     by_name = {s: sp.Symbol(s.name, positive=True) if s.name in positive else sp.Symbol(s.name)
                for s in found.free_symbols | truth.free_symbols}
     found, truth = found.xreplace(by_name), truth.xreplace(by_name)
@@ -89,7 +109,7 @@ def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECOND
         return False
     context = multiprocessing.get_context("fork")
     results: multiprocessing.Queue = context.Queue()
-    worker = context.Process(target=_exact_worker, args=(found, truth, results), daemon=True)
+    worker = context.Process(target=_exact_worker, args=(found, truth, samples, results), daemon=True)
     worker.start()
     try:
         return bool(results.get(timeout=timeout))
@@ -139,5 +159,5 @@ def verify_formula(
     if X_extra is not None and y_extra is not None and len(y_extra):
         verdict["r2_extrapolation"] = r2(evaluate(expr, X_extra, names), y_extra)
     verdict["units_consistent"] = units_consistent(expr, units, target_unit) if units else None
-    verdict["exact"] = None if truth is None else exact_match(expr, truth, positive=positive_inputs(names, X_test))
+    verdict["exact"] = None if truth is None else exact_match(expr, truth, samples=dict(zip(names, X_test.T)))
     return verdict
