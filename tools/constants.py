@@ -45,18 +45,28 @@ def parameterise(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Symbol], np.ndarray]:
     return template, symbols, np.array([float(f) for f in floats])
 
 
+def _predictor(template: sp.Expr, symbols: list[sp.Symbol], X: np.ndarray, names: list[str]):
+    """``predict(theta)``: the template's values on the rows of ``X`` with its constants set to ``theta``."""
+    fn = compile_expression(template)
+    columns = {n: X[:, i] for i, n in enumerate(names)}
+
+    def predict(theta: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            values = fn(columns | {s.name: t for s, t in zip(symbols, theta)})
+        return np.broadcast_to(np.asarray(values, dtype=float), (X.shape[0],))
+
+    return predict
+
+
 def refit(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str], max_nfev: int = 200) -> sp.Expr:
     """Least-squares refit of every float constant of ``expr`` on (X, y); the input if that fails."""
     template, symbols, start = parameterise(expr)
     if not symbols or len(symbols) > MAX_CONSTANTS:
         return expr
-    fn = compile_expression(template)
-    columns = {n: X[:, i] for i, n in enumerate(names)}
+    predict = _predictor(template, symbols, X, names)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            values = fn(columns | {s.name: t for s, t in zip(symbols, theta)})
-        r = np.broadcast_to(np.asarray(values, dtype=float), y.shape) - y
+        r = predict(theta) - y
         return np.where(np.isfinite(r), r, 1e6)
 
     try:
@@ -132,14 +142,7 @@ def redundant_direction(expr: sp.Expr, X: np.ndarray, names: list[str]) -> tuple
     template, symbols, theta = parameterise(expr)
     if not 2 <= len(symbols) <= MAX_CONSTANTS or (theta == 0).any():
         return None
-    fn = compile_expression(template)
-    columns = {n: X[:, i] for i, n in enumerate(names)}
-
-    def predictions(values: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            out = fn(columns | {s.name: v for s, v in zip(symbols, values)})
-        return np.broadcast_to(np.asarray(out, dtype=float), (X.shape[0],))
-
+    predictions = _predictor(template, symbols, X, names)
     step = 1e-6
     # column j: the change of the predictions per relative change of constant j
     jacobian = np.column_stack([(predictions(theta * (1 + step * e)) - predictions(theta * (1 - step * e))) / (2 * step)
