@@ -135,9 +135,9 @@ def redundant_direction(expr: sp.Expr, X: np.ndarray, names: list[str]) -> tuple
     """The float constants of ``expr`` and a direction of relative changes to them that leaves the predictions
     on ``X`` unchanged (the Jacobian's null vector), or None where every constant is determined.
 
-    The Jacobian comes from central differences: 2k evaluations of the compiled expression, ~100× faster here
-    than torch's row-by-row autograd Jacobian; their error (~1e-10 of the largest singular value) stays far
-    below REDUNDANT_SINGULAR.
+    The Jacobian comes from central differences: 2k evaluations of the compiled expression (2 ms against 175 ms
+    for torch's row-by-row autograd Jacobian, 9 constants on 300 rows); their error (~1e-10 of the largest
+    singular value) stays far below REDUNDANT_SINGULAR.
     """
     template, symbols, theta = parameterise(expr)
     if not 2 <= len(symbols) <= MAX_CONSTANTS or (theta == 0).any():
