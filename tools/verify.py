@@ -101,7 +101,7 @@ def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECOND
     where sympy cannot use an order between inputs (ω√(c − v)/√(c + v) against ω√(1 − v²/c²)/(1 + v/c), v < c).
     """
     if samples:
-        positive = frozenset(positive) | positive_inputs(list(samples), np.column_stack(list(samples.values())))
+        positive = frozenset(positive) | {name for name, values in samples.items() if (values > 0).all()}
     by_name = {s: sp.Symbol(s.name, positive=True) if s.name in positive else sp.Symbol(s.name)
                for s in found.free_symbols | truth.free_symbols}
     found, truth = found.xreplace(by_name), truth.xreplace(by_name)
@@ -136,11 +136,6 @@ def resampling_stability(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: lis
         idx = rng.integers(0, len(y), len(y))
         scores.append(r2(prediction[idx], y[idx]))
     return {"r2_p05": float(np.percentile(scores, 5)), "r2_p95": float(np.percentile(scores, 95))}
-
-
-def positive_inputs(names: list[str], X: np.ndarray) -> frozenset[str]:
-    """Names of the inputs whose samples are all positive."""
-    return frozenset(n for i, n in enumerate(names) if (X[:, i] > 0).all())
 
 
 def verify_formula(
