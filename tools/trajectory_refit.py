@@ -546,9 +546,9 @@ def _rival_structures(current: SystemFit, rivals: Mapping[str, Sequence[tuple[fl
     """
     n = windows.n_observations
     for state in current.formulas:
-        score = current.description(scale2, n)
-        size = count_nodes(current.formulas[state]) + RIVAL_EXTRA_NODES
-        hopeful = sorted((fit for fit in rivals[state] if fit[0] / scale2 < score and count_nodes(fit[1]) <= size),
+        score, nodes = current.description(scale2, n), count_nodes(current.formulas[state])
+        hopeful = sorted((fit for fit in rivals[state] if count_nodes(fit[1]) <= nodes + RIVAL_EXTRA_NODES and
+                          fit[0] / scale2 < score + (count_nodes(fit[1]) < nodes) * STRUCTURE_TIE),
                          key=lambda fit: fit[0] / scale2 + len(parameterise(fit[1])[1]) * np.log(n))
         for _, expr in hopeful[:RIVALS_PER_STATE]:
             notify("trajectory_refit", {"state": state, "rival": str(expr)})
