@@ -31,7 +31,7 @@ from scipy.integrate import cumulative_trapezoid
 from scipy.optimize import least_squares
 from torchdiffeq import odeint
 
-from tools.constants import nice_values, normalise, parameterise
+from tools.constants import evaluate, nice_values, normalise, parameterise
 from tools.derived import edge_trim, noise_sigma, smooth_trajectories
 from tools.symbolic import Candidate, sparse_fits
 from twin import Dataset
@@ -56,6 +56,8 @@ MAX_EVALUATIONS = 40
 #: the linear law 0.32 − 0.6x with 1.5× less residual than the line.
 POLYNOMIAL_CANDIDATES = 3
 POLYNOMIAL_RSS_FACTOR = 3.0
+#: Distinct terms of a state's front formulas in the library that recombines them (``_front_terms``).
+FRONT_TERMS = 24
 #: The same for the integral form, whose residual is mostly the observation noise: a size that misses a term
 #: shows as a small relative excess only.
 INTEGRAL_RSS_FACTOR = 1.1
@@ -335,7 +337,8 @@ def _alternatives(front: Sequence[Candidate], chosen: Candidate) -> list[sp.Expr
     return [c.expression for c in plausible[:CANDIDATES_PER_COMPONENT]]
 
 
-def sparse_candidates(data: Dataset, steps: int | None = None) -> dict[str, list[sp.Expr]]:
+def sparse_candidates(data: Dataset, steps: int | None = None,
+                      fronts: Mapping[str, Sequence[Candidate]] | None = None) -> dict[str, list[sp.Expr]]:
     """Per state, sparse polynomial and rational right-hand sides over SINDy's library (every monomial of the
     states up to degree 3, or 2 with three or more states), each form fitted by tools.symbolic.sparse_fits, one
     least-squares fit per number of terms; duplicates dropped:
@@ -350,7 +353,11 @@ def sparse_candidates(data: Dataset, steps: int | None = None) -> dict[str, list
     - rational, in the same integral form: x′ = p(x)/(1 + d·m(x)) for a monomial m of degree ≤ 2 is linear in
       p and d as x′ = p(x) − d·m(x)·x′ (the implicit form of SINDy-PI, Kaheman et al. 2020), integrated as
       Δx = ∫p dt − d·∫m dx; per denominator the smallest size within INTEGRAL_RSS_FACTOR of its best, and
-      of those the RATIONAL_CANDIDATES of fewest terms within RATIONAL_RSS_SPREAD of the best residual.
+      of those the RATIONAL_CANDIDATES of fewest terms within RATIONAL_RSS_SPREAD of the best residual;
+    - front terms, in the same integral form: sums of the additive terms of the state's ``fronts`` formulas
+      (``_front_terms``), so that terms proposed in different formulas can meet. On Strogatz's shear flow at
+      σ = 1 % the front held sin(x)/10 + 8x·cos²(y)/11 and sin(x)·sin(y)/10 + 11·sin(x)·cos²(y)/12, each one
+      term from the law sin(x)/10 + 9·sin(x)·cos²(y)/10.
 
     Choosing among them by BIC on the integrated trajectories is the model selection of Mangan et al. (2017,
     SINDy with information criteria).
@@ -367,6 +374,8 @@ def sparse_candidates(data: Dataset, steps: int | None = None) -> dict[str, list
     candidates = {}
     for column, state in enumerate(data.input_names):
         found = forms.differential(column) + forms.integral(column) + forms.rational(column)
+        if fronts:
+            found += forms.recombined(column, _front_terms(fronts[state]))
         shapes = {}  # one candidate per set of terms: the same terms refit to the same trajectories
         for expr in found:
             shapes.setdefault(expr.xreplace({f: _COEFFICIENT for f in expr.atoms(sp.Float)}), expr)
@@ -377,6 +386,21 @@ def sparse_candidates(data: Dataset, steps: int | None = None) -> dict[str, list
 _COEFFICIENT = sp.Symbol("coefficient")
 
 
+def _front_terms(front: Sequence[Candidate]) -> list[sp.Expr]:
+    """The distinct additive terms of the front's formulas without their constant factors, at most FRONT_TERMS
+    in front order; a formula is expanded first where that does not double its size ((x² − cos y)/x gives x and
+    cos(y)/x)."""
+    terms: dict[sp.Expr, None] = {}  # insertion-ordered set
+    for candidate in front:
+        expr = candidate.expression
+        expanded = sp.expand(expr)
+        for term in sp.Add.make_args(expanded if count_nodes(expanded) <= 2 * count_nodes(expr) else expr):
+            rest = term.as_independent(*term.free_symbols, as_Add=False)[1]  # without 3/(4π) and the like
+            if rest.free_symbols:
+                terms.setdefault(rest, None)
+    return list(terms)[:FRONT_TERMS]
+
+
 class _SparseForms:
     """The monomial library on the smoothed trajectories, pointwise and integrated over shooting windows; one
     method per form of ``sparse_candidates``."""
@@ -384,8 +408,9 @@ class _SparseForms:
     def __init__(self, data: Dataset, window_steps: int):
         self.smoothed, self.derivatives, _ = smooth_trajectories(data)
         self.states, t = data.arrays["states"], data.arrays["t"]
+        self.t = t
         self.trim = edge_trim(data)
-        names = list(data.input_names)
+        self.names = names = list(data.input_names)
         symbols = [make_symbols(names)[n] for n in names]
         degree = 3 if len(names) <= 2 else 2
         self.powers = [p for d in range(1, degree + 1)
@@ -409,10 +434,12 @@ class _SparseForms:
         observed = self.states[..., column]
         return (observed[:, self.starts + self.window_steps] - observed[:, self.starts]).reshape(-1)
 
-    def _polynomial(self, coefficients: np.ndarray, intercept_scale: float) -> sp.Expr:
+    def _polynomial(self, coefficients: np.ndarray, intercept_scale: float,
+                    terms: Sequence[sp.Expr] | None = None) -> sp.Expr:
+        """Σ coefficient·term over the library (the monomials unless ``terms``), intercept last."""
+        terms = self.monomials if terms is None else terms
         return sp.Float(coefficients[-1] / intercept_scale, 15) + sum(
-            sp.Float(coefficients[i], 15) * self.monomials[i]
-            for i in np.flatnonzero(coefficients[:len(self.powers)]))
+            sp.Float(coefficients[i], 15) * terms[i] for i in np.flatnonzero(coefficients[:len(terms)]))
 
     def differential(self, column: int) -> list[sp.Expr]:
         derivative = self.derivatives[:, self.trim:-self.trim, column].reshape(-1)
@@ -427,6 +454,26 @@ class _SparseForms:
         fits = sparse_fits(self.spans, changes, self.max_terms, intercept=True)
         return [self._polynomial(c, self.duration) for c, _ in
                 _adequate(fits, self.spans, changes, INTEGRAL_RSS_FACTOR)[:POLYNOMIAL_CANDIDATES]]
+
+    def recombined(self, column: int, terms: Sequence[sp.Expr]) -> list[sp.Expr]:
+        """Sparse sums of ``terms`` (finite and not constant on the smoothed states), fitted in the integral form."""
+        if not len(self.starts) or not terms:
+            return []
+        flat = self.smoothed.reshape(-1, len(self.names))
+        usable, columns = [], []
+        for term in terms:
+            values = evaluate(term, flat, self.names)
+            if np.isfinite(values).all() and np.ptp(values) > 0:
+                usable.append(term)
+                columns.append(values.reshape(self.smoothed.shape[:2]))
+        if not usable:
+            return []
+        library = np.stack(columns, axis=-1)
+        spans = self._over_windows(cumulative_trapezoid(library, self.t, axis=1, initial=0))
+        changes = self._changes(column)
+        fits = sparse_fits(spans, changes, min(POLYNOMIAL_TERMS, len(usable)), intercept=True)
+        return [self._polynomial(c, self.duration, usable) for c, _ in
+                _adequate(fits, spans, changes, INTEGRAL_RSS_FACTOR)[:POLYNOMIAL_CANDIDATES]]
 
     def rational(self, column: int) -> list[sp.Expr]:
         if not len(self.starts):
@@ -498,7 +545,7 @@ def refine_system(
     # Every integrable right-hand side tried, with the RSS of its system: the rivals of the final choice.
     tried = {state: {str(c.expression): (current.rss, _free(c.expression))} for state, c in chosen.items()}
     in_use = {state: str(c.expression) for state, c in chosen.items()}
-    proposed = sparse_candidates(data, steps)
+    proposed = sparse_candidates(data, steps, fronts)
     for state in data.input_names:
         for alternative in [*_alternatives(fronts[state], chosen[state]), *proposed[state]]:
             notify("trajectory_refit", {"state": state, "candidate": str(alternative)})
