@@ -171,7 +171,6 @@ def test_the_integral_form_proposes_the_law_the_biased_derivatives_miss():
     assert matches and all(abs(terms[m] - c) < 0.03 * abs(c) for terms in matches for m, c in law.items())
 
 
-
 def test_terms_of_different_front_formulas_are_recombined_in_the_integral_form():
     # Strogatz's shear flow at σ = 1 %, as in the benchmark: the derivative front held y′ = sin(x)/10 + 8x·cos²(y)/11
     # and sin(x)·sin(y)/10 + 11·sin(x)·cos²(y)/12, each one term from the law sin(x)/10 + 9·sin(x)·cos²(y)/10
@@ -193,6 +192,7 @@ def test_terms_of_different_front_formulas_are_recombined_in_the_integral_form()
     assert not law_terms(sparse_candidates(data)["y"])  # the monomial library cannot write it
     matches = law_terms(sparse_candidates(data, fronts={"x": front[:1], "y": front})["y"])
     assert matches and all(abs(terms[m] - c) < 0.05 * c for terms in matches for m, c in law.items())
+
 
 def test_a_rival_structure_wins_after_both_are_snapped_and_hopeless_ones_are_not_fitted():
     from tools.trajectory_refit import _rival_structures

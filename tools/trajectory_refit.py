@@ -56,11 +56,11 @@ MAX_EVALUATIONS = 40
 #: the linear law 0.32 − 0.6x with 1.5× less residual than the line.
 POLYNOMIAL_CANDIDATES = 3
 POLYNOMIAL_RSS_FACTOR = 3.0
-#: Distinct terms of a state's front formulas in the library that recombines them (``_front_terms``).
-FRONT_TERMS = 24
 #: The same for the integral form, whose residual is mostly the observation noise: a size that misses a term
 #: shows as a small relative excess only.
 INTEGRAL_RSS_FACTOR = 1.1
+#: Distinct terms of a state's front formulas in the library that recombines them (``_front_terms``).
+FRONT_TERMS = 24
 #: Rational candidates per state, among the denominators whose fit comes within RATIONAL_RSS_SPREAD of the best.
 RATIONAL_CANDIDATES = 2
 RATIONAL_RSS_SPREAD = 1.2
@@ -407,8 +407,8 @@ class _SparseForms:
 
     def __init__(self, data: Dataset, window_steps: int):
         self.smoothed, self.derivatives, _ = smooth_trajectories(data)
-        self.states, t = data.arrays["states"], data.arrays["t"]
-        self.t = t
+        self.states, self.t = data.arrays["states"], data.arrays["t"]
+        t = self.t
         self.trim = edge_trim(data)
         self.names = names = list(data.input_names)
         symbols = [make_symbols(names)[n] for n in names]
