@@ -281,9 +281,10 @@ def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False
 def rechoose(row: dict) -> dict:
     """Make a closed-form row's final choice again with the current tools.symbolic.choose among the candidates
     the run stored (a choice lies within ``selection_tolerance`` of the best, far inside STORED_NMSE_FACTOR);
-    the engine's seconds and every other arm are the run's. Two choices are so compared on the same candidates;
+    the engine's seconds and every other arm are the run's (the term pruning of ``discover`` runs again on
+    them, in seconds). Two choices are so compared on the same candidates;
     a re-run's candidates can differ a little, where pyoperon's time limit cuts its search elsewhere under load."""
-    from tools.symbolic import Candidate, choose, selection_tolerance, split
+    from tools.symbolic import EXACT_NMSE, Candidate, choose, pruned_candidates, selection_tolerance, split
     from twin import parse_expression
 
     if "candidates" not in row:
@@ -300,7 +301,10 @@ def rechoose(row: dict) -> dict:
             continue
     if not candidates:
         raise ValueError(f"{row['problem']}: no stored candidate reads back through the safe parser")
-    best = choose(candidates, selection_tolerance(len(parts.y_val)), len(parts.y_train))
+    tolerance = selection_tolerance(len(parts.y_val))
+    if min(c.val_nmse for c in candidates) >= EXACT_NMSE:  # as discover: a term left out of the likeliest choices
+        candidates += pruned_candidates(candidates, parts, names, tolerance)
+    best = choose(candidates, tolerance, len(parts.y_train))
     row["engine"] = {"seconds": row["engine"]["seconds"],
                      **_score_closed_form(best, twin, truth, samples, parts, _extrapolation(twin, row["seed"]))}
     return row

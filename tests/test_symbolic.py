@@ -3,7 +3,8 @@ import pytest
 import sympy as sp
 
 from tools.design import design
-from tools.symbolic import Candidate, choose, description_nats, discover, pareto_front, selection_tolerance
+from tools.symbolic import (Candidate, choose, description_nats, discover, pareto_front, pruned_candidates,
+                            selection_tolerance, split)
 from tools.verify import exact_match, extrapolation_inputs, substitute_parameters
 from twin import from_ode, get_twin, parse_expression
 from twin.expressions import count_nodes
@@ -262,3 +263,22 @@ def test_subset_search_matches_least_squares_on_every_subset():
         assert residual(chosen) <= least * (1 + 1e-9)
     exact = sparse_fits(library, 2.0 * library[:, 2] - library[:, 6], 3, intercept=False)[1]
     assert np.allclose(exact, [0, 0, 2, 0, 0, 0, -1, 0], atol=1e-9)
+
+
+def test_a_spurious_term_beside_the_law_is_pruned_away():
+    """Bonus 9's shape at σ = 1 %: the law plus a small term proposed together; the variant without it wins."""
+    rng = np.random.default_rng(3)
+    names = ["a", "b"]
+    X = rng.uniform(1, 3, (400, 2))
+    y = 32 / 5 * X[:, 0] ** 2 * X[:, 1] + X[:, 0] ** 3
+    y = y + 0.01 * y.std() * rng.standard_normal(len(y))
+    data = split(X, y, 0)
+    spurious = parse_expression("32*a**2*b/5 + a**3 - 4*b/7", names)
+    error = float(np.mean((32 / 5 * data.X_val[:, 0] ** 2 * data.X_val[:, 1] + data.X_val[:, 0] ** 3
+                           - 4 * data.X_val[:, 1] / 7 - data.y_val) ** 2) / np.var(data.y_val))
+    candidates = [Candidate(spurious, "test", error, count_nodes(spurious))]
+    tolerance = selection_tolerance(len(data.y_val))
+    pruned = pruned_candidates(candidates, data, names, tolerance)
+    best = choose(candidates + pruned, tolerance, len(data.y_train))
+    assert best.source == "pruned"
+    assert exact_match(best.expression, parse_expression("32*a**2*b/5 + a**3", names))
