@@ -606,7 +606,7 @@ def polished_candidates(proposals: Sequence[sp.Expr], source: str, data: Split, 
     expensive step); proposals that fail, give non-finite values, lose every input or cannot be read back are
     dropped."""
     scored = sorted(((nmse(evaluate(e, data.X_val, names), data.y_val), i) for i, e in enumerate(proposals)))
-    polished_list = []
+    kept = []
     for raw_error, index in scored[:POLISH_PER_ARM]:
         if not np.isfinite(raw_error):
             continue
@@ -616,8 +616,8 @@ def polished_candidates(proposals: Sequence[sp.Expr], source: str, data: Split, 
             continue
         error = nmse(evaluate(polished, data.X_val, names), data.y_val)
         if np.isfinite(error) and polished.free_symbols and _reads_back(polished, names):
-            polished_list.append(Candidate(polished, source, error, count_nodes(polished)))
-    return polished_list
+            kept.append(Candidate(polished, source, error, count_nodes(polished)))
+    return kept
 
 
 #: Candidates (within the choice's margin, least description first) whose additive terms are each tried away,
