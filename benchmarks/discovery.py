@@ -284,7 +284,7 @@ def rechoose(row: dict) -> dict:
     the engine's seconds and every other arm are the run's (the term pruning of ``discover`` runs again on
     them, in seconds). Two choices are so compared on the same candidates;
     a re-run's candidates can differ a little, where pyoperon's time limit cuts its search elsewhere under load."""
-    from tools.symbolic import EXACT_NMSE, Candidate, choose, pruned_candidates, selection_tolerance, split
+    from tools.symbolic import Candidate, choose, pruned_candidates, selection_tolerance, split
     from twin import parse_expression
 
     if "candidates" not in row:
@@ -302,8 +302,7 @@ def rechoose(row: dict) -> dict:
     if not candidates:
         raise ValueError(f"{row['problem']}: no stored candidate reads back through the safe parser")
     tolerance = selection_tolerance(len(parts.y_val))
-    if min(c.val_nmse for c in candidates) >= EXACT_NMSE:  # as discover: a term left out of the likeliest choices
-        candidates += pruned_candidates(candidates, parts, names, tolerance)
+    candidates += pruned_candidates(candidates, parts, names, tolerance)  # as discover does
     best = choose(candidates, tolerance, len(parts.y_train))
     row["engine"] = {"seconds": row["engine"]["seconds"],
                      **_score_closed_form(best, twin, truth, samples, parts, _extrapolation(twin, row["seed"]))}

@@ -647,8 +647,11 @@ def without_each_term(expr: sp.Expr) -> list[sp.Expr]:
 
 def pruned_candidates(candidates: Sequence[Candidate], data: Split, names: list[str], tolerance: float,
                       ) -> list[Candidate]:
-    """Polished variants of the candidates a choice could pick (``choose``'s margin), each without one term."""
+    """Polished variants of the candidates a choice could pick (``choose``'s margin), each without one term;
+    none once a candidate is exact."""
     best = min(c.val_nmse for c in candidates)
+    if best < EXACT_NMSE:
+        return []
     eligible = sorted((c for c in candidates if c.val_nmse <= best * (1 + tolerance) + TIE_NMSE),
                       key=lambda c: description_nats(c, len(data.y_train)))
     variants = [v for c in eligible[:PRUNED_CANDIDATES] for v in without_each_term(c.expression)]
@@ -811,8 +814,7 @@ def discover(
         mean = sp.Float(float(np.mean(data.y_train)), 15)
         candidates.append(Candidate(mean, "constant", nmse(np.full_like(data.y_val, float(mean)), data.y_val), 1))
     tolerance = selection_tolerance(len(data.y_val))
-    if not exact():
-        candidates += pruned_candidates(candidates, data, names, tolerance)
+    candidates += pruned_candidates(candidates, data, names, tolerance)
     front = pareto_front(candidates)
     best = choose(candidates, tolerance, len(data.y_train), choose_by)
     for c in front:
