@@ -281,10 +281,10 @@ def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False
 def rechoose(row: dict) -> dict:
     """Make a closed-form row's final choice again with the current tools.symbolic.choose among the candidates
     the run stored (a choice lies within ``selection_tolerance`` of the best, far inside STORED_NMSE_FACTOR);
-    the engine's seconds and every other arm are the run's (the term pruning of ``discover`` runs again on
-    them, in seconds). Two choices are so compared on the same candidates;
+    the engine's seconds and every other arm are the run's (the rewrites of ``discover`` run again on them, in
+    seconds). Two choices are so compared on the same candidates;
     a re-run's candidates can differ a little, where pyoperon's time limit cuts its search elsewhere under load."""
-    from tools.symbolic import Candidate, choose, pruned_candidates, selection_tolerance, split
+    from tools.symbolic import Candidate, choose, rewritten_candidates, selection_tolerance, split
     from twin import parse_expression
 
     if "candidates" not in row:
@@ -302,7 +302,7 @@ def rechoose(row: dict) -> dict:
     if not candidates:
         raise ValueError(f"{row['problem']}: no stored candidate reads back through the safe parser")
     tolerance = selection_tolerance(len(parts.y_val))
-    candidates += pruned_candidates(candidates, parts, names, tolerance)  # as discover does
+    candidates += rewritten_candidates(candidates, parts, names, tolerance)  # as discover does
     best = choose(candidates, tolerance, len(parts.y_train))
     row["engine"] = {"seconds": row["engine"]["seconds"],
                      **_score_closed_form(best, twin, truth, samples, parts, _extrapolation(twin, row["seed"]))}

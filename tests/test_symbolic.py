@@ -4,7 +4,7 @@ import sympy as sp
 
 from tools.constants import evaluate, nmse
 from tools.design import design
-from tools.symbolic import (Candidate, choose, description_nats, discover, pareto_front, pruned_candidates,
+from tools.symbolic import (Candidate, choose, description_nats, discover, pareto_front, rewritten_candidates,
                             selection_tolerance, split)
 from tools.verify import exact_match, extrapolation_inputs, substitute_parameters
 from twin import from_ode, get_twin, parse_expression
@@ -278,7 +278,7 @@ def test_a_spurious_term_beside_the_law_is_pruned_away():
     error = nmse(evaluate(spurious, data.X_val, names), data.y_val)
     candidates = [Candidate(spurious, "test", error, count_nodes(spurious))]
     tolerance = selection_tolerance(len(data.y_val))
-    pruned = pruned_candidates(candidates, data, names, tolerance)
+    pruned = rewritten_candidates(candidates, data, names, tolerance)
     best = choose(candidates + pruned, tolerance, len(data.y_train))
     assert best.source == "pruned"
     assert exact_match(best.expression, parse_expression("32*a**2*b/5 + a**3", names))

@@ -24,6 +24,7 @@ from sklearn.linear_model import OrthogonalMatchingPursuit
 from tools import dimensions
 from tools.constants import MAX_CONSTANTS, evaluate, nmse, normalise, refit, snap
 from tools.enumeration import enumeration_arm
+from tools.rewrites import out_of_radical, without_each_term
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
@@ -601,13 +602,13 @@ FAST_ARMS: dict[str, Callable[[np.ndarray, np.ndarray, list[str]], list[sp.Expr]
 }
 
 
-def polished_candidates(proposals: Sequence[sp.Expr], source: str, data: Split, names: list[str]) -> list[Candidate]:
-    """The POLISH_PER_ARM proposals of lowest raw validation error, polished and scored (polishing is the
-    expensive step); proposals that fail, give non-finite values, lose every input or cannot be read back are
-    dropped."""
+def polished_candidates(proposals: Sequence[sp.Expr], source: str, data: Split, names: list[str],
+                        keep: int = POLISH_PER_ARM) -> list[Candidate]:
+    """The ``keep`` proposals of lowest raw validation error, polished and scored (polishing is the expensive
+    step); proposals that fail, give non-finite values, lose every input or cannot be read back are dropped."""
     scored = sorted(((nmse(evaluate(e, data.X_val, names), data.y_val), i) for i, e in enumerate(proposals)))
     kept = []
-    for raw_error, index in scored[:POLISH_PER_ARM]:
+    for raw_error, index in scored[:keep]:
         if not np.isfinite(raw_error):
             continue
         try:
@@ -620,42 +621,28 @@ def polished_candidates(proposals: Sequence[sp.Expr], source: str, data: Split, 
     return kept
 
 
-#: Candidates (within the choice's margin, least description first) whose additive terms are each tried away,
-#: and the most terms a sum may have for that.
-PRUNED_CANDIDATES, PRUNE_MAX_TERMS = 4, 8
+#: Candidates (within the choice's margin, least description first) whose additive terms are each tried away.
+PRUNED_CANDIDATES = 4
+#: Square-root normal forms (tools.rewrites.out_of_radical) polished, of the candidates within the margin.
+RADICAL_FORMS = 16
 
 
-def without_each_term(expr: sp.Expr) -> list[sp.Expr]:
-    """``expr`` with one additive term of its sum (or of its numerator) left out at a time; the coefficients of
-    the terms kept become floats again, for the refit. On noisy data a law plus a small spurious term fits a
-    little better than the law (bonus 9 at σ = 1 %: −4m₂c³/(7r) beside the two terms of the law) and the
-    search may never propose the law alone."""
-    numerator, denominator = sp.fraction(expr)
-    expanded = sp.expand(numerator)
-    if count_nodes(expanded) > 2 * count_nodes(numerator) + 2:
-        expanded = numerator
-    terms = sp.Add.make_args(expanded)
-    if not 2 <= len(terms) <= PRUNE_MAX_TERMS:
-        return []
-
-    def freed(term: sp.Expr) -> sp.Expr:
-        coefficient, rest = term.as_coeff_Mul()
-        return sp.Float(float(coefficient), 15) * rest
-
-    return [sp.Add(*(freed(t) for j, t in enumerate(terms) if j != i)) / denominator for i in range(len(terms))]
-
-
-def pruned_candidates(candidates: Sequence[Candidate], data: Split, names: list[str], tolerance: float,
-                      ) -> list[Candidate]:
-    """Polished variants of the candidates a choice could pick (``choose``'s margin), each without one term;
-    none once a candidate is exact."""
+def rewritten_candidates(candidates: Sequence[Candidate], data: Split, names: list[str], tolerance: float,
+                         ) -> list[Candidate]:
+    """Polished rewrites of the candidates a choice could pick (``choose``'s margin): each without one additive
+    term ("pruned") and each with its square roots in normal form ("radical"); none once a candidate is exact."""
     best = min(c.val_nmse for c in candidates)
     if best < EXACT_NMSE:
         return []
     eligible = sorted((c for c in candidates if c.val_nmse <= best * (1 + tolerance) + TIE_NMSE),
                       key=lambda c: description_nats(c, len(data.y_train)))
-    variants = [v for c in eligible[:PRUNED_CANDIDATES] for v in without_each_term(c.expression)]
-    return polished_candidates(variants, "pruned", data, names)
+    pruned = [v for c in eligible[:PRUNED_CANDIDATES] for v in without_each_term(c.expression)]
+    # A rewrite keeps the values of the candidate it comes from: the first RADICAL_FORMS, by their candidates'
+    # description, are polished (not those of lowest raw error, where a hundred candidates tie within noise).
+    radical = list(dict.fromkeys(v for c in eligible for v in out_of_radical(c.expression, data.X_train, names)))
+    radical = radical[:RADICAL_FORMS]
+    return (polished_candidates(pruned, "pruned", data, names)
+            + polished_candidates(radical, "radical", data, names, keep=RADICAL_FORMS))
 
 
 def _reads_back(expr: sp.Expr, names: list[str]) -> bool:
@@ -814,7 +801,7 @@ def discover(
         mean = sp.Float(float(np.mean(data.y_train)), 15)
         candidates.append(Candidate(mean, "constant", nmse(np.full_like(data.y_val, float(mean)), data.y_val), 1))
     tolerance = selection_tolerance(len(data.y_val))
-    candidates += pruned_candidates(candidates, data, names, tolerance)
+    candidates += rewritten_candidates(candidates, data, names, tolerance)
     front = pareto_front(candidates)
     best = choose(candidates, tolerance, len(data.y_train), choose_by)
     for c in front:
