@@ -17,8 +17,8 @@ RADICAND_MAX_NODES = 40
 
 
 def _freed(term: sp.Expr) -> sp.Expr:
-    """``term`` with its numeric coefficient as a float (a constant for the refit)."""
-    coefficient, rest = term.as_coeff_Mul()
+    """``term`` with its numeric coefficient, π included, as a float (a constant for the refit)."""
+    coefficient, rest = term.as_independent(*term.free_symbols, as_Add=False)
     return sp.Float(float(coefficient), 15) * rest
 
 

@@ -623,25 +623,47 @@ def polished_candidates(proposals: Sequence[sp.Expr], source: str, data: Split, 
 
 #: Candidates (within the choice's margin, least description first) whose additive terms are each tried away.
 PRUNED_CANDIDATES = 4
+#: Rounds of term pruning: a pruned candidate still within the margin has its terms tried away again.
+PRUNE_ROUNDS = 3
 #: Square-root normal forms (tools.rewrites.out_of_radical) polished, of the candidates within the margin.
 RADICAL_FORMS = 16
 
 
+def pruned_candidates(eligible: Sequence[Candidate], data: Split, names: list[str], threshold: float,
+                      ) -> list[Candidate]:
+    """Backward elimination over additive terms: the first ``PRUNED_CANDIDATES`` of ``eligible`` (least
+    description first), each without one term, refitted; those still within ``threshold`` are pruned again, for up
+    to ``PRUNE_ROUNDS`` rounds. Bonus 9 at σ = 1 % comes back as its two terms beside three spurious ones."""
+    n_fit = len(data.y_train)
+    found: list[Candidate] = []
+    parents, seen = list(eligible), set()
+    for _ in range(PRUNE_ROUNDS):
+        forms = list(dict.fromkeys(v for c in parents[:PRUNED_CANDIDATES] for v in without_each_term(c.expression)
+                                   if v not in seen))
+        seen.update(forms)
+        pruned = polished_candidates(forms, "pruned", data, names)
+        found += pruned
+        parents = sorted((c for c in pruned if c.val_nmse <= threshold), key=lambda c: description_nats(c, n_fit))
+        if not parents:
+            break
+    return found
+
+
 def rewritten_candidates(candidates: Sequence[Candidate], data: Split, names: list[str], tolerance: float,
                          ) -> list[Candidate]:
-    """Polished rewrites of the candidates a choice could pick (``choose``'s margin): each without one additive
-    term ("pruned") and each with its square roots in normal form ("radical"); none once a candidate is exact."""
+    """Polished rewrites of the candidates a choice could pick (``choose``'s margin): without additive terms
+    (``pruned_candidates``) and with their square roots in normal form ("radical"); none once a candidate is exact."""
     best = min(c.val_nmse for c in candidates)
     if best < EXACT_NMSE:
         return []
-    eligible = sorted((c for c in candidates if c.val_nmse <= best * (1 + tolerance) + TIE_NMSE),
+    threshold = best * (1 + tolerance) + TIE_NMSE
+    eligible = sorted((c for c in candidates if c.val_nmse <= threshold),
                       key=lambda c: description_nats(c, len(data.y_train)))
-    pruned = [v for c in eligible[:PRUNED_CANDIDATES] for v in without_each_term(c.expression)]
     # A rewrite keeps the values of the candidate it comes from: the first RADICAL_FORMS, by their candidates'
     # description, are polished (not those of lowest raw error, where a hundred candidates tie within noise).
     radical = list(dict.fromkeys(v for c in eligible for v in out_of_radical(c.expression, data.X_train, names)))
     radical = radical[:RADICAL_FORMS]
-    return (polished_candidates(pruned, "pruned", data, names)
+    return (pruned_candidates(eligible, data, names, threshold)
             + polished_candidates(radical, "radical", data, names, keep=RADICAL_FORMS))
 
 
