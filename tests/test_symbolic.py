@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from tools.constants import evaluate, nmse
 from tools import symbolic
+from tools.constants import evaluate, nmse
 from tools.design import design
 from tools.symbolic import (Candidate, choose, description_nats, discover, pareto_front, rewritten_candidates,
                             selection_tolerance, split)

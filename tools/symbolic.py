@@ -653,10 +653,9 @@ def rewritten_candidates(candidates: Sequence[Candidate], data: Split, names: li
                          ) -> list[Candidate]:
     """Polished rewrites of the candidates a choice could pick (``choose``'s margin): without additive terms
     (``pruned_candidates``) and with their square roots in normal form ("radical"); none once a candidate is exact."""
-    best = min(c.val_nmse for c in candidates)
-    if best < EXACT_NMSE:
+    if min(c.val_nmse for c in candidates) < EXACT_NMSE:
         return []
-    threshold = best * (1 + tolerance) + TIE_NMSE
+    threshold = margin(candidates, tolerance)
     eligible = sorted((c for c in candidates if c.val_nmse <= threshold),
                       key=lambda c: description_nats(c, len(data.y_train)))
     # A rewrite keeps the values of the candidate it comes from: the first RADICAL_FORMS, by their candidates'
@@ -708,14 +707,18 @@ def description_nats(candidate: Candidate, n_fit: int) -> float:
     return candidate.complexity * NODE_NATS + rationals + floats * (math.log(max(n_fit, 2)) / 2 + NODE_NATS)
 
 
+def margin(candidates: Sequence[Candidate], tolerance: float) -> float:
+    """The largest validation error that ties with the best: ``(1 + tolerance)`` times the best, plus a floor so
+    that noiseless ties at machine precision count as ties."""
+    return min(c.val_nmse for c in candidates) * (1 + tolerance) + TIE_NMSE
+
+
 def choose(candidates: Sequence[Candidate], tolerance: float = 0.1, n_fit: int = 100,
            by: str = "description") -> Candidate:
-    """Of the candidates whose validation error is within ``(1 + tolerance)`` of the best (plus a floor so that
-    noiseless ties at machine precision count as ties), the one shortest to write down (``description_nats``),
-    or with ``by="nodes"`` the one of fewest nodes (see ``discover``'s ``choose_by``)."""
+    """Of the candidates within the ``margin`` of the best validation error, the one shortest to write down
+    (``description_nats``), or with ``by="nodes"`` the one of fewest nodes (see ``discover``'s ``choose_by``)."""
     cost = {"description": lambda c: description_nats(c, n_fit), "nodes": lambda c: c.complexity}[by]
-    best = min(c.val_nmse for c in candidates)
-    threshold = best * (1 + tolerance) + TIE_NMSE
+    threshold = margin(candidates, tolerance)
     return min((c for c in candidates if c.val_nmse <= threshold), key=lambda c: (cost(c), c.val_nmse))
 
 
