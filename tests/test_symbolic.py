@@ -152,6 +152,34 @@ def test_a_scale_the_data_cannot_determine_is_fixed_before_snapping():
     assert snap(fitted, X[:300], y[:300], X[300:], y[300:], ["x", "z"]) == sp.sqrt(8 * sp.pi * x / 3 - z)
 
 
+def test_only_formulas_near_the_best_so_far_are_snapped():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(400, 1))
+    y = X[:, 0] ** 2 + 0.01 * rng.standard_normal(400)
+    x = sp.Symbol("x", real=True)
+    data, fitted = split(X, y, 0), sp.Float(1.003, 15) * x**2
+    assert symbolic.polish(fitted, data, ["x"]) == x**2
+    # a formula 4× worse than one already found cannot be chosen: its constants stay as fitted
+    error = nmse(evaluate(x**2, data.X_val, ["x"]), data.y_val)
+    assert symbolic.polish(fitted, data, ["x"], snap_below=error / 10).atoms(sp.Float)
+    kept = symbolic.polished_candidates([fitted], "sparse", data, ["x"], best=error / 10 / symbolic.SNAP_NMSE_FACTOR)
+    assert kept[0].expression.atoms(sp.Float)
+
+
+def test_a_normal_form_that_blows_up_beyond_the_refit_is_not_refitted(monkeypatch):
+    x = sp.Symbol("x", real=True)
+    X = np.linspace(1, 2, 100)[:, None]
+    data, expr = split(X, 1 / (1 + X[:, 0]), 0), sp.Float(1.0, 15) / (sp.Float(1.0, 15) + x)
+    # larger than NORMAL_FORM_NODES, with fewer constants than MAX_CONSTANTS
+    huge = (sp.Float(1.0, 15) * x + sum(x**k * sp.sin(k * x) for k in range(2, 40))) / (1 + x)
+    assert count_nodes(huge) > symbolic.NORMAL_FORM_NODES
+    refitted = []
+    monkeypatch.setattr(symbolic, "normalise", lambda e: huge)
+    monkeypatch.setattr(symbolic, "refit", lambda e, *a, **k: refitted.append(e) or e)
+    symbolic.polish(expr, data, ["x"])
+    assert huge not in refitted
+
+
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="at least 10"):
         discover(np.zeros((5, 1)), np.zeros(5), ["x"])

@@ -116,6 +116,40 @@ def test_a_progress_callback_hears_of_every_fit_and_can_stop_the_refinement():
         refine_system(data, {"x": [chosen]}, {"x": chosen}, progress=stop)
 
 
+ROTATION = from_ode({"x": "-y", "y": "x"}, {"x": (-1.0, 1.0), "y": (-1.0, 1.0)}, t_end=6.0, n_steps=300)
+y = sp.Symbol("y", real=True)
+
+
+def test_the_state_of_the_largest_chosen_formula_is_refined_first():
+    # every fit integrates the whole system: a large right-hand side replaced first makes the other state's fits cheap
+    data = ROTATION.simulate(design(ROTATION.input_bounds(), 4, "sobol", 0), noise=0.01, seed=0)
+    small = Candidate(sp.Float(-1.01, 15) * y, "test", 0.01, 3)
+    large = Candidate(sp.Float(0.99, 15) * x + sp.Float(0.01, 15) * x**3 - sp.Float(0.01, 15) * sp.sin(y), "test",
+                      0.01, 14)
+    heard = []
+
+    def first(stage: str, info: dict) -> None:
+        heard.append(info.get("state"))
+        raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough"):
+        refine_system(data, {"x": [small], "y": [large]}, {"x": small, "y": large}, progress=first)
+    assert heard == ["y"]
+
+
+def test_a_state_is_tried_again_once_a_state_after_it_changed():
+    data = ROTATION.simulate(design(ROTATION.input_bounds(), 4, "sobol", 0), noise=0.01, seed=0)
+    near = Candidate(sp.Float(-0.97, 15) * y + sp.Float(0.02, 15) * sp.sin(x) + sp.Float(0.01, 15) * x**3, "test",
+                     0.01, 14)
+    wrong = Candidate(sp.Float(0.8, 15) * x + sp.Float(0.1, 15), "test", 0.2, 5)
+    right = Candidate(sp.Float(1.02, 15) * x, "test", 0.01, 3)
+    refined = refine_system(data, {"x": [near], "y": [wrong, right]}, {"x": near, "y": wrong})
+    assert refined.formulas["y"] == x
+    # y, refined after x, changed: x is tried again (its derivative choice among its options), y is not
+    assert {t["state"] for t in refined.trials if t["sweep"] == 2} == {"x"}
+    assert any(t["sweep"] == 2 and t["formula"] == str(near.expression) for t in refined.trials)
+
+
 def test_snap_prior_costs_decimals_by_their_digits_and_fractions_by_their_denominator():
     from tools.trajectory_refit import _prior_cost
 

@@ -34,6 +34,14 @@ CONFIDENT_R2 = 0.99
 #: Below this validation R² constants are not snapped. Lower than CONFIDENT_R2: noisy derivative targets of an
 #: ODE hold the right law at R² ≈ 0.96 (Lotka–Volterra at σ = 1 %, 3x − x² − 2xy fitted as 2.96x − 0.99x² − 1.97xy).
 SNAP_R2 = 0.9
+#: The largest normal form (``tools.constants.normalise``) that ``polish`` refits where it grew beyond 1.5 times the
+#: formula: Feynman I.30.3 needs 157 nodes; a 578-node form with 24 constants took 26 s to refit and snap, over half
+#: of a noisy ODE component's time (Strogatz's bacterial respiration at σ = 1 %: 49 s, 21 s with this bound).
+NORMAL_FORM_NODES = 200
+#: Constants are snapped only in formulas within this factor of the best validation NMSE so far (``polish``): no
+#: other can be chosen, here or by the trajectory refit (tools.trajectory_refit.CANDIDATE_NMSE_FACTOR), so snapping
+#: them is wasted work (2 of 49 s on that bacterial-respiration component).
+SNAP_NMSE_FACTOR = 4.0
 #: Validation NMSE at which noiseless data is explained to machine precision: the search stops.
 EXACT_NMSE = 1e-20
 #: Validation NMSE differences below this count as ties when choosing the simplest formula.
@@ -563,8 +571,10 @@ def network_arm(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, arms:
 
 # --- refinement and selection --------------------------------------------------------------------
 
-def polish(expr: sp.Expr, data: Split, names: list[str], fitted: bool = False) -> sp.Expr:
-    """Refit constants, normalise, refit again, snap to simple values (when the fit is good enough to matter).
+def polish(expr: sp.Expr, data: Split, names: list[str], fitted: bool = False, snap_below: float = math.inf,
+           ) -> sp.Expr:
+    """Refit constants, normalise, refit again, snap to simple values (when the fit is good enough to matter:
+    a validation R² of at least SNAP_R2 and a validation NMSE below ``snap_below``).
 
     ``fitted``: the proposing engine already fitted the constants (genetic programming). Such a formula with
     more than FITTED_CONSTANTS constants only gets a short refit: no simple law hides in it, and a full refit
@@ -576,14 +586,16 @@ def polish(expr: sp.Expr, data: Split, names: list[str], fitted: bool = False) -
     simplified = normalise(expr)
     # A canonical form may expand (3·(x + a)²/(2 + x)), and its expanded terms get constants of their own: Feynman
     # I.30.3's law is found from a 27-node approximation whose 157-node normal form with 15 constants refits to
-    # Int_0·(1 − cos nθ)/(1 − cos θ). A blow-up beyond what the refit fits (MAX_CONSTANTS) is rejected unfitted.
+    # Int_0·(1 − cos nθ)/(1 − cos θ). A blow-up beyond what the refit fits (MAX_CONSTANTS, NORMAL_FORM_NODES) is
+    # rejected unfitted.
     if simplified != expr and (count_nodes(simplified) <= 1.5 * count_nodes(expr) + 2
-                               or len(simplified.atoms(sp.Float)) <= MAX_CONSTANTS):
+                               or (len(simplified.atoms(sp.Float)) <= MAX_CONSTANTS
+                                   and count_nodes(simplified) <= NORMAL_FORM_NODES)):
         simplified = refit(simplified, data.X_train, data.y_train, names)
         if nmse(evaluate(simplified, data.X_val, names), data.y_val) <= \
                 nmse(evaluate(expr, data.X_val, names), data.y_val) * 1.01 + 1e-14:
             expr = simplified
-    if nmse(evaluate(expr, data.X_val, names), data.y_val) > 1 - SNAP_R2:
+    if nmse(evaluate(expr, data.X_val, names), data.y_val) > min(1 - SNAP_R2, snap_below):
         return expr  # explains too little for exact constants to mean anything (pure noise stays fast)
     snapped = snap(expr, data.X_train, data.y_train, data.X_val, data.y_val, names)
     if snapped.atoms(sp.Float):
@@ -603,16 +615,18 @@ FAST_ARMS: dict[str, Callable[[np.ndarray, np.ndarray, list[str]], list[sp.Expr]
 
 
 def polished_candidates(proposals: Sequence[sp.Expr], source: str, data: Split, names: list[str],
-                        keep: int = POLISH_PER_ARM) -> list[Candidate]:
+                        keep: int = POLISH_PER_ARM, best: float = math.inf) -> list[Candidate]:
     """The ``keep`` proposals of lowest raw validation error, polished and scored (polishing is the expensive
-    step); proposals that fail, give non-finite values, lose every input or cannot be read back are dropped."""
+    step; constants snap only within SNAP_NMSE_FACTOR of the ``best`` validation NMSE so far); proposals that
+    fail, give non-finite values, lose every input or cannot be read back are dropped."""
     scored = sorted(((nmse(evaluate(e, data.X_val, names), data.y_val), i) for i, e in enumerate(proposals)))
     kept = []
     for raw_error, index in scored[:keep]:
         if not np.isfinite(raw_error):
             continue
         try:
-            polished = polish(proposals[index], data, names, fitted=source.endswith("operon"))
+            polished = polish(proposals[index], data, names, fitted=source.endswith("operon"),
+                              snap_below=SNAP_NMSE_FACTOR * best + TIE_NMSE)
         except (ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
             continue
         error = nmse(evaluate(polished, data.X_val, names), data.y_val)
@@ -630,10 +644,11 @@ RADICAL_FORMS = 16
 
 
 def pruned_candidates(eligible: Sequence[Candidate], data: Split, names: list[str], threshold: float,
-                      ) -> list[Candidate]:
+                      best: float = math.inf) -> list[Candidate]:
     """Backward elimination over additive terms: the first ``PRUNED_CANDIDATES`` of ``eligible`` (least
     description first), each without one term, refitted; those still within ``threshold`` are pruned again, for up
-    to ``PRUNE_ROUNDS`` rounds. Bonus 9 at σ = 1 % comes back as its two terms beside three spurious ones."""
+    to ``PRUNE_ROUNDS`` rounds (``best``: see ``polished_candidates``). Bonus 9 at σ = 1 % comes back as its two
+    terms beside three spurious ones."""
     n_fit = len(data.y_train)
     found: list[Candidate] = []
     parents, seen = list(eligible), set()
@@ -641,7 +656,7 @@ def pruned_candidates(eligible: Sequence[Candidate], data: Split, names: list[st
         forms = list(dict.fromkeys(v for c in parents[:PRUNED_CANDIDATES] for v in without_each_term(c.expression)
                                    if v not in seen))
         seen.update(forms)
-        pruned = polished_candidates(forms, "pruned", data, names)
+        pruned = polished_candidates(forms, "pruned", data, names, best=best)
         found += pruned
         parents = sorted((c for c in pruned if c.val_nmse <= threshold), key=lambda c: description_nats(c, n_fit))
         if not parents:
@@ -653,7 +668,8 @@ def rewritten_candidates(candidates: Sequence[Candidate], data: Split, names: li
                          ) -> list[Candidate]:
     """Polished rewrites of the candidates a choice could pick (``choose``'s margin): without additive terms
     (``pruned_candidates``) and with their square roots in normal form ("radical"); none once a candidate is exact."""
-    if min(c.val_nmse for c in candidates) < EXACT_NMSE:
+    best = min(c.val_nmse for c in candidates)
+    if best < EXACT_NMSE:
         return []
     threshold = margin(candidates, tolerance)
     eligible = sorted((c for c in candidates if c.val_nmse <= threshold),
@@ -662,8 +678,8 @@ def rewritten_candidates(candidates: Sequence[Candidate], data: Split, names: li
     # description, are polished (not those of lowest raw error, where a hundred candidates tie within noise).
     radical = list(dict.fromkeys(v for c in eligible for v in out_of_radical(c.expression, data.X_train, names)))
     radical = radical[:RADICAL_FORMS]
-    return (pruned_candidates(eligible, data, names, threshold)
-            + polished_candidates(radical, "radical", data, names, keep=RADICAL_FORMS))
+    return (pruned_candidates(eligible, data, names, threshold, best)
+            + polished_candidates(radical, "radical", data, names, keep=RADICAL_FORMS, best=best))
 
 
 def _reads_back(expr: sp.Expr, names: list[str]) -> bool:
@@ -764,7 +780,8 @@ def discover(
     arms_run: list[str] = []
 
     def consider(proposals: list[sp.Expr], source: str) -> None:
-        candidates.extend(polished_candidates(proposals, source, data, names))
+        best = min((c.val_nmse for c in candidates), default=math.inf)
+        candidates.extend(polished_candidates(proposals, source, data, names, best=best))
         if candidates:
             notify("candidates", {"source": source, "best": min(c.val_nmse for c in candidates)})
 
