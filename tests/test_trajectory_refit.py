@@ -150,6 +150,19 @@ def test_a_state_is_tried_again_once_a_state_after_it_changed():
     assert any(t["sweep"] == 2 and t["formula"] == str(near.expression) for t in refined.trials)
 
 
+def test_no_second_sweep_when_no_state_changed():
+    data = ROTATION.simulate(design(ROTATION.input_bounds(), 4, "sobol", 0), noise=0.01, seed=0)
+    # the only options are the chosen formulas themselves and the sparse proposals; those the refit accepts in the first
+    # sweep decide the second: states before the last one changed, none if none did
+    law = {"x": Candidate(sp.Float(-1.0, 15) * y, "test", 0.01, 3), "y": Candidate(sp.Float(1.0, 15) * x, "test", 0.01, 3)}
+    refined = refine_system(data, {s: [c] for s, c in law.items()}, law)
+    first = [t for t in refined.trials if t.get("sweep") == 1]
+    order = list(dict.fromkeys(t["state"] for t in first))
+    changed = [order.index(t["state"]) for t in first if t["accepted"]]
+    again = order[:max(changed, default=0)]
+    assert {t["state"] for t in refined.trials if t.get("sweep") == 2} == set(again)
+
+
 def test_snap_prior_costs_decimals_by_their_digits_and_fractions_by_their_denominator():
     from tools.trajectory_refit import _prior_cost
 

@@ -577,7 +577,7 @@ def refine_system(
                 if better:
                     current, in_use[state], last_change = trial, str(alternative), position
         # A state refined before another one changed chose beside that one's old formula: it is tried again.
-        queue = queue[:last_change]
+        queue = queue[:max(last_change, 0)]
     seconds = lambda: time.perf_counter() - start  # noqa: E731
     if current.rss > ADEQUATE_RSS * n:
         # The integrated system does not reproduce the trajectories: its fit cannot judge constants (an inflated
