@@ -146,8 +146,8 @@ def test_a_state_is_tried_again_once_a_state_after_it_changed():
     refined = refine_system(data, {"x": [near], "y": [wrong, right]}, {"x": near, "y": wrong})
     assert refined.formulas["y"] == x
     # y, refined after x, changed: x is tried again (its derivative choice among its options), y is not
-    assert {t["state"] for t in refined.trials if t["sweep"] == 2} == {"x"}
-    assert any(t["sweep"] == 2 and t["formula"] == str(near.expression) for t in refined.trials)
+    assert {t["state"] for t in refined.trials if t.get("sweep") == 2} == {"x"}
+    assert any(t.get("sweep") == 2 and t["formula"] == str(near.expression) for t in refined.trials)
 
 
 def test_no_second_sweep_when_no_state_changed():
@@ -216,6 +216,22 @@ def test_the_integral_form_proposes_the_law_the_biased_derivatives_miss():
         if set(terms) == set(law):
             matches.append(terms)
     assert matches and all(abs(terms[m] - c) < 0.03 * abs(c) for terms in matches for m, c in law.items())
+
+
+def test_a_polynomial_law_without_a_constant_term_is_proposed_without_one():
+    # ODEBench 12 at σ = 1 %, as in the benchmark: x′ = 1.8x − 0.1107x². With an intercept in every sparse fit the
+    # nearest proposal was 0.29 + 1.72x − 0.107x², whose constant no snap removes; the constant is now a library
+    # term that a fit may leave out
+    from tools.trajectory_refit import sparse_candidates
+    from twin import get_twin
+
+    twin = get_twin("odebench_12")
+    data = twin.simulate(design(twin.input_bounds(), 16, "sobol", 0), noise=0.01, seed=0, device="cpu")
+    x0 = sp.Symbol("x_0", real=True)
+    law = {x0: 1.8, x0**2: -0.1107}
+    matches = [terms for terms in (sp.expand(c).as_coefficients_dict() for c in sparse_candidates(data)["x_0"])
+               if set(terms) == set(law)]
+    assert matches and all(abs(float(terms[m]) - c) < 0.03 * abs(c) for terms in matches for m, c in law.items())
 
 
 def test_terms_of_different_front_formulas_are_recombined_in_the_integral_form():

@@ -343,9 +343,9 @@ def _alternatives(front: Sequence[Candidate], chosen: Candidate) -> list[sp.Expr
 
 def sparse_candidates(data: Dataset, steps: int | None = None,
                       fronts: Mapping[str, Sequence[Candidate]] | None = None) -> dict[str, list[sp.Expr]]:
-    """Per state, sparse polynomial and rational right-hand sides over SINDy's library (every monomial of the
-    states up to degree 3, or 2 with three or more states), each form fitted by tools.symbolic.sparse_fits, one
-    least-squares fit per number of terms; duplicates dropped:
+    """Per state, sparse polynomial and rational right-hand sides over SINDy's library (the constant and every
+    monomial of the states up to degree 3, or 2 with three or more states), each form fitted by
+    tools.symbolic.sparse_fits, one least-squares fit per number of terms; duplicates dropped:
 
     - differential: polynomials fitted to the spline derivatives; the POLYNOMIAL_CANDIDATES smallest sizes whose
       residual is within POLYNOMIAL_RSS_FACTOR of the fullest fit's;
@@ -417,17 +417,18 @@ class _SparseForms:
         self.names = names = list(data.input_names)
         symbols = [make_symbols(names)[n] for n in names]
         degree = 3 if len(names) <= 2 else 2
-        self.powers = [p for d in range(1, degree + 1)
+        # The constant is a term of the library, the empty product, so that a sparse fit may leave it out: with
+        # an intercept always in, the logistic law 1.8x − 0.11x² was proposed only as 0.29 + 1.72x − 0.107x²
+        # (ODEBench 12 at σ = 1 %).
+        self.powers = [p for d in range(degree + 1)
                        for p in itertools.combinations_with_replacement(range(len(names)), d)]
         self.monomials = [sp.Mul(*(symbols[i] for i in p)) for p in self.powers]
         library = np.stack([np.prod(self.smoothed[..., list(p)], axis=-1) for p in self.powers], axis=-1)  # (B,T,F)
         self.pointwise = library[:, self.trim:-self.trim].reshape(-1, len(self.powers))
         self.window_steps = window_steps
         self.starts = np.arange(self.trim, max(self.trim, len(t) - self.trim - window_steps))
-        # Every window has the same length, so an intercept fitted to the changes is (constant term) × Δ.
-        self.duration = float(t[window_steps] - t[0]) if len(t) > window_steps else 1.0
         self.spans = self._over_windows(cumulative_trapezoid(library, t, axis=1, initial=0))
-        self.max_terms = min(POLYNOMIAL_TERMS, len(self.powers))
+        self.max_terms = min(POLYNOMIAL_TERMS + 1, len(self.powers))  # the monomials and the constant
 
     def _over_windows(self, cumulative: np.ndarray) -> np.ndarray:
         """(B, T, F) running integrals → (windows, F) integrals over each shooting window."""
@@ -438,45 +439,44 @@ class _SparseForms:
         observed = self.states[..., column]
         return (observed[:, self.starts + self.window_steps] - observed[:, self.starts]).reshape(-1)
 
-    def _polynomial(self, coefficients: np.ndarray, intercept_scale: float,
-                    terms: Sequence[sp.Expr] | None = None) -> sp.Expr:
-        """Σ coefficient·term over the library (the monomials unless ``terms``), intercept last."""
+    def _polynomial(self, coefficients: np.ndarray, terms: Sequence[sp.Expr] | None = None) -> sp.Expr:
+        """Σ coefficient·term over the library (the monomials unless ``terms``); coefficients past it are not."""
         terms = self.monomials if terms is None else terms
-        return sp.Float(coefficients[-1] / intercept_scale, 15) + sum(
-            sp.Float(coefficients[i], 15) * terms[i] for i in np.flatnonzero(coefficients[:len(terms)]))
+        return sp.Add(*(sp.Float(coefficients[i], 15) * terms[i] for i in np.flatnonzero(coefficients[:len(terms)])))
 
     def differential(self, column: int) -> list[sp.Expr]:
         derivative = self.derivatives[:, self.trim:-self.trim, column].reshape(-1)
-        fits = sparse_fits(self.pointwise, derivative, self.max_terms, intercept=True)
-        return [self._polynomial(c, 1.0) for c, _ in
+        fits = sparse_fits(self.pointwise, derivative, self.max_terms, intercept=False)
+        return [self._polynomial(c) for c, _ in
                 _adequate(fits, self.pointwise, derivative, POLYNOMIAL_RSS_FACTOR)[:POLYNOMIAL_CANDIDATES]]
 
     def integral(self, column: int) -> list[sp.Expr]:
         if not len(self.starts):
             return []
         changes = self._changes(column)
-        fits = sparse_fits(self.spans, changes, self.max_terms, intercept=True)
-        return [self._polynomial(c, self.duration) for c, _ in
+        fits = sparse_fits(self.spans, changes, self.max_terms, intercept=False)
+        return [self._polynomial(c) for c, _ in
                 _adequate(fits, self.spans, changes, INTEGRAL_RSS_FACTOR)[:POLYNOMIAL_CANDIDATES]]
 
     def recombined(self, column: int, terms: Sequence[sp.Expr]) -> list[sp.Expr]:
-        """Sparse sums of ``terms`` (finite and not constant on the smoothed states), fitted in the integral form."""
+        """Sparse sums of ``terms`` (finite and not constant on the smoothed states) and a constant, fitted in the
+        integral form."""
         if not len(self.starts) or not terms:
             return []
         flat = self.smoothed.reshape(-1, len(self.names))
-        usable, columns = [], []
+        usable, columns = [sp.Integer(1)], [np.ones(self.smoothed.shape[:2])]
         for term in terms:
             values = evaluate(term, flat, self.names)
             if np.isfinite(values).all() and np.ptp(values) > 0:
                 usable.append(term)
                 columns.append(values.reshape(self.smoothed.shape[:2]))
-        if not usable:
+        if len(usable) == 1:
             return []
         library = np.stack(columns, axis=-1)
         spans = self._over_windows(cumulative_trapezoid(library, self.t, axis=1, initial=0))
         changes = self._changes(column)
-        fits = sparse_fits(spans, changes, min(POLYNOMIAL_TERMS, len(usable)), intercept=True)
-        return [self._polynomial(c, self.duration, usable) for c, _ in
+        fits = sparse_fits(spans, changes, min(POLYNOMIAL_TERMS + 1, len(usable)), intercept=False)
+        return [self._polynomial(c, usable) for c, _ in
                 _adequate(fits, spans, changes, INTEGRAL_RSS_FACTOR)[:POLYNOMIAL_CANDIDATES]]
 
     def rational(self, column: int) -> list[sp.Expr]:
@@ -486,18 +486,18 @@ class _SparseForms:
         increments = np.diff(self.smoothed[..., column], axis=1)
         proposals = []
         for p, monomial in zip(self.powers, self.monomials):
-            if len(p) > 2:
+            if not p or len(p) > 2:  # 1 + d is no denominator: it only rescales the numerator
                 continue
             factor = np.prod(self.smoothed[..., list(p)], axis=-1)
             stieltjes = np.concatenate([np.zeros((len(factor), 1)), np.cumsum(
                 0.5 * (factor[:, 1:] + factor[:, :-1]) * increments, axis=1)], axis=1)  # ∫ m dx
             features = np.column_stack([self.spans, -self._over_windows(stieltjes[..., None])])
-            fits = [c for c in sparse_fits(features, changes, self.max_terms + 1, intercept=True) if c[F]]
+            fits = [c for c in sparse_fits(features, changes, self.max_terms + 1, intercept=False) if c[F]]
             # a denominator that vanishes where the data live is no law for them
             fits = [c for c in fits if np.min(1 + c[F] * factor) > 0]
             for c, rss in _adequate(fits, features, changes, INTEGRAL_RSS_FACTOR)[:1]:
-                proposals.append((rss, len(np.flatnonzero(c[:-1])),
-                                  self._polynomial(c, self.duration) / (1 + sp.Float(c[F], 15) * monomial)))
+                proposals.append((rss, np.count_nonzero(c),
+                                  self._polynomial(c) / (1 + sp.Float(c[F], 15) * monomial)))
         if not proposals:
             return []
         best = min(rss for rss, *_ in proposals)
@@ -507,8 +507,8 @@ class _SparseForms:
 
 def _adequate(fits: Sequence[np.ndarray], features: np.ndarray, y: np.ndarray,
               factor: float) -> list[tuple[np.ndarray, float]]:
-    """The sparse fits (coefficients, intercept last) whose residual is within ``factor`` of the least, with it."""
-    scored = [(c, float(np.sum((features @ c[:-1] + c[-1] - y) ** 2))) for c in fits]
+    """The sparse fits (coefficients of the features) whose residual is within ``factor`` of the least, with it."""
+    scored = [(c, float(np.sum((features @ c - y) ** 2))) for c in fits]
     least = min((rss for _, rss in scored), default=np.inf)
     return [(c, rss) for c, rss in scored if rss <= factor * least]
 
