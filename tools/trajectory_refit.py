@@ -706,7 +706,9 @@ def _snap(current: SystemFit, windows: Windows, scale2: float, notify: Callable[
     while trials < SNAP_TRIALS:
         options = []
         reusable = {abs(r) for e in current.formulas.values() for r in e.atoms(sp.Rational) if not r.is_Integer}
-        for constant, error in current.stderr.items():
+        # A fitted constant that sympy folded into another on substitution is written nowhere and cannot be snapped.
+        written = {f for e in current.formulas.values() for f in e.atoms(sp.Float)}
+        for constant, error in ((c, e) for c, e in current.stderr.items() if c in written):
             value = float(constant)
             reused = {r if value > 0 else -r for r in reusable}
             for option in {sp.Integer(0), *nice_values(value)[:3], *_roundings(value), *reused}:
