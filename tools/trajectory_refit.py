@@ -440,7 +440,8 @@ class _SparseForms:
         return (observed[:, self.starts + self.window_steps] - observed[:, self.starts]).reshape(-1)
 
     def _polynomial(self, coefficients: np.ndarray, terms: Sequence[sp.Expr] | None = None) -> sp.Expr:
-        """Σ coefficient·term over the library (the monomials unless ``terms``); coefficients past it are not."""
+        """Σ coefficient·term over the library (the monomials unless ``terms``); coefficients beyond the terms (a
+        rational's denominator) are left out."""
         terms = self.monomials if terms is None else terms
         return sp.Add(*(sp.Float(coefficients[i], 15) * terms[i] for i in np.flatnonzero(coefficients[:len(terms)])))
 
@@ -470,7 +471,7 @@ class _SparseForms:
             if np.isfinite(values).all() and np.ptp(values) > 0:
                 usable.append(term)
                 columns.append(values.reshape(self.smoothed.shape[:2]))
-        if len(usable) == 1:
+        if len(usable) == 1:  # the constant alone
             return []
         library = np.stack(columns, axis=-1)
         spans = self._over_windows(cumulative_trapezoid(library, self.t, axis=1, initial=0))
