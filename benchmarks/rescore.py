@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from tqdm import tqdm
@@ -51,8 +52,10 @@ def main() -> None:
         for future in tqdm(as_completed(futures), total=len(futures), desc=log.stem):
             try:
                 row = future.result()
-            except ValueError as error:  # a row that cannot be rescored keeps its place, and says why
-                row = {"problem": futures[future], "error": str(error)[:300],
+            except BrokenProcessPool:  # a killed worker (memory) is the machine's fault: rows left resume on restart
+                raise
+            except Exception as error:  # a row whose rescore crashes keeps its place as a failure, and says why
+                row = {"problem": futures[future], "error": repr(error)[:300],
                        "engine": {"exact": False, "r2_test": None, "seconds": 0.0}, "operon_only": None}
             handle.write(json.dumps(row) + "\n")
             handle.flush()
