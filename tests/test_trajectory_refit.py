@@ -353,3 +353,23 @@ def test_a_smaller_rival_wins_when_the_trajectories_cannot_tell_the_two_apart():
     trials: list[dict] = []
     chosen = _rival_structures(padded, {"x": [(plain.rss, law)]}, windows, 1.0, lambda *_: None, trials)
     assert chosen.formulas["x"] == law and trials[-1]["accepted"]
+
+
+def test_a_term_of_another_states_formula_is_proposed_for_a_state():
+    # ODEBench 42 at σ = 1 %, as in the benchmark: with x₀′ = 8.9 − x₀ − 4x₀x₁/(1 + x₀²) found (written over its
+    # denominator, as the refit wrote it), x₁′ = 1.4x₀ − 1.4x₀x₁/(1 + x₀²) is proposed from that formula's terms
+    from tools.trajectory_refit import _shared_candidates, _SparseForms, window_steps
+    from twin import get_twin
+
+    twin = get_twin("odebench_42")
+    data = twin.simulate(design(twin.input_bounds(), 16, "sobol", 0), noise=0.01, seed=0, device="cpu")
+    names = ["x_0", "x_1"]
+    x0, x1 = sp.symbols("x_0 x_1", real=True)
+    forms = _SparseForms(data, window_steps(data))
+    found = parse_expression("(-x_0**3 + 89*x_0**2/10 - 4*x_0*x_1 - x_0 + 89/10)/(x_0**2 + 1)", names)
+    law = {x0: 1.4, x0 * x1 / (x0**2 + 1): -1.4}
+    proposed = [sp.expand(e).as_coefficients_dict() for e in
+                _shared_candidates(forms, "x_1", {"x_0": found, "x_1": parse_expression("x_1", names)})]
+    matches = [terms for terms in proposed if set(terms) == set(law)]
+    assert matches and all(abs(float(terms[m]) - c) < 0.03 * abs(c) for terms in matches for m, c in law.items())
+    assert not _shared_candidates(forms, "x_1", {"x_0": parse_expression("x_0", names), "x_1": found})  # no new term
