@@ -9,7 +9,8 @@ residual sum of squares is in units of σ²). Least squares (scipy) fits the con
 every window's start state at once (starts from the smoothing spline; fixing them there biased the constants
 by ≈ 1 % on Lotka–Volterra, measured), with a forward-difference Jacobian from one batched torchdiffeq
 integration. For each component, its Pareto-front candidates near the chosen one and sparse polynomial and
-rational right-hand sides (``sparse_candidates``) are compared by the Bayesian information criterion, then
+rational right-hand sides (``sparse_candidates``), and sums of terms of the other components' current formulas
+(``_shared_candidates``), are compared by the Bayesian information criterion, then
 constants snap to simple values (or to 0, dropping a term) where the criterion allows, and rival right-hand
 sides snapped as well may replace the choice by description length. Data only: nothing here reads a ground
 truth.
@@ -559,8 +560,8 @@ def refine_system(
     """Re-choose and refit each state's formula against the trajectories ``data`` (noisy ODE data).
 
     ``fronts`` and ``chosen`` come from discovering each state's derivative (tools.symbolic.discover); each
-    state's front candidates and ``sparse_candidates`` are tried in turn, the state of the largest chosen formula
-    first, and a state once more (with its derivative choice) where a state after it changed. The system that minimises
+    state's front candidates, ``sparse_candidates`` and ``_shared_candidates`` are tried in turn, the state of
+    the largest chosen formula first, and a state once more (with its derivative choice) where a state after it changed. The system that minimises
     BIC = RSS/s² + k·ln n wins, s² being the least residual variance of the systems fitted (1 when one fits to the
     noise);
     then its constants are snapped (``_snap``) and rival right-hand sides compared after snapping
