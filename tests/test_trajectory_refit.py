@@ -7,7 +7,7 @@ import sympy as sp
 from tools.derived import derivative_table
 from tools.design import design
 from tools.symbolic import Candidate
-from tools.trajectory_refit import fit_system, refine_system, shooting_windows, unfreeze
+from tools.trajectory_refit import fit_system, refine_system, rk4_path, shooting_windows, unfreeze
 from twin import from_ode, parse_expression
 
 x = sp.Symbol("x", real=True)
@@ -373,3 +373,23 @@ def test_a_term_of_another_states_formula_is_proposed_for_a_state():
     matches = [terms for terms in proposed if set(terms) == set(law)]
     assert matches and all(abs(float(terms[m]) - c) < 0.03 * abs(c) for terms in matches for m, c in law.items())
     assert not _shared_candidates(forms, "x_1", {"x_0": parse_expression("x_0", names), "x_1": found})  # no new term
+
+
+def test_the_refits_rk4_takes_torchdiffeqs_steps():
+    """The refit's written-out integrator against torchdiffeq's fixed-grid "rk4" on a batch of Van der Pol
+    oscillators (uneven grid), and against the exact solution of x′ = −x."""
+    import torch
+    from torchdiffeq import odeint
+
+    def van_der_pol(x):
+        return np.stack([x[:, 1], 1.5 * (1 - x[:, 0] ** 2) * x[:, 1] - x[:, 0]], axis=1)
+
+    t = np.cumsum(np.r_[0.0, np.random.default_rng(0).uniform(0.01, 0.05, 60)])
+    start = np.random.default_rng(1).uniform(-2, 2, (5, 2))
+    ours = rk4_path(van_der_pol, start, t)
+    theirs = odeint(lambda _t, x: torch.as_tensor(van_der_pol(x.numpy())), torch.as_tensor(start),
+                    torch.as_tensor(t), method="rk4").numpy()
+    assert ours.shape == (61, 5, 2)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+    decay = rk4_path(lambda x: -x, np.ones((1, 1)), np.linspace(0, 2, 21))
+    np.testing.assert_allclose(decay[:, 0, 0], np.exp(-np.linspace(0, 2, 21)), rtol=2e-6)
