@@ -55,11 +55,9 @@ def naive_pykan(X: np.ndarray, y: np.ndarray, names: list[str], seed: int):
     return formula[0][0]
 
 
-def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budget: float, seed: int,
-               samples: Mapping[str, np.ndarray], pykan: bool) -> None:
-    """Score pyoperon alone (MSE selection, the engine's operon budget) and, when asked, naive pykan."""
-    from tools.constants import evaluate, nmse
-    from tools.symbolic import operon_arm
+def _scorer(parts, names: list[str], truth, extra_X, extra_y, samples: Mapping[str, np.ndarray]):
+    """``score(expr, started)``: a baseline's formula, seconds since ``started``, R² on test and extrapolation, exact."""
+    from tools.constants import evaluate
     from tools.verify import exact_match, r2
 
     def score(expr, started: float) -> dict:
@@ -68,18 +66,59 @@ def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budg
                 "r2_extrapolation": None if extra_X is None else r2(evaluate(expr, extra_X, names), extra_y),
                 "exact": exact_match(expr, truth, samples=samples)}
 
+    return score
+
+
+def _naive_pykan_arm(row: dict, parts, names: list[str], seed: int, score) -> None:
+    """Score the naive pykan workflow on the training and validation rows the engine searched."""
+    started = time.perf_counter()
+    try:
+        expr = naive_pykan(np.vstack([parts.X_train, parts.X_val]), np.concatenate([parts.y_train, parts.y_val]),
+                           names, seed)
+    except Exception as error:  # the naive workflow's own failures (NaN fits) count as misses
+        expr, row["pykan_error"] = None, repr(error)[:200]
+    row["pykan_naive"] = None if expr is None else score(expr, started)
+
+
+def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budget: float, seed: int,
+               samples: Mapping[str, np.ndarray], pykan: bool) -> None:
+    """Score pyoperon alone (MSE selection, the engine's operon budget) and, when asked, naive pykan."""
+    from tools.constants import evaluate, nmse
+    from tools.symbolic import operon_arm
+
+    score = _scorer(parts, names, truth, extra_X, extra_y, samples)
     started = time.perf_counter()
     proposals = operon_arm(parts.X_train, parts.y_train, names, 0.7 * budget, seed)
     best = min(proposals, key=lambda e: nmse(evaluate(e, parts.X_val, names), parts.y_val)) if proposals else None
     row["operon_only"] = None if best is None else score(best, started)
     if pykan:
-        started = time.perf_counter()
-        try:
-            expr = naive_pykan(np.vstack([parts.X_train, parts.X_val]), np.concatenate([parts.y_train, parts.y_val]),
-                               names, seed)
-        except Exception as error:  # the naive workflow's own failures (NaN fits) count as misses
-            expr, row["pykan_error"] = None, repr(error)[:200]
-        row["pykan_naive"] = None if expr is None else score(expr, started)
+        _naive_pykan_arm(row, parts, names, seed, score)
+
+
+def add_naive_pykan(row: dict) -> dict:
+    """Score the naive pykan workflow on a stored row's data and add it to the row (every other arm kept).
+
+    The data are regenerated from the row's problem, noise and seed, so they are the samples, derivative table
+    and split the run's engine and pyoperon saw: for suites run without ``--pykan``, whose hours of pykan
+    training would have doubled the run."""
+    from tools.symbolic import split
+    from tools.verify import substitute_parameters
+
+    seed = row["seed"]
+    if "components" in row:
+        twin, trajectories, table, rows, samples = ode_problem(row["problem"], row["noise"], seed, row["n"])
+        names = table.input_names
+        for component in row["components"]:
+            parts = split(table.X[rows], table.y[rows, names.index(component["state"])], seed)
+            truth = substitute_parameters(twin.ground_truth[component["state"]], trajectories.params)
+            _naive_pykan_arm(component, parts, names, seed, _scorer(parts, names, truth, None, None, samples))
+        _score_system(row)
+        return row
+    twin, data, truth, samples = closed_form_problem(row["problem"], row["noise"], seed)
+    names = twin.input_names
+    parts, extra = split(data.X, data.y[:, 0], seed), _extrapolation(twin, seed)
+    _naive_pykan_arm(row, parts, names, seed, _scorer(parts, names, truth, extra.X, extra.y[:, 0], samples))
+    return row
 
 
 #: Rows of the derivative table each ODE component is searched on.
