@@ -317,3 +317,16 @@ def test_spurious_terms_beside_the_law_are_pruned_away_round_by_round(monkeypatc
     assert exact_match(chosen(), law)
     monkeypatch.setattr(symbolic, "PRUNE_ROUNDS", 1)
     assert not exact_match(chosen(), law)
+
+
+def test_periodic_arm_fits_the_frequency_inside_a_cosine():
+    from tools.periodic import best_frequency, periodic_arm
+
+    k = np.linspace(0.5, 30, 40)
+    omega = np.sqrt(201 - 200 * np.cos(k / 10))
+    noisy = omega * (1 + 0.001 * np.random.default_rng(0).standard_normal(len(k)))
+    assert best_frequency(k, noisy**2) == pytest.approx(0.1, rel=1e-2)
+    best = min(periodic_arm(k[:, None], omega, ["k"]), key=lambda e: nmse(evaluate(e, k[:, None], ["k"]), omega))
+    assert nmse(evaluate(best, k[:, None], ["k"]), omega) < 1e-12
+    assert periodic_arm(np.ones((20, 2)), np.ones(20), ["a", "b"]) == []
+    assert "periodic" not in symbolic.DEFAULT_ARMS  # asked for where periodicity is known, not by default

@@ -99,3 +99,15 @@ def test_registry_pipeline_and_hypothesis(tmp_path):
     with pytest.raises(ToolError) as info:
         call_tool(ctx, "test_hypothesis", {"dataset": data["dataset"], "formula": "open('x')"})
     assert info.value.code == "bad_formula"
+
+
+def test_lattice_dispersion_law_through_the_periodic_arm(tmp_path):
+    """The Klein–Gordon lattice's ω(k) = √(m² + 4c²/a²·sin²(ka/2)) needs a constant inside a cosine, which only
+    the periodic arm fits; discover_law adds it for dispersion tables, and the law comes back exact."""
+    ctx = ToolContext(tmp_path, seed=0)
+    call_tool(ctx, "select_twin", {"name": "klein_gordon_lattice"})
+    data = call_tool(ctx, "run_experiment", {"twin": "klein_gordon_lattice", "samples": 32})
+    table = call_tool(ctx, "derive_table", {"dataset": data["dataset"], "kind": "dispersion"})
+    law = call_tool(ctx, "discover_law", {"dataset": table["dataset"], "time_budget": 3})["laws"][0]
+    assert "periodic" in law["arms"]
+    assert call_tool(ctx, "verify_law", {"discovery": law["discovery"]})["exact"] is True

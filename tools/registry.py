@@ -26,7 +26,7 @@ from tools.constants import evaluate, nmse, refit
 from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
 from tools.resonance import find_resonance
-from tools.symbolic import ARMS, Candidate, Discovery, discover, r2_score, split
+from tools.symbolic import ARMS, DEFAULT_ARMS, Candidate, Discovery, discover, r2_score, split
 from tools.train import TrainResult, kan_attribution, kan_diagram, thin_history, train_kan, train_mlp, train_neural_ode
 from tools.trajectory_refit import refine_system
 from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
@@ -143,7 +143,8 @@ class DiscoverLaw(_Input):
     dataset: str = Field(..., max_length=40)
     output: str | None = Field(None, max_length=100, description="which output column (default: all)")
     time_budget: float = Field(30.0, ge=1.0, le=900.0, description="seconds per output")
-    arms: list[Literal[ARMS]] = Field(default_factory=lambda: list(ARMS))
+    arms: list[Literal[ARMS]] | None = Field(
+        None, description="search arms (default: all but 'periodic', which a dispersion table adds)")
 
 
 class VerifyLaw(_Input):
@@ -324,6 +325,8 @@ def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
     data = _tabular(ctx, a.dataset)
     outputs = [a.output] if a.output else data.output_names
     choice = "nodes" if data.meta.get("derived_from") == "trajectories" else "description"  # discover's choose_by
+    # A lattice's ω(k) is periodic in k (Bloch), so its dispersion table also gets the periodic arm.
+    arms = a.arms if a.arms is not None else [*DEFAULT_ARMS, *(["periodic"] if data.kind == "dispersion" else [])]
     found: dict[str, Discovery] = {}
     for output in outputs:
         if output not in data.output_names:
@@ -331,7 +334,7 @@ def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
                             f"outputs are {data.output_names}")
         column = data.output_names.index(output)
         try:
-            found[output] = discover(data.X, data.y[:, column], data.input_names, a.time_budget, ctx.seed, a.arms,
+            found[output] = discover(data.X, data.y[:, column], data.input_names, a.time_budget, ctx.seed, arms,
                                      progress=ctx.progress, units=data.units,
                                      target_unit=data.units.get(output, ""), choose_by=choice)
         except ValueError as error:

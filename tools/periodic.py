@@ -1,0 +1,72 @@
+"""Sinusoids in data: the frequency of one oscillation in a time series, and laws of one input that are periodic
+in it (a lattice's dispersion relation ω(k) is periodic in the wavenumber k, Bloch's theorem).
+
+Both fit y ≈ a + b·cos(ωx) + c·sin(ωx) by variable projection: linear least squares for a, b, c at each ω,
+a one-dimensional search over ω. Written here because neither scipy nor the search's other arms fit a constant
+inside a sine (scipy.signal.lombscargle scores frequencies but leaves the refinement and the offset to us).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from scipy.optimize import minimize_scalar
+
+from twin.expressions import make_symbols
+
+#: Frequencies scanned (geometrically spaced) before the best is refined.
+FREQUENCY_GRID = 400
+
+
+def sinusoid_fit(x: np.ndarray, y: np.ndarray, omega: float) -> tuple[np.ndarray, float]:
+    """Least-squares (a, b, c) of y ≈ a + b·cos(ωx) + c·sin(ωx), and the residual sum of squares."""
+    design = np.column_stack([np.ones_like(x), np.cos(omega * x), np.sin(omega * x)])
+    coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
+    misfit = y - design @ coefficients
+    return coefficients, float(misfit @ misfit)
+
+
+def sinusoid_frequency(x: np.ndarray, y: np.ndarray, low: float, high: float) -> float:
+    """The ω in [low, high] whose sinusoid fit leaves the least residual: the maximum-likelihood frequency of
+    one sinusoid in white noise, if the interval brackets one minimum."""
+    return float(minimize_scalar(lambda omega: sinusoid_fit(x, y, omega)[1], bounds=(low, high), method="bounded",
+                                 options={"xatol": 1e-12 * max(high, 1.0)}).x)
+
+
+def best_frequency(x: np.ndarray, y: np.ndarray) -> float | None:
+    """The frequency of the best sinusoid fit over the inputs' span: from a quarter period across the span to
+    one period per two distinct inputs, scanned on a grid, then refined between the grid neighbours."""
+    span = float(np.ptp(x))
+    distinct = len(np.unique(x))
+    if span <= 0 or distinct < 5:
+        return None
+    grid = np.geomspace(np.pi / (2 * span), np.pi * distinct / span, FREQUENCY_GRID)
+    residuals = [sinusoid_fit(x, y, omega)[1] for omega in grid]
+    best = int(np.argmin(residuals))
+    return sinusoid_frequency(x, y, grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)])
+
+
+def periodic_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Expr]:
+    """For one input: y and, for targets of one sign, ±√(y²) as a + b·cos(ωx) + c·sin(ωx), and with the cosine
+    or the sine alone, ω fitted (constants are refitted and snapped downstream like every proposal's)."""
+    if X.shape[1] != 1:
+        return []
+    x = X[:, 0]
+    symbol = make_symbols(names)[names[0]]
+    one_sign = bool((y > 0).all() or (y < 0).all())
+    sign = sp.Integer(1 if y[0] > 0 else -1)
+    targets = [(y, lambda e: e)] + ([(y**2, lambda e: sign * sp.sqrt(e))] if one_sign else [])
+    proposals = []
+    for target, inverse in targets:
+        omega = best_frequency(x, target)
+        if omega is None:
+            continue
+        w = sp.Float(omega, 15)
+        cos, sin = sp.cos(w * symbol), sp.sin(w * symbol)
+        (a, b, c), _ = sinusoid_fit(x, target, omega)
+        proposals.append(inverse(sp.Float(a, 15) + sp.Float(b, 15) * cos + sp.Float(c, 15) * sin))
+        for term, column in ((cos, np.cos(omega * x)), (sin, np.sin(omega * x))):
+            design = np.column_stack([np.ones_like(x), column])
+            (offset, scale), *_ = np.linalg.lstsq(design, target, rcond=None)
+            proposals.append(inverse(sp.Float(offset, 15) + sp.Float(scale, 15) * term))
+    return proposals
