@@ -2,8 +2,9 @@
 in it (a lattice's dispersion relation ω(k) is periodic in the wavenumber k, Bloch's theorem).
 
 Both fit y ≈ a + b·cos(ωx) + c·sin(ωx) by variable projection: linear least squares for a, b, c at each ω,
-a one-dimensional search over ω. Written here because neither scipy nor the search's other arms fit a constant
-inside a sine (scipy.signal.lombscargle scores frequencies but leaves the refinement and the offset to us).
+a one-dimensional search over ω. The scan over a grid of ω is scipy's generalized Lomb–Scargle periodogram
+(``floating_mean=True``, normalised: 1 − RSS/TSS of exactly this fit); the refinement between grid points and the
+fitted a, b, c are written here, as scipy returns the periodogram only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 from scipy.optimize import minimize_scalar
+from scipy.signal import lombscargle
 
 from twin.expressions import make_symbols
 
@@ -38,11 +40,10 @@ def best_frequency(x: np.ndarray, y: np.ndarray) -> float | None:
     one period per two distinct inputs, scanned on a grid, then refined between the grid neighbours."""
     span = float(np.ptp(x))
     distinct = len(np.unique(x))
-    if span <= 0 or distinct < 5:
+    if span <= 0 or distinct < 5 or np.ptp(y) == 0:
         return None
     grid = np.geomspace(np.pi / (2 * span), np.pi * distinct / span, FREQUENCY_GRID)
-    residuals = [sinusoid_fit(x, y, omega)[1] for omega in grid]
-    best = int(np.argmin(residuals))
+    best = int(np.argmax(lombscargle(x, y, grid, floating_mean=True, normalize=True)))
     return sinusoid_frequency(x, y, grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)])
 
 
