@@ -20,12 +20,17 @@ from twin.expressions import make_symbols
 FREQUENCY_GRID = 400
 
 
-def sinusoid_fit(x: np.ndarray, y: np.ndarray, omega: float) -> tuple[np.ndarray, float]:
-    """Least-squares (a, b, c) of y ≈ a + b·cos(ωx) + c·sin(ωx), and the residual sum of squares."""
-    design = np.column_stack([np.ones_like(x), np.cos(omega * x), np.sin(omega * x)])
+def _offset_fit(columns: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares (offset, one coefficient per column) of y, and the residual sum of squares."""
+    design = np.column_stack([np.ones_like(y), *columns])
     coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
     misfit = y - design @ coefficients
     return coefficients, float(misfit @ misfit)
+
+
+def sinusoid_fit(x: np.ndarray, y: np.ndarray, omega: float) -> tuple[np.ndarray, float]:
+    """Least-squares (a, b, c) of y ≈ a + b·cos(ωx) + c·sin(ωx), and the residual sum of squares."""
+    return _offset_fit([np.cos(omega * x), np.sin(omega * x)], y)
 
 
 def sinusoid_frequency(x: np.ndarray, y: np.ndarray, low: float, high: float) -> float:
@@ -67,7 +72,6 @@ def periodic_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Expr
         (a, b, c), _ = sinusoid_fit(x, target, omega)
         proposals.append(inverse(sp.Float(a, 15) + sp.Float(b, 15) * cos + sp.Float(c, 15) * sin))
         for term, column in ((cos, np.cos(omega * x)), (sin, np.sin(omega * x))):
-            design = np.column_stack([np.ones_like(x), column])
-            (offset, scale), *_ = np.linalg.lstsq(design, target, rcond=None)
+            (offset, scale), _ = _offset_fit([column], target)
             proposals.append(inverse(sp.Float(offset, 15) + sp.Float(scale, 15) * term))
     return proposals
