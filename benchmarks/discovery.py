@@ -2,7 +2,7 @@
 baselines (pyoperon alone; the naive pykan workflow), side by side on the same data, in parallel on
 Dask, resumable.
 
-Run: python -m benchmarks.discovery --suite feynman|feynman_bonus|strogatz|odebench --noise 0 --budget 20
+Run: python -m benchmarks.discovery --suite feynman|feynman_bonus|strogatz|odebench|counterfactual --noise 0 --budget 20
      [--limit N | --problems I_14_3,I_43_31] [--pykan] [--scheduler ADDR]
 Writes benchmarks/results/<suite>_noise<σ>_budget<B>.jsonl (one line per problem, resumed on restart)
 and a summary JSON beside it; prints a Markdown summary row.
@@ -258,10 +258,11 @@ def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, t
 def closed_form_problem(name: str, noise: float, seed: int) -> tuple:
     """A closed-form problem's twin, its 400 Sobol samples, its ground truth (for scoring only) and the samples
     by input name (the exact check's domain)."""
+    from benchmarks.counterfactual import PREFIX, counterfactual_twin
     from tools.design import design
     from twin import get_twin
 
-    twin = get_twin(name)
+    twin = counterfactual_twin(name) if name.startswith(PREFIX) else get_twin(name)
     data = twin.simulate(design(twin.input_bounds(), 400, "sobol", seed), noise=noise, seed=seed, drop_invalid=True)
     return twin, data, next(iter(twin.ground_truth.values())), dict(zip(twin.input_names, data.X.T))
 
@@ -365,7 +366,8 @@ def summarise(rows: list[dict]) -> dict:
     return summary
 
 
-SUITES = {"feynman": "feynman_", "feynman_bonus": "feynman_bonus_", "strogatz": "strogatz_", "odebench": "odebench_"}
+SUITES = {"feynman": "feynman_", "feynman_bonus": "feynman_bonus_", "strogatz": "strogatz_", "odebench": "odebench_",
+          "counterfactual": "counterfactual_"}
 
 
 def main() -> None:
@@ -387,9 +389,10 @@ def main() -> None:
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
+    from benchmarks.counterfactual import problem_names, summarise_tiers
     from twin import twin_names
 
-    problems = [n for n in twin_names() if n.startswith(SUITES[args.suite]) and
+    problems = [n for n in twin_names() + problem_names() if n.startswith(SUITES[args.suite]) and
                 (args.suite != "feynman" or not n.startswith("feynman_bonus_"))][: args.limit]
     if args.problems:
         wanted = {SUITES[args.suite] + n.removeprefix(SUITES[args.suite]) for n in args.problems.split(",")}
@@ -426,6 +429,8 @@ def main() -> None:
     rows = [r for r in rows if r["problem"] in problems]
     summary = summarise(rows) | {"suite": args.suite, "noise": args.noise, "budget_s": args.budget,
                                  "seed": args.seed, "machine": f"{platform.machine()}, {args.workers} workers"}
+    if args.suite == "counterfactual":
+        summary |= summarise_tiers(rows, ARMS)
     (RESULTS / f"{stem}.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 

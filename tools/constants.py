@@ -26,15 +26,26 @@ def nmse(prediction: np.ndarray, target: np.ndarray) -> float:
         prediction = np.broadcast_to(prediction, target.shape)
     if not np.isfinite(prediction).all():
         return float("inf")
-    variance = float(np.var(target)) or 1.0
-    return float(np.mean((prediction - target) ** 2) / variance)
+    # Both sides in units of the target's largest magnitude: a target of order 1e-200 has a variance that
+    # underflows to 0 (every prediction would then score perfectly), one of order 1e200 one that overflows.
+    scale = float(np.max(np.abs(target))) if target.size else 1.0
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+    with np.errstate(over="ignore"):
+        error = float(np.mean(((prediction - target) / scale) ** 2))
+    variance = float(np.var(target / scale)) or 1.0
+    return error / variance if np.isfinite(error) else float("inf")
 
 
 def evaluate(expr: sp.Expr, X: np.ndarray, names: list[str]) -> np.ndarray:
-    """Evaluate an expression on the columns of ``X``; NaN where it is undefined."""
+    """Evaluate an expression on the columns of ``X``; NaN where it is undefined, and everywhere when it holds
+    something no evaluator computes (a candidate a search built is then dropped, not an error)."""
+    try:
+        evaluator = compile_expression(expr)
+    except ValueError:
+        return np.full(X.shape[0], np.nan)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        values = compile_expression(expr)({n: X[:, i] for i, n in enumerate(names)})
+        values = evaluator({n: X[:, i] for i, n in enumerate(names)})
     return np.broadcast_to(np.asarray(values, dtype=float), (X.shape[0],)).copy()
 
 
@@ -59,11 +70,11 @@ def _predictor(template: sp.Expr, symbols: list[sp.Symbol], X: np.ndarray, names
     return predict
 
 
-def refit(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str], max_nfev: int = 200) -> sp.Expr:
-    """Least-squares refit of every float constant of ``expr`` on (X, y); the input if that fails."""
-    template, symbols, start = parameterise(expr)
-    if not symbols or len(symbols) > MAX_CONSTANTS:
-        return expr
+def fit_template(template: sp.Expr, symbols: list[sp.Symbol], start: np.ndarray, X: np.ndarray, y: np.ndarray,
+                 names: list[str], max_nfev: int = 200) -> tuple[np.ndarray, float] | None:
+    """Least-squares fit of the placeholders ``symbols`` of ``template`` to (X, y) from ``start``
+    (Levenberg–Marquardt; a trust region where there are fewer rows than constants): the fitted values and
+    their NMSE on (X, y), or None where the fit fails or leaves the finite numbers."""
     predict = _predictor(template, symbols, X, names)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
@@ -73,13 +84,24 @@ def refit(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str], max_nfe
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = least_squares(residuals, start, method="lm" if len(y) >= len(start) else "trf",
-                                max_nfev=max_nfev * (len(start) + 1))
-    except (ValueError, FloatingPointError):
-        return expr
+            fit = least_squares(residuals, np.asarray(start, dtype=float),
+                                method="lm" if len(y) >= len(start) else "trf", max_nfev=max_nfev * (len(start) + 1))
+    except (ValueError, FloatingPointError, ZeroDivisionError, OverflowError):
+        return None
     if not np.isfinite(fit.x).all():
+        return None
+    return fit.x, nmse(predict(fit.x), y)
+
+
+def refit(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str], max_nfev: int = 200) -> sp.Expr:
+    """Least-squares refit of every float constant of ``expr`` on (X, y); the input if that fails."""
+    template, symbols, start = parameterise(expr)
+    if not symbols or len(symbols) > MAX_CONSTANTS:
         return expr
-    return template.xreplace({s: sp.Float(v, 15) for s, v in zip(symbols, fit.x)})
+    fit = fit_template(template, symbols, start, X, y, names, max_nfev)
+    if fit is None:
+        return expr
+    return template.xreplace({s: sp.Float(v, 15) for s, v in zip(symbols, fit[0])})
 
 
 def normalise(expr: sp.Expr) -> sp.Expr:

@@ -22,15 +22,19 @@ import sympy as sp
 from sklearn.linear_model import OrthogonalMatchingPursuit
 
 from tools import dimensions
+from tools.confidence import EdgeOptions, edge_ratio
 from tools.constants import MAX_CONSTANTS, evaluate, nmse, normalise, refit, snap
 from tools.enumeration import enumeration_arm
+from tools.parametric import ParametricOptions, parametric_arm
 from tools.periodic import periodic_arm
+from tools.scaling import Scaling
+from tools.screening import irrelevant_inputs
 from tools.rewrites import out_of_radical, without_each_term
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
 ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "cross", "enumerate", "network", "kan",
-        "operon", "periodic")
+        "parametric", "operon", "periodic")
 #: The arms ``discover`` runs unless told otherwise. The periodic arm (``tools.periodic``) is asked for where
 #: periodicity is known from the physics (``discover_law`` on a lattice's dispersion table): elsewhere a
 #: sinusoid through a few points of one input can fit noise, and the benchmark suites were measured without it.
@@ -178,10 +182,12 @@ TRANSFORMS: dict[str, tuple] = {
     "reciprocal": (lambda y: 1 / y, lambda e: 1 / e, lambda y: True),
     "reciprocal_square": (lambda y: 1 / y**2, lambda e: 1 / sp.sqrt(e), lambda y: True),
     "sine": (np.sin, sp.asin, lambda y: np.abs(y).max() <= np.pi / 2),
+    "cosine": (np.cos, sp.acos, lambda y: ((y >= 0) & (y <= np.pi)).all()),
+    "tangent": (np.tan, sp.atan, lambda y: np.abs(y).max() < 0.49 * np.pi),
     "bose": (lambda y: np.log1p(1 / y), lambda e: 1 / (sp.exp(e) - 1), lambda y: (y > 0).all()),
     "fermi": (lambda y: np.log(1 / y - 1), lambda e: 1 / (sp.exp(e) + 1), lambda y: ((y > 0) & (y < 1)).all()),
 }
-SIGNED_TRANSFORMS = ("sine", "bose", "fermi")
+SIGNED_TRANSFORMS = ("sine", "cosine", "tangent", "bose", "fermi")
 
 
 def transform_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Expr]:
@@ -201,7 +207,8 @@ def transform_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Exp
             g = forward(target)
         if not np.isfinite(g).all():
             continue
-        fits = [*sparse_arm(X, g, names, max_terms=5), *rational_arm(X, g, names, max_terms=6)]
+        fits = [*sparse_arm(X, g, names, max_terms=5), *rational_arm(X, g, names, max_terms=6),
+                *powerlaw_arm(X, g, names)]  # a power law inside the function: 1/(exp(c·E^1.3/T) − 1)
         for coefficients in sparse_fits(np.column_stack(columns), g, 6, intercept=True):
             fits.append(sp.Float(coefficients[-1], 15) + _combination(coefficients[:-1], terms))
         proposals += [inverse(fit) if signed else sign * inverse(fit) for fit in fits]
@@ -254,6 +261,10 @@ CROSS_UNARY: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[sp.Ex
     "cos^2": (lambda x: np.cos(x) ** 2, lambda s: sp.cos(s) ** 2),
     "exp": (np.exp, sp.exp),
     "exp(-x)": (lambda x: np.exp(-x), lambda s: sp.exp(-s)),
+    "sin°": (lambda x: np.sin(np.deg2rad(x)) if _in_degrees(x) else np.full_like(x, np.nan),
+             lambda s: sp.sin(sp.pi * s / 180)),
+    "cos°": (lambda x: np.cos(np.deg2rad(x)) if _in_degrees(x) else np.full_like(x, np.nan),
+             lambda s: sp.cos(sp.pi * s / 180)),
 }
 #: Multipliers g for the cross arm's target y·g (a law y = N/g whose N is sparse): 1/x, 1/sin x, ….
 CROSS_MULTIPLIERS = ("x", "sin", "cos")
@@ -305,6 +316,12 @@ def cross_arm(X: np.ndarray, y: np.ndarray, names: list[str], max_terms: int = 4
     return proposals
 
 
+def _in_degrees(x: np.ndarray) -> bool:
+    """Whether a column could be an angle in degrees (its values span more than a radian's full turn and stay
+    within ±360): its sine and cosine of x·π/180 join the feature library."""
+    return bool(np.ptp(x) > 2 * np.pi and np.abs(x).max() <= 360)
+
+
 def _feature_library(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[sp.Expr]]:
     symbols = [make_symbols(names)[n] for n in names]
     columns, terms = [], []
@@ -328,6 +345,9 @@ def _feature_library(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[
                 add(np.log(x), sp.log(s))
             add(np.sin(x), sp.sin(s))
             add(np.cos(x), sp.cos(s))
+            if _in_degrees(x):
+                add(np.sin(np.deg2rad(x)), sp.sin(sp.pi * s / 180))
+                add(np.cos(np.deg2rad(x)), sp.cos(sp.pi * s / 180))
             if np.abs(x).max() < 30:
                 add(np.exp(x), sp.exp(s))
                 add(np.exp(-x), sp.exp(-s))
@@ -764,6 +784,9 @@ def discover(
     Derivative tables of ODE trajectories keep ``"nodes"``: the description length was measured on the
     closed-form suites only (on the stored noisy ODE fronts it would start 10 of 131 components elsewhere,
     and those suites take hours to re-run).
+
+    Columns of extreme magnitude are searched at order one and the formulas mapped back (tools.scaling);
+    a constant target is reported as such, never as a confident law.
     """
     start = time.perf_counter()
     names = list(names)
@@ -780,6 +803,36 @@ def discover(
         raise ValueError(f"unknown arms {sorted(unknown)}; choose from {ARMS}")
     if choose_by not in CHOICE_RULES:
         raise ValueError(f"unknown choice rule {choose_by!r}; choose from {CHOICE_RULES}")
+    if np.ptp(y) <= CONSTANT_TARGET * np.max(np.abs(y)):
+        return _constant(y, names, seed, start)
+    scaling = Scaling().fit(X, y)
+    found = _search(*scaling.transform(X, y), names, time_budget, seed, arms, progress, units, target_unit, choose_by)
+    if scaling.active:
+        found.findings.insert(0, scaling.describe(names))
+        for candidate in found.candidates:
+            candidate.expression = scaling.lift(candidate.expression, names)
+            candidate.complexity = count_nodes(candidate.expression)
+    found.seconds = time.perf_counter() - start
+    return found
+
+
+#: A target whose spread is below this fraction of its magnitude is constant (to rounding).
+CONSTANT_TARGET = 1e-12
+
+
+def _constant(y: np.ndarray, names: list[str], seed: int, start: float) -> Discovery:
+    """The outcome for a constant target: the constant, not confident, and said in ``findings``."""
+    value = Candidate(sp.Float(float(np.median(y)), 15), "constant", 0.0, 1, test_r2=None)
+    return Discovery(value, [value], False, time.perf_counter() - start, names, [],
+                     [f"the target is constant ({float(np.median(y)):.6g}) on every row: no law of the inputs "
+                      "can be told from these data"], [value])
+
+
+def _search(X: np.ndarray, y: np.ndarray, names: list[str], time_budget: float, seed: int, arms: Sequence[str],
+            progress: Progress | None, units: Mapping[str, str] | None, target_unit: str, choose_by: str,
+            ) -> Discovery:
+    """The search itself on validated data (``discover``)."""
+    start = time.perf_counter()
     data = split(X, y, seed)
     notify = progress or (lambda stage, info: None)
     candidates: list[Candidate] = []
@@ -799,6 +852,12 @@ def discover(
         if reduced is not None:
             problems.append(("π·", *reduced, reduction.group_names, reduction.lift))
             notify("dimensions", {"reduction": reduction.describe()})
+
+    dropped = irrelevant_inputs(data.X_train, data.y_train, seed) if len(names) > 1 else []
+    if dropped:  # searched beside the full problem: a wrong drop costs time, never the law
+        kept = [i for i in range(len(names)) if i not in dropped]
+        problems.append(("sel·", data.X_train[:, kept], data.y_train, [names[i] for i in kept], lambda e: e))
+        notify("screen", {"dropped": [names[i] for i in dropped]})
 
     def search_fast(searched: list[Problem]) -> None:
         for tag, fit_X, fit_y, fit_names, lift in searched:
@@ -825,6 +884,11 @@ def discover(
         problems += reduced
         arms_run.append("network")
 
+    if "parametric" in arms and not exact():
+        notify("parametric", {"shapes": PARAMETRIC.seeds})
+        consider(parametric_arm(_shapes(candidates, PARAMETRIC), data.X_train, data.y_train, names, seed, PARAMETRIC),
+                 "parametric")
+        arms_run.append("parametric")
     if "kan" in arms and time_budget >= KAN_MIN_BUDGET and not exact():
         notify("kan", {"inputs": len(names)})
         consider(kan_arm(data.X_train, data.y_train, names, seed), "kan")
@@ -855,4 +919,32 @@ def discover(
     for c in front:
         c.test_r2 = r2_score(evaluate(c.expression, data.X_test, names), data.y_test)
     confident = best.test_r2 is not None and best.test_r2 >= CONFIDENT_R2
+    if confident:
+        fitted_X, fitted_y = np.vstack([data.X_train, data.X_val]), np.concatenate([data.y_train, data.y_val])
+        ratio = edge_ratio(best.expression, fitted_X, fitted_y, names, EDGES)
+        if ratio > EDGES.factor:
+            confident = False
+            findings.append(f"not confident: its constants refitted on the interior of the data miss the edges "
+                            f"{ratio:.3g} times worse than the full fit (a smooth stand-in bends to the box it saw)")
+    unused = [names[i] for i in dropped if make_symbols([names[i]])[names[i]] not in best.expression.free_symbols]
+    if unused:
+        findings.append(f"{', '.join(unused)} found not to matter (no importance beyond shuffled copies of the "
+                        "columns) and left out of the formula")
     return Discovery(best, front, confident, time.perf_counter() - start, names, arms_run, findings, candidates)
+
+
+#: The edge test behind ``confident`` (tools.confidence).
+EDGES = EdgeOptions()
+#: The parametric arm's settings as ``discover`` runs it.
+PARAMETRIC = ParametricOptions()
+
+
+def _shapes(candidates: Sequence[Candidate], options: ParametricOptions) -> list[sp.Expr]:
+    """The shapes the parametric arm lifts, each with few enough constants to leave room for placeholders:
+    the best candidate of each arm (a shape with the right skeleton often ranks low until its inner constants
+    are fitted), then the others by validation error, ``options.seeds`` in all."""
+    liftable = sorted((c for c in candidates if len(c.expression.atoms(sp.Float)) <= options.max_placeholders // 2),
+                      key=lambda c: (c.val_nmse, c.complexity))
+    best_of_arm = list({c.source: c for c in reversed(liftable)}.values())
+    best_of_arm.sort(key=lambda c: (c.val_nmse, c.complexity))
+    return list(dict.fromkeys(c.expression for c in best_of_arm + liftable))[: options.seeds]

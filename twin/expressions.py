@@ -190,6 +190,8 @@ def _compile(expr: sp.Basic) -> Evaluator:
     if isinstance(expr, sp.Symbol):
         name = expr.name
         return lambda values: values[name]
+    if expr in (sp.zoo, sp.oo, -sp.oo, sp.nan):  # 1/0 and the like: undefined everywhere, as numpy's NaN
+        return lambda values: math.nan
     if expr.is_Number or isinstance(expr, sp.NumberSymbol):
         value = float(expr)
         return lambda values: value
