@@ -44,6 +44,8 @@ class ParametricOptions:
     ----------
     seeds : int
         Shapes lifted: the best distinct candidates found so far by validation error.
+    max_nodes : int
+        Larger shapes are not lifted (a 60-node approximant has no skeleton to free; its fits took seconds).
     max_placeholders : int
         Templates with more placeholders than this are not fitted (Levenberg–Marquardt on a dozen loosely
         determined constants wanders, and each costs a finite-difference column per iteration).
@@ -55,14 +57,21 @@ class ParametricOptions:
         Training rows the fits see (seeded choice); the polish refits on all of them.
     max_nfev : int
         Function evaluations per fitted constant and start.
+    spread : float
+        Fitted templates within this factor of the best training error are returned ...
+    kept : int
+        ... at most this many, best first (each is polished and snapped downstream, the costly step).
     """
 
     seeds: int = 5
+    max_nodes: int = 24
     max_placeholders: int = 10
     starts: int = 3
     periodic_grid: tuple[float, ...] = (1.0, math.pi / 180, 0.5, 2.0, 3.0, 0.25, 5.0, 0.1)
-    rows: int = 200
-    max_nfev: int = 60
+    rows: int = 120
+    max_nfev: int = 40
+    spread: float = 100.0
+    kept: int = 6
 
 
 @dataclass
@@ -148,14 +157,15 @@ def _starts(template: _Template, options: ParametricOptions, rng: np.random.Gene
 
 def parametric_arm(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, names: list[str], seed: int,
                    options: ParametricOptions | None = None) -> list[sp.Expr]:
-    """Lift each of ``shapes`` into its templates, fit them from several starts, and return the best fitted
-    formulas (floats in place of the placeholders), the best start of each template."""
+    """Lift each of ``shapes`` into its templates, fit each from several starts, and return the best fitted
+    formulas (floats in place of the placeholders; see ``ParametricOptions.spread`` and ``kept``)."""
     options = options or ParametricOptions()
     rng = np.random.default_rng(seed)
     rows = rng.permutation(len(y))[: options.rows]
     X, y = X[rows], y[rows]
     positive = {n for i, n in enumerate(names) if (X[:, i] > 0).all()}
     proposals: list[sp.Expr] = []
+    fitted: list[tuple[float, _Template, np.ndarray]] = []
     seen: set[sp.Expr] = set()
     for shape in shapes[: options.seeds]:
         for rules in VARIANTS:
@@ -163,13 +173,32 @@ def parametric_arm(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, name
             if len(template.symbols) > options.max_placeholders or template.expression in seen:
                 continue
             seen.add(template.expression)
-            fitted = [fit for start in _starts(template, options, rng)
-                      if (fit := fit_template(template.expression, template.symbols, start, X, y, names,
-                                              options.max_nfev)) is not None and np.isfinite(fit[1])]
-            if fitted:  # each variant's best start: the polish and the choice decide between variants
-                theta = min(fitted, key=lambda fit: fit[1])[0]
-                values = {s: sp.Float(v, 15) for s, v in zip(template.symbols, theta)}
-                # π and the like merge into the fitted factor beside them (0.35, not 1.0996/π)
-                values |= {c: sp.Float(float(c), 15) for c in template.expression.atoms(sp.NumberSymbol)}
-                proposals.append(template.expression.xreplace(values))
-    return proposals
+            fit = _best_start(template, _starts(template, options, rng), X, y, names, options)
+            if fit is not None:
+                fitted.append((fit[1], template, fit[0]))
+    # a template's fit is kept within ``options.spread`` of the best fit of all: each costs a polish
+    best = min((error for error, *_ in fitted), default=np.inf)
+    for error, template, theta in sorted(fitted, key=lambda item: item[0]):
+        if error <= options.spread * best + EXACT:
+            values = {s: sp.Float(v, 15) for s, v in zip(template.symbols, theta)}
+            # π and the like merge into the fitted factor beside them (0.35, not 1.0996/π)
+            values |= {c: sp.Float(float(c), 15) for c in template.expression.atoms(sp.NumberSymbol)}
+            proposals.append(template.expression.xreplace(values))
+    return proposals[: options.kept]
+
+
+#: Training NMSE at which a fit is exact to rounding: no further start is tried.
+EXACT = 1e-20
+
+
+def _best_start(template: _Template, starts: list[np.ndarray], X: np.ndarray, y: np.ndarray, names: list[str],
+                options: ParametricOptions) -> tuple[np.ndarray, float] | None:
+    """The best fit of ``template`` over ``starts`` (stopping at an exact one)."""
+    best = None
+    for start in starts:
+        fit = fit_template(template.expression, template.symbols, start, X, y, names, options.max_nfev)
+        if fit is not None and np.isfinite(fit[1]) and (best is None or fit[1] < best[1]):
+            best = fit
+            if best[1] < EXACT:
+                break
+    return best

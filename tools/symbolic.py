@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -33,8 +34,8 @@ from tools.rewrites import out_of_radical, without_each_term
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
-ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "cross", "enumerate", "network", "kan",
-        "parametric", "operon", "periodic")
+ARMS = ("powerlaw", "exponential", "sparse", "rational", "transform", "power", "cross", "enumerate", "network",
+        "kan", "parametric", "operon", "periodic")
 #: The arms ``discover`` runs unless told otherwise. The periodic arm (``tools.periodic``) is asked for where
 #: periodicity is known from the physics (``discover_law`` on a lattice's dispersion table): elsewhere a
 #: sinusoid through a few points of one input can fit noise, and the benchmark suites were measured without it.
@@ -213,6 +214,34 @@ def transform_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Exp
             fits.append(sp.Float(coefficients[-1], 15) + _combination(coefficients[:-1], terms))
         proposals += [inverse(fit) if signed else sign * inverse(fit) for fit in fits]
     return proposals
+
+
+#: Powers q of the power arm's y = (sparse sum)^q: the transform arm's square root, reciprocal and reciprocal
+#: square root (q = 1/2, −1, −1/2) aside; the parametric arm frees the chosen q afterwards (2.5 -> 2.43).
+POWER_EXPONENTS = (-3.0, -2.5, -2.0, -1.5, -2 / 3, -1 / 3, 1 / 3, 2 / 3, 1.5, 2.0, 2.5, 3.0)
+#: The power arm keeps the proposals of this many exponents (by the sparse fit's error on y^(1/q)).
+POWER_KEPT = 2
+
+
+def power_arm(X: np.ndarray, y: np.ndarray, names: list[str], max_terms: int = 3) -> list[sp.Expr]:
+    """y = ±(s(x))^q with s a sparse sum of at most ``max_terms`` library features, for each q of
+    ``POWER_EXPONENTS`` (the sum inside a power: (a/b − c/b²)^2.5, (x − 0.3z)^1.5); a one-signed target only."""
+    if (y == 0).any() or abs(np.mean(np.sign(y))) < 1 or X.shape[1] > 4:
+        return []
+    sign = float(np.sign(y[0]))
+    scored = []
+    for q in POWER_EXPONENTS:
+        with np.errstate(all="ignore"):
+            g = np.abs(y) ** (1 / q)
+        if not np.isfinite(g).all():
+            continue
+        fits = [(nmse(evaluate(f, X, names), g), f) for f in sparse_arm(X, g, names, max_terms=max_terms)]
+        if fits:
+            scored.append((*min(fits, key=lambda fit: fit[0]), q))
+    scored.sort(key=lambda item: item[0])
+    # one fit per exponent, the best: every proposal costs a polish, and the polish of an approximant is slow
+    exact = {q: Fraction(q).limit_denominator(6) for q in POWER_EXPONENTS}
+    return [sign * f ** sp.Rational(exact[q].numerator, exact[q].denominator) for _, f, q in scored[:POWER_KEPT]]
 
 
 def _monomials(X: np.ndarray, symbols: list[sp.Symbol], degree: int) -> tuple[list[np.ndarray], list[sp.Expr]]:
@@ -635,7 +664,8 @@ def polish(expr: sp.Expr, data: Split, names: list[str], fitted: bool = False, s
 #: Deterministic, fast arms run before the genetic search, in this order.
 FAST_ARMS: dict[str, Callable[[np.ndarray, np.ndarray, list[str]], list[sp.Expr]]] = {
     "powerlaw": powerlaw_arm, "exponential": exponential_arm, "sparse": sparse_arm,
-    "rational": rational_arm, "transform": transform_arm, "cross": cross_arm, "enumerate": enumeration_arm,
+    "rational": rational_arm, "transform": transform_arm, "power": power_arm, "cross": cross_arm,
+    "enumerate": enumeration_arm,
     "periodic": periodic_arm,
 }
 
@@ -943,8 +973,8 @@ def _shapes(candidates: Sequence[Candidate], options: ParametricOptions) -> list
     """The shapes the parametric arm lifts, each with few enough constants to leave room for placeholders:
     the best candidate of each arm (a shape with the right skeleton often ranks low until its inner constants
     are fitted), then the others by validation error, ``options.seeds`` in all."""
-    liftable = sorted((c for c in candidates if len(c.expression.atoms(sp.Float)) <= options.max_placeholders // 2),
-                      key=lambda c: (c.val_nmse, c.complexity))
+    liftable = sorted((c for c in candidates if len(c.expression.atoms(sp.Float)) <= options.max_placeholders // 2
+                       and c.complexity <= options.max_nodes), key=lambda c: (c.val_nmse, c.complexity))
     best_of_arm = list({c.source: c for c in reversed(liftable)}.values())
     best_of_arm.sort(key=lambda c: (c.val_nmse, c.complexity))
     return list(dict.fromkeys(c.expression for c in best_of_arm + liftable))[: options.seeds]
