@@ -125,7 +125,7 @@ def discover(
     except ValueError as error:
         _fail(str(error))
     result = {"formula": found.best.text, "r2_test": found.best.test_r2, "complexity": found.best.complexity,
-              "seconds": time.perf_counter() - started, "confident": found.confident,
+              "seconds": time.perf_counter() - started, "confident": found.confident, "findings": found.findings,
               "pareto": [c.as_dict() for c in found.pareto]}
     if as_json:
         _emit(result)
@@ -133,6 +133,8 @@ def discover(
         out.print(f"{target} = {result['formula']}", highlight=False, markup=False)
         out.print(f"R² (held-out) = {result['r2_test']:.6f}, complexity {result['complexity']}, "
                   f"{result['seconds']:.1f} s" + ("" if found.confident else "  [low confidence]"), markup=False)
+        for finding in found.findings:
+            out.print(f"  · {finding}", highlight=False, markup=False)
 
 
 @app.command()

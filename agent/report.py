@@ -95,10 +95,11 @@ def explain(report: Report, twin_summary: dict[str, Any] | None) -> str:
                 parts.append("Its units are not consistent (a sum of unlike quantities, or a function of a "
                              "quantity with units): read it as a fit, not a law.")
             if law.get("findings"):
-                parts.append("Tests on a network fitted to the data found: " + "; ".join(law["findings"]) + ".")
+                parts.append("The search found: " + "; ".join(law["findings"]) + ".")
             if law.get("confident") is False:
-                parts.append("Confidence is low: the formula explains the held-out data poorly; the data "
-                             "may be too noisy, too few, or the law outside the search space.")
+                parts.append("Confidence is low: the formula explains the held-out data poorly or does not hold "
+                             "at the edges of the data when fitted inside them; the data may be too noisy, too "
+                             "few, or the law outside the search space.")
     if twin_summary:
         described = [f"{v['name']} ({v['description'] or 'input'}{', ' + v['unit'] if v['unit'] else ''}, "
                      f"sampled in [{v['low']:g}, {v['high']:g}])" for v in twin_summary.get("inputs", [])]

@@ -15,6 +15,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from benchmarks.counterfactual import PREFIX, summarise_tiers
 from benchmarks.discovery import ARMS, _score_system, closed_form_problem, ode_problem, summarise
 
 
@@ -75,8 +76,10 @@ def main() -> None:
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         before = {k: v for k, v in summary.items() if k.endswith("_exact")}
         summary.update(summarise([row for row, _ in rescored]))
+        if rows and rows[0]["problem"].startswith(PREFIX):
+            summary.update(summarise_tiers([row for row, _ in rescored], ARMS))
         summary_path.write_text(json.dumps(summary, indent=2))
-        print(f"{path.name}: " + ", ".join(f"{k} {before.get(k, float('nan')):.2f} → {summary[k]:.2f}"
+        print(f"{path.name}: " + ", ".join(f"{k} {before.get(k, float('nan'))} → {summary[k]}"
                                           for k in summary if k.endswith("_exact")))
         for _, changes in rescored:
             for change in changes:

@@ -92,18 +92,20 @@ class _Template:
 
 
 def lift(expr: sp.Expr, rules: frozenset[str], positive: set[str]) -> _Template:
-    """The template of ``expr`` under ``rules`` (see ``VARIANTS``); every float of ``expr`` becomes a placeholder
-    started at its value. Inputs get a free exponent only where they are positive on the data (``positive``)."""
+    """The template of ``expr`` under ``rules`` (see ``VARIANTS``); every float and every other constant
+    subexpression of ``expr`` becomes a placeholder started at its value. Inputs get a free exponent only where they are positive on the data (``positive``)."""
     template = _Template()
+    # a number written with π (or any constant subexpression) is a constant to fit like a float: the fitted
+    # value then merges with the factor beside it (0.35·t, not 1.0996·t/π)
 
     def walk(e: sp.Expr, inside: bool) -> sp.Expr:
         if e.is_Symbol:
             if inside and "exponent" in rules and e.name in positive:
                 return e ** template.new(1.0, "exponent")
             return e
-        if e.is_Float:
+        if e.is_Float or (not e.free_symbols and not e.is_Rational):  # exp(−sin 3) is one more constant
             return template.new(float(e), "constant")
-        if e.is_Number or isinstance(e, sp.NumberSymbol):
+        if e.is_Number:
             return e
         if isinstance(e, sp.Pow):
             base = walk(e.base, inside=False)
@@ -180,10 +182,8 @@ def parametric_arm(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, name
     best = min((error for error, *_ in fitted), default=np.inf)
     for error, template, theta in sorted(fitted, key=lambda item: item[0]):
         if error <= options.spread * best + EXACT:
-            values = {s: sp.Float(v, 15) for s, v in zip(template.symbols, theta)}
-            # π and the like merge into the fitted factor beside them (0.35, not 1.0996/π)
-            values |= {c: sp.Float(float(c), 15) for c in template.expression.atoms(sp.NumberSymbol)}
-            proposals.append(template.expression.xreplace(values))
+            proposals.append(template.expression.xreplace(
+                {s: sp.Float(v, 15) for s, v in zip(template.symbols, theta)}))
     return proposals[: options.kept]
 
 

@@ -62,7 +62,9 @@ def _exact_worker(found: sp.Expr, truth: sp.Expr, samples: Mapping[str, np.ndarr
     # (2.6666666666666665, which rounds to 2.67); SRBench's own check forms the difference before rounding
     # and accepts that pair too.
     tried = []
-    for canonical in (lambda e: e, sp.expand):
+    # the third form writes sines and cosines of sums as products (sin(ωt + φ) against cos(ωt + φ − π/2): the
+    # functions of the phases evaluate, so a phase written two ways meets as the same two coefficients)
+    for canonical in (lambda e: e, sp.expand, lambda e: sp.expand(sp.expand_trig(e))):
         for rationals in (False, True):
             a, b = _round_numbers(canonical(truth), rationals), _round_numbers(canonical(found), rationals)
             if (a, b) in tried:
