@@ -50,8 +50,8 @@ def edge_ratio(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str],
     options = options or EdgeOptions()
     if not expr.atoms(sp.Float):
         return 1.0
-    floor = options.floor * float(np.var(y / max(np.abs(y).max(), 1e-300)))
     scale = max(np.abs(y).max(), 1e-300)
+    floor = options.floor * float(np.var(y / scale))
     worst = 1.0
     used = [i for i, n in enumerate(names) if sp.Symbol(n, real=True) in expr.free_symbols][: options.max_inputs]
     for i in used:
@@ -66,10 +66,3 @@ def edge_ratio(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str],
             return float("inf")
         worst = max(worst, (errors[0] + floor) / (errors[1] + floor))
     return worst
-
-
-def holds_at_edges(expr: sp.Expr, X: np.ndarray, y: np.ndarray, names: list[str],
-                   options: EdgeOptions | None = None) -> bool:
-    """Whether the formula's constants, fitted on the interior, still predict the edges (``edge_ratio``)."""
-    options = options or EdgeOptions()
-    return edge_ratio(expr, X, y, names, options) <= options.factor

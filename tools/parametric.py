@@ -92,11 +92,11 @@ class _Template:
 
 
 def lift(expr: sp.Expr, rules: frozenset[str], positive: set[str]) -> _Template:
-    """The template of ``expr`` under ``rules`` (see ``VARIANTS``); every float and every other constant
-    subexpression of ``expr`` becomes a placeholder started at its value. Inputs get a free exponent only where they are positive on the data (``positive``)."""
+    """The template of ``expr`` under ``rules`` (see ``VARIANTS``). Every float and every other constant
+    subexpression of ``expr`` becomes a placeholder started at its value, so that a number written with π merges
+    with the factor beside it once fitted (0.35·t, not 1.0996·t/π). Inputs get a free exponent only where they
+    are positive on the data (``positive``)."""
     template = _Template()
-    # a number written with π (or any constant subexpression) is a constant to fit like a float: the fitted
-    # value then merges with the factor beside it (0.35·t, not 1.0996·t/π)
 
     def walk(e: sp.Expr, inside: bool) -> sp.Expr:
         if e.is_Symbol:
@@ -166,7 +166,6 @@ def parametric_arm(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, name
     rows = rng.permutation(len(y))[: options.rows]
     X, y = X[rows], y[rows]
     positive = {n for i, n in enumerate(names) if (X[:, i] > 0).all()}
-    proposals: list[sp.Expr] = []
     fitted: list[tuple[float, _Template, np.ndarray]] = []
     seen: set[sp.Expr] = set()
     for shape in shapes[: options.seeds]:
@@ -180,11 +179,10 @@ def parametric_arm(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, name
                 fitted.append((fit[1], template, fit[0]))
     # a template's fit is kept within ``options.spread`` of the best fit of all: each costs a polish
     best = min((error for error, *_ in fitted), default=np.inf)
-    for error, template, theta in sorted(fitted, key=lambda item: item[0]):
-        if error <= options.spread * best + EXACT:
-            proposals.append(template.expression.xreplace(
-                {s: sp.Float(v, 15) for s, v in zip(template.symbols, theta)}))
-    return proposals[: options.kept]
+    kept = [(template, theta) for error, template, theta in sorted(fitted, key=lambda item: item[0])
+            if error <= options.spread * best + EXACT][: options.kept]
+    return [template.expression.xreplace({s: sp.Float(v, 15) for s, v in zip(template.symbols, theta)})
+            for template, theta in kept]
 
 
 #: Training NMSE at which a fit is exact to rounding: no further start is tried.

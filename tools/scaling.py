@@ -43,8 +43,8 @@ class Scaling:
     """
 
     limit: float = MAGNITUDE_LIMIT
-    input_exponents_: list[int] = field(default_factory=list)
-    target_exponent_: int = 0
+    input_exponents_: list[int] = field(default_factory=list, init=False)
+    target_exponent_: int = field(default=0, init=False)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> Scaling:
         self.input_exponents_ = [_exponent(X[:, i], self.limit) for i in range(X.shape[1])]

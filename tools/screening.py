@@ -3,7 +3,7 @@
 A shadow test in the manner of Boruta (Kursa & Rudnicki 2010): every column gets shuffled copies, which by
 construction carry no information; an extremely randomised forest (scikit-learn's ``ExtraTreesRegressor``)
 is fitted to the target on columns and copies, and a column whose impurity importance does not beat the best
-shuffled copy in any of several seeded rounds is declared irrelevant. Interactions count: a column that only
+shuffled copy in a majority of seeded rounds is declared irrelevant. Interactions count: a column that only
 matters through a product with another still earns importance in the trees. An irrelevant column is one more
 shuffled column: it beats the best of k shadows by chance in one round of k + 1. With three shadows per column
 (k = 3d) and a majority of five rounds needed, four inputs keep an irrelevant one with probability ≈ 0.005,
@@ -33,7 +33,7 @@ class ScreenOptions:
     rows : int
         At most this many seeded rows are screened.
     margin : float
-        A column must reach this multiple of the best shadow importance in some round to be kept.
+        A column wins a round when its importance exceeds this multiple of the best shadow importance.
     """
 
     rounds: int = 5

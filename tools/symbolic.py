@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from fractions import Fraction
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 import sympy as sp
@@ -28,9 +28,9 @@ from tools.constants import MAX_CONSTANTS, evaluate, nmse, normalise, refit, sna
 from tools.enumeration import enumeration_arm
 from tools.parametric import ParametricOptions, parametric_arm
 from tools.periodic import periodic_arm
+from tools.rewrites import out_of_radical, without_each_term
 from tools.scaling import Scaling
 from tools.screening import irrelevant_inputs
-from tools.rewrites import out_of_radical, without_each_term
 from twin.expressions import count_nodes, make_symbols, parse_expression, to_text
 
 Progress = Callable[[str, dict], None]
@@ -834,7 +834,7 @@ def discover(
     if choose_by not in CHOICE_RULES:
         raise ValueError(f"unknown choice rule {choose_by!r}; choose from {CHOICE_RULES}")
     if np.ptp(y) <= CONSTANT_TARGET * np.max(np.abs(y)):
-        return _constant(y, names, seed, start)
+        return _constant(y, names, start)
     scaling = Scaling().fit(X, y)
     found = _search(*scaling.transform(X, y), names, time_budget, seed, arms, progress, units, target_unit, choose_by)
     if scaling.active:
@@ -850,7 +850,7 @@ def discover(
 CONSTANT_TARGET = 1e-12
 
 
-def _constant(y: np.ndarray, names: list[str], seed: int, start: float) -> Discovery:
+def _constant(y: np.ndarray, names: list[str], start: float) -> Discovery:
     """The outcome for a constant target: the constant, not confident, and said in ``findings``."""
     value = Candidate(sp.Float(float(np.median(y)), 15), "constant", 0.0, 1, test_r2=None)
     return Discovery(value, [value], False, time.perf_counter() - start, names, [],
