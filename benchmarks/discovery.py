@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from tools.symbolic import Candidate
+    from tools.results import Candidate
 
 RESULTS = Path(__file__).parent / "results"
 #: Scored side by side: the engine, on noisy ODE data also its derivative-only result, and the baselines.
@@ -84,11 +84,11 @@ def _baselines(row: dict, parts, names: list[str], truth, extra_X, extra_y, budg
                samples: Mapping[str, np.ndarray], pykan: bool) -> None:
     """Score pyoperon alone (MSE selection, the engine's operon budget) and, when asked, naive pykan."""
     from tools.constants import evaluate, nmse
-    from tools.symbolic import operon_arm
+    from tools.arms import OperonArm
 
     score = _scorer(parts, names, truth, extra_X, extra_y, samples)
     started = time.perf_counter()
-    proposals = operon_arm(parts.X_train, parts.y_train, names, 0.7 * budget, seed)
+    proposals = OperonArm().regress(parts.X_train, parts.y_train, names, 0.7 * budget, seed)
     best = min(proposals, key=lambda e: nmse(evaluate(e, parts.X_val, names), parts.y_val)) if proposals else None
     row["operon_only"] = None if best is None else score(best, started)
     if pykan:
@@ -101,7 +101,7 @@ def add_naive_pykan(row: dict) -> dict:
     The data are regenerated from the row's problem, noise and seed, so they are the samples, derivative table
     and split the run's engine and pyoperon saw: for suites run without ``--pykan``, whose hours of pykan
     training would have doubled the run."""
-    from tools.symbolic import split
+    from tools.results import split
     from tools.verify import substitute_parameters
 
     seed = row["seed"]
@@ -144,22 +144,22 @@ def solve_ode(name: str, noise: float, budget: float, seed: int, pykan: bool = F
     """One ODE system: 16 trajectories, derivatives by `derivative_table`, each component discovered from data;
     with noisy data the system is then refined against the trajectories (tools.trajectory_refit), and the
     derivative-only result is kept as its own arm. The system counts as exact when every component is."""
-    from tools.symbolic import discover, split
+    from tools.results import split
+    from tools.system import discover_derivatives
     from tools.verify import exact_match, substitute_parameters
 
     twin, trajectories, table, rows, samples = ode_problem(name, noise, seed, ODE_ROWS)
     names = table.input_names
     X = table.X[rows]
     row: dict = {"problem": name, "noise": noise, "seed": seed, "n": len(rows), "components": []}
-    found, truths = {}, {}
+    found = discover_derivatives(table, budget, seed, rows=rows)  # the tool's and the estimator's search
+    truths = {}
     for column, state in enumerate(names):
         y = table.y[rows, column]
         truths[state] = substitute_parameters(twin.ground_truth[state], trajectories.params)
-        started = time.perf_counter()
-        found[state] = discover(X, y, names, budget, seed, choose_by="nodes")  # see discover's choose_by
         best = found[state].best
         component = {"state": state, "engine": {
-            "formula": best.text, "seconds": time.perf_counter() - started, "complexity": best.complexity,
+            "formula": best.text, "seconds": found[state].seconds, "complexity": best.complexity,
             "r2_test": best.test_r2, "exact": exact_match(best.expression, truths[state], samples=samples),
             "source": best.source}}
         if noise > 0:  # what the trajectory refit chooses from, so that a refit can be re-scored without the search
@@ -185,7 +185,7 @@ def _score_system(row: dict) -> None:
 
 @dataclass
 class Discovered:
-    """What the refit needs of a stored search result (tools.symbolic.Discovery's best and front)."""
+    """What the refit needs of a stored search result (tools.results.Discovery's best and front)."""
 
     best: Candidate
     pareto: list[Candidate]
@@ -195,7 +195,7 @@ def rescore_refit(row: dict) -> dict:
     """Re-run only the trajectory refit of a noisy ODE row from the Pareto fronts it stored (the trajectories are
     seeded, so they and the fronts are those the refit saw in the run); the engine arm
     is replaced, every other arm kept. For judging a change to tools.trajectory_refit in minutes, not hours."""
-    from tools.symbolic import Candidate
+    from tools.results import Candidate
     from tools.verify import substitute_parameters
     from twin import parse_expression
 
@@ -228,7 +228,7 @@ def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, t
     """Refine the discovered system against the noisy trajectories: the result becomes the engine arm, the
     derivative-only result is kept as ``engine_derivatives``; the refinement's time is shared by the components."""
     from tools.constants import evaluate
-    from tools.symbolic import r2_score, split
+    from tools.results import r2_score, split
     from tools.trajectory_refit import refine_system
     from tools.verify import exact_match
 
@@ -298,7 +298,8 @@ def _score_closed_form(best: Candidate, twin, truth, samples: Mapping[str, np.nd
 
 def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False) -> dict:
     """One problem: data from the twin, discovery from data only, then scoring against the truth."""
-    from tools.symbolic import discover, split
+    from tools.results import split
+    from tools.symbolic import discover
 
     twin, data, truth, samples = closed_form_problem(name, noise, seed)
     names = twin.input_names
@@ -319,12 +320,14 @@ def solve(name: str, noise: float, budget: float, seed: int, pykan: bool = False
 
 
 def rechoose(row: dict) -> dict:
-    """Make a closed-form row's final choice again with the current tools.symbolic.choose among the candidates
+    """Make a closed-form row's final choice again with the current tools.selection.choose among the candidates
     the run stored (a choice lies within ``selection_tolerance`` of the best, far inside STORED_NMSE_FACTOR);
     the engine's seconds and every other arm are the run's (the rewrites of ``discover`` run again on them, in
     seconds). Two choices are so compared on the same candidates;
     a re-run's candidates can differ a little, where pyoperon's time limit cuts its search elsewhere under load."""
-    from tools.symbolic import Candidate, choose, rewritten_candidates, selection_tolerance, split
+    from tools.polish import rewritten_candidates
+    from tools.results import Candidate, split
+    from tools.selection import choose, selection_tolerance
     from twin import parse_expression
 
     if "candidates" not in row:

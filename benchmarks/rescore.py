@@ -5,7 +5,7 @@ cap cuts its search elsewhere on a loaded machine), so the last stage is judged 
 - a noisy ODE run: the trajectory refit alone is re-run on the same trajectories and stored Pareto fronts
   (``benchmarks.discovery.rescore_refit``), so a change to tools.trajectory_refit is judged in minutes;
 - a closed-form run: the final choice is made again among the stored candidates (``benchmarks.discovery.rechoose``),
-  so a change to tools.symbolic.choose is judged on a whole suite.
+  so a change to tools.selection.choose is judged on a whole suite.
 Every arm but ``engine`` is copied from the run.
 
 With ``--naive-pykan`` nothing is re-scored: the naive pykan baseline is scored on each row's data (regenerated from

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from tools.enumeration import MAX_SIZE, enumerate_expressions
+from tools.arms.enumeration import MAX_SIZE, enumerate_expressions
 from tools.symbolic import discover
 from tools.verify import exact_match
 from twin import parse_expression

@@ -3,7 +3,8 @@ import sympy as sp
 
 from tools.constants import evaluate, nmse, snap
 from tools.rewrites import out_of_radical, without_each_term
-from tools.symbolic import polish, split
+from tools.polish import polish
+from tools.results import split
 from tools.verify import exact_match
 from twin import parse_expression
 

@@ -2,11 +2,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from tools import symbolic
+from tools import polish as polishing
+from tools.arms import DEFAULT_ARMS
+from tools.arms.periodic import PeriodicArm
 from tools.constants import evaluate, nmse
 from tools.design import design
-from tools.symbolic import (Candidate, choose, description_nats, discover, pareto_front, rewritten_candidates,
-                            selection_tolerance, split)
+from tools.polish import PolishOptions, polish, polished_candidates, rewritten_candidates
+from tools.results import Candidate, split
+from tools.selection import choose, description_nats, pareto_front, selection_tolerance
+from tools.symbolic import discover
 from tools.verify import exact_match, extrapolation_inputs, substitute_parameters
 from twin import from_ode, get_twin, parse_expression
 from twin.expressions import count_nodes
@@ -158,11 +162,11 @@ def test_only_formulas_near_the_best_so_far_are_snapped():
     y = X[:, 0] ** 2 + 0.01 * rng.standard_normal(400)
     x = sp.Symbol("x", real=True)
     data, fitted = split(X, y, 0), sp.Float(1.003, 15) * x**2
-    assert symbolic.polish(fitted, data, ["x"]) == x**2
+    assert polish(fitted, data, ["x"]) == x**2
     # a formula 4× worse than one already found cannot be chosen: its constants stay as fitted
     error = nmse(evaluate(x**2, data.X_val, ["x"]), data.y_val)
-    assert symbolic.polish(fitted, data, ["x"], snap_below=error / 10).atoms(sp.Float)
-    kept = symbolic.polished_candidates([fitted], "sparse", data, ["x"], best=error / 10 / symbolic.SNAP_NMSE_FACTOR)
+    assert polish(fitted, data, ["x"], snap_below=error / 10).atoms(sp.Float)
+    kept = polished_candidates([fitted], "sparse", data, ["x"], best=error / 10 / PolishOptions().snap_nmse_factor)
     assert kept[0].expression.atoms(sp.Float)
 
 
@@ -172,11 +176,11 @@ def test_a_normal_form_that_blows_up_beyond_the_refit_is_not_refitted(monkeypatc
     data, expr = split(X, 1 / (1 + X[:, 0]), 0), sp.Float(1.0, 15) / (sp.Float(1.0, 15) + x)
     # larger than NORMAL_FORM_NODES, with fewer constants than MAX_CONSTANTS
     huge = (sp.Float(1.0, 15) * x + sum(x**k * sp.sin(k * x) for k in range(2, 40))) / (1 + x)
-    assert count_nodes(huge) > symbolic.NORMAL_FORM_NODES
+    assert count_nodes(huge) > PolishOptions().normal_form_nodes
     refitted = []
-    monkeypatch.setattr(symbolic, "normalise", lambda e: huge)
-    monkeypatch.setattr(symbolic, "refit", lambda e, *a, **k: refitted.append(e) or e)
-    symbolic.polish(expr, data, ["x"])
+    monkeypatch.setattr(polishing, "normalise", lambda e: huge)
+    monkeypatch.setattr(polishing, "refit", lambda e, *a, **k: refitted.append(e) or e)
+    polish(expr, data, ["x"])
     assert huge not in refitted
 
 
@@ -185,7 +189,7 @@ def test_bad_inputs_are_refused():
         discover(np.zeros((5, 1)), np.zeros(5), ["x"])
     with pytest.raises(ValueError, match="NaN"):
         discover(np.full((20, 1), np.nan), np.zeros(20), ["x"])
-    with pytest.raises(ValueError, match="unknown arms"):
+    with pytest.raises(ValueError, match="unknown arm"):
         discover(np.ones((20, 1)), np.ones(20), ["x"], arms=["magic"])
 
 
@@ -273,7 +277,7 @@ def test_normalise_gives_the_denominator_an_exact_constant_one():
 def test_subset_search_matches_least_squares_on_every_subset():
     import itertools
 
-    from tools.symbolic import sparse_fits
+    from tools.sparse import sparse_fits
 
     rng = np.random.default_rng(3)
     x = rng.uniform(0.2, 2.0, size=(300, 2))
@@ -295,7 +299,7 @@ def test_subset_search_matches_least_squares_on_every_subset():
     assert np.allclose(exact, [0, 0, 2, 0, 0, 0, -1, 0], atol=1e-9)
 
 
-def test_spurious_terms_beside_the_law_are_pruned_away_round_by_round(monkeypatch):
+def test_spurious_terms_beside_the_law_are_pruned_away_round_by_round():
     """Bonus 9's shape at σ = 1 %: the law's two terms proposed beside three spurious ones that the refit does not
     zero (one of the law's coefficients written with π); three rounds of pruning find the law, one round does not."""
     rng = np.random.default_rng(3)
@@ -310,23 +314,24 @@ def test_spurious_terms_beside_the_law_are_pruned_away_round_by_round(monkeypatc
     tolerance = selection_tolerance(len(data.y_val))
     law = parse_expression("-32*(a**2*b**3 + a**3*b**2)/5", names)
 
-    def chosen() -> sp.Expr:
-        rewritten = rewritten_candidates(candidates, data, names, tolerance)
+    def chosen(options: PolishOptions = PolishOptions()) -> sp.Expr:
+        rewritten = rewritten_candidates(candidates, data, names, tolerance, options)
         return choose(candidates + rewritten, tolerance, len(data.y_train)).expression
 
     assert exact_match(chosen(), law)
-    monkeypatch.setattr(symbolic, "PRUNE_ROUNDS", 1)
-    assert not exact_match(chosen(), law)
+    assert not exact_match(chosen(PolishOptions(prune_rounds=1)), law)
 
 
 def test_periodic_arm_fits_the_frequency_inside_a_cosine():
-    from tools.periodic import best_frequency, periodic_arm
+    from tools.periodic import best_frequency
+
+    arm = PeriodicArm()
 
     k = np.linspace(0.5, 30, 40)
     omega = np.sqrt(201 - 200 * np.cos(k / 10))
     noisy = omega * (1 + 0.001 * np.random.default_rng(0).standard_normal(len(k)))
     assert best_frequency(k, noisy**2) == pytest.approx(0.1, rel=1e-2)
-    best = min(periodic_arm(k[:, None], omega, ["k"]), key=lambda e: nmse(evaluate(e, k[:, None], ["k"]), omega))
+    best = min(arm.propose_data(k[:, None], omega, ["k"]), key=lambda e: nmse(evaluate(e, k[:, None], ["k"]), omega))
     assert nmse(evaluate(best, k[:, None], ["k"]), omega) < 1e-12
-    assert periodic_arm(np.ones((20, 2)), np.ones(20), ["a", "b"]) == []
-    assert "periodic" not in symbolic.DEFAULT_ARMS  # asked for where periodicity is known, not by default
+    assert arm.propose_data(np.ones((20, 2)), np.ones(20), ["a", "b"]) == []
+    assert "periodic" not in DEFAULT_ARMS  # asked for where periodicity is known, not by default

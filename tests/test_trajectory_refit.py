@@ -6,7 +6,7 @@ import sympy as sp
 
 from tools.derived import derivative_table
 from tools.design import design
-from tools.symbolic import Candidate
+from tools.results import Candidate
 from tools.trajectory_refit import fit_system, refine_system, rk4_path, shooting_windows, unfreeze
 from twin import from_ode, parse_expression
 

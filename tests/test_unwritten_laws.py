@@ -10,10 +10,12 @@ from typer.testing import CliRunner
 from agent.cli import app
 from tools.confidence import edge_ratio
 from tools.constants import evaluate, refit
-from tools.parametric import lift, parametric_arm
+from tools.arms.parametric import fit_shapes, lift
 from tools.scaling import Scaling
 from tools.screening import irrelevant_inputs
-from tools.symbolic import discover, polished_candidates, split
+from tools.polish import polished_candidates
+from tools.results import split
+from tools.symbolic import discover
 from tools.verify import exact_match
 from twin import parse_expression
 
@@ -47,7 +49,7 @@ def test_non_integer_power_of_a_sum_found_with_a_small_budget():
 def test_parametric_arm_fits_an_angle_in_degrees_from_a_radian_shape():
     names = ["a", "theta"]
     X, y, _ = _sample("asin(a*cos(theta*pi/180)/2)", {"a": (0.1, 1.0), "theta": (0.0, 80.0)})
-    proposals = parametric_arm([parse_expression("asin(a*cos(theta)/2)", names)], X, y, names, seed=0)
+    proposals = fit_shapes([parse_expression("asin(a*cos(theta)/2)", names)], X, y, names, seed=0)
     best = min(proposals, key=lambda e: float(np.mean((evaluate(e, X, names) - y) ** 2)))
     assert np.allclose(evaluate(best, X, names), y, rtol=1e-8, atol=1e-10)
 

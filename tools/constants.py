@@ -151,7 +151,7 @@ def nice_values(value: float) -> list[sp.Expr]:
 
 def _simplicity(value: sp.Expr) -> tuple[float, int, int]:
     """Order for trying snap values: what it takes to write the value down, in nats (ln|p| + ln q for its
-    rational factor p/q, as ``tools.symbolic.description_nats`` counts it, and ln 2 per node of its irrational
+    rational factor p/q, as ``tools.selection.description_nats`` counts it, and ln 2 per node of its irrational
     factor: π 0.7, 1/π and π² 2.1, √(2/π) 4.9), then fewer nodes, then shorter text.
 
     Where noise lets several values pass, 8π/3 (3.9 nats) so comes before 25/3 (4.4) and 67/8 (6.3), π before 3,

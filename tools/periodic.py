@@ -10,17 +10,14 @@ fitted a, b, c are written here, as scipy returns the periodogram only.
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 from scipy.optimize import minimize_scalar
 from scipy.signal import lombscargle
-
-from twin.expressions import make_symbols
 
 #: Frequencies scanned (geometrically spaced) before the best is refined.
 FREQUENCY_GRID = 400
 
 
-def _offset_fit(columns: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float]:
+def offset_fit(columns: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float]:
     """Least-squares (offset, one coefficient per column) of y, and the residual sum of squares."""
     design = np.column_stack([np.ones_like(y), *columns])
     coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
@@ -30,7 +27,7 @@ def _offset_fit(columns: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, f
 
 def sinusoid_fit(x: np.ndarray, y: np.ndarray, omega: float) -> tuple[np.ndarray, float]:
     """Least-squares (a, b, c) of y ≈ a + b·cos(ωx) + c·sin(ωx), and the residual sum of squares."""
-    return _offset_fit([np.cos(omega * x), np.sin(omega * x)], y)
+    return offset_fit([np.cos(omega * x), np.sin(omega * x)], y)
 
 
 def sinusoid_frequency(x: np.ndarray, y: np.ndarray, low: float, high: float) -> float:
@@ -50,28 +47,3 @@ def best_frequency(x: np.ndarray, y: np.ndarray) -> float | None:
     grid = np.geomspace(np.pi / (2 * span), np.pi * distinct / span, FREQUENCY_GRID)
     best = int(np.argmax(lombscargle(x, y, grid, floating_mean=True, normalize=True)))
     return sinusoid_frequency(x, y, grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)])
-
-
-def periodic_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Expr]:
-    """For one input: y and, for targets of one sign, ±√(y²) as a + b·cos(ωx) + c·sin(ωx), and with the cosine
-    or the sine alone, ω fitted (constants are refitted and snapped downstream like every proposal's)."""
-    if X.shape[1] != 1:
-        return []
-    x = X[:, 0]
-    symbol = make_symbols(names)[names[0]]
-    one_sign = bool((y > 0).all() or (y < 0).all())
-    sign = sp.Integer(1 if y[0] > 0 else -1)
-    targets = [(y, lambda e: e)] + ([(y**2, lambda e: sign * sp.sqrt(e))] if one_sign else [])
-    proposals = []
-    for target, inverse in targets:
-        omega = best_frequency(x, target)
-        if omega is None:
-            continue
-        w = sp.Float(omega, 15)
-        cos, sin = sp.cos(w * symbol), sp.sin(w * symbol)
-        (a, b, c), _ = sinusoid_fit(x, target, omega)
-        proposals.append(inverse(sp.Float(a, 15) + sp.Float(b, 15) * cos + sp.Float(c, 15) * sin))
-        for term, column in ((cos, np.cos(omega * x)), (sin, np.sin(omega * x))):
-            (offset, scale), _ = _offset_fit([column], target)
-            proposals.append(inverse(sp.Float(offset, 15) + sp.Float(scale, 15) * term))
-    return proposals

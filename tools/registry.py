@@ -21,14 +21,16 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import twin as twins
+from tools.arms import ARMS, DEFAULT_ARMS
 from tools.calibrate import NotIdentifiable, calibrate
-from tools.constants import evaluate, nmse, refit
+from tools.constants import evaluate, refit
 from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
 from tools.resonance import find_resonance
-from tools.symbolic import ARMS, DEFAULT_ARMS, Candidate, Discovery, discover, r2_score, split
+from tools.results import Discovery, r2_score, split
+from tools.symbolic import discover
+from tools.system import DERIVATIVE_CHOICE, noisy, refine
 from tools.train import TrainResult, kan_attribution, kan_diagram, thin_history, train_kan, train_mlp, train_neural_ode
-from tools.trajectory_refit import refine_system
 from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
 from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression, to_text
 
@@ -324,7 +326,7 @@ def _train_model(ctx: ToolContext, a: TrainModel) -> dict:
 def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
     data = _tabular(ctx, a.dataset)
     outputs = [a.output] if a.output else data.output_names
-    choice = "nodes" if data.meta.get("derived_from") == "trajectories" else "description"  # discover's choose_by
+    choice = DERIVATIVE_CHOICE if data.meta.get("derived_from") == "trajectories" else None
     # A lattice's ω(k) is periodic in k (Bloch), so its dispersion table also gets the periodic arm.
     arms = a.arms if a.arms is not None else [*DEFAULT_ARMS, *(["periodic"] if data.kind == "dispersion" else [])]
     found: dict[str, Discovery] = {}
@@ -353,31 +355,15 @@ def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
 
 def _refine_against_trajectories(ctx: ToolContext, data: twins.Dataset, found: dict[str, Discovery]) -> dict | None:
     """Noisy derivative tables bias the constants they yield; when every state's derivative was discovered,
-    refit and re-choose the system against the trajectories it came from (tools.trajectory_refit)."""
+    refit and re-choose the system against the trajectories it came from (tools.system.refine)."""
     source = ctx.datasets.get(data.meta.get("source_dataset", ""))
-    if (source is None or source.kind != "ode" or not data.noise.get("sigma")
+    if (source is None or source.kind != "ode" or not noisy(source)
             or list(found) != data.output_names or data.input_names != source.input_names):
         return None
-    ctx.progress("trajectory_refit", {"states": len(found)})
-    states = dict(zip(source.input_names, found.values()))
     try:
-        refined = refine_system(source, {s: f.pareto for s, f in states.items()}, {s: f.best for s, f in states.items()},
-                                progress=ctx.progress)
+        refined = refine(source, data, dict(zip(source.input_names, found.values())), ctx.seed, ctx.progress)
     except ValueError as error:
         return {"skipped": str(error)}
-    if not refined.adequate:
-        for discovery in found.values():
-            discovery.findings.append(f"not refitted against the trajectories: integrated, the system leaves RSS/σ² "
-                                      f"{refined.rss:.0f} on {refined.n_observations} values (noise alone: about "
-                                      f"{refined.n_observations})")
-        return refined.as_dict()
-    for column, (state, discovery) in enumerate(states.items()):
-        expr = refined.formulas[state]
-        parts = split(data.X, data.y[:, column], ctx.seed)
-        discovery.best = Candidate(expr, "trajectory refit", nmse(evaluate(expr, parts.X_val, data.input_names), parts.y_val),
-                                   count_nodes(expr), r2_score(evaluate(expr, parts.X_test, data.input_names), parts.y_test))
-        discovery.findings.append("refitted against the trajectories (multiple shooting): "
-                                  f"RSS/σ² {refined.rss_chosen:.0f} → {refined.rss:.0f} on {refined.n_observations} values")
     return refined.as_dict()
 
 

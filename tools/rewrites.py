@@ -1,6 +1,6 @@
 """Rewrites of a candidate formula into forms whose constants refit and snap to the law: one additive term left
 out, a square root with its square factors taken out and its outer constant taken in. Each rewrite frees the
-constants concerned as floats for the refit that follows (``tools.symbolic.polish``)."""
+constants concerned as floats for the refit that follows (``tools.polish.polish``)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ from scipy.optimize import least_squares
 
 from tools.constants import evaluate, nice_values, normalise, parameterise
 from tools.derived import edge_trim, noise_sigma, smooth_trajectories
-from tools.symbolic import Candidate, sparse_fits
+from tools.results import Candidate
+from tools.sparse import sparse_fits
 from twin import Dataset
 from twin.expressions import compile_expression, count_nodes, make_symbols
 
@@ -368,7 +369,7 @@ def sparse_candidates(data: Dataset, steps: int | None = None,
                       fronts: Mapping[str, Sequence[Candidate]] | None = None) -> dict[str, list[sp.Expr]]:
     """Per state, sparse polynomial and rational right-hand sides over SINDy's library (the constant and every
     monomial of the states up to degree 3, or 2 with three or more states), each form fitted by
-    tools.symbolic.sparse_fits, one least-squares fit per number of terms; duplicates dropped:
+    tools.sparse.sparse_fits, one least-squares fit per number of terms; duplicates dropped:
 
     - differential: polynomials fitted to the spline derivatives; the POLYNOMIAL_CANDIDATES smallest sizes whose
       residual is within POLYNOMIAL_RSS_FACTOR of the fullest fit's;

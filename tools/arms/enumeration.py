@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import sympy as sp
 
+from tools.arms.base import DataArm
 from twin.expressions import make_symbols
 
 #: Largest expression size (nodes), expressions kept per size, candidate values built per size, inputs.
@@ -171,11 +173,24 @@ def _distinct_shapes(Z: np.ndarray) -> np.ndarray:
     return np.sort(first)
 
 
-def enumeration_arm(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Expr]:
-    """One- and two-term fits of transformed targets over every small expression (≤ 4 inputs)."""
-    if X.shape[1] > MAX_INPUTS or len(y) < 10:
-        return []
-    rows = np.linspace(0, len(y) - 1, min(len(y), ROWS)).astype(int)
+@dataclass(frozen=True)
+class EnumerationArm(DataArm):
+    """One- and two-term fits of transformed targets over every expression of at most ``MAX_SIZE`` nodes, for
+    at most ``max_inputs`` inputs, on ``rows`` evenly spaced rows (``enumerated_fits``)."""
+
+    name: ClassVar[str] = "enumerate"
+    max_inputs: int = MAX_INPUTS
+    rows: int = ROWS
+
+    def propose_data(self, X: np.ndarray, y: np.ndarray, names: list[str]) -> list[sp.Expr]:
+        if X.shape[1] > self.max_inputs or len(y) < 10:
+            return []
+        return enumerated_fits(X, y, names, self.rows)
+
+
+def enumerated_fits(X: np.ndarray, y: np.ndarray, names: list[str], rows: int = ROWS) -> list[sp.Expr]:
+    """One- and two-term fits of transformed targets over every small expression, on ``rows`` rows."""
+    rows = np.linspace(0, len(y) - 1, min(len(y), rows)).astype(int)
     X, y = X[rows], y[rows]
     library = enumerate_expressions(X)
     usable = np.flatnonzero(_usable(library.values))

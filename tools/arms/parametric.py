@@ -21,11 +21,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import sympy as sp
 
+from tools.arms.base import Arm, Problem, Proposals, SearchState
 from tools.constants import fit_template
+from tools.results import Candidate
 
 #: Functions whose argument gets a scale and a phase (periodic ones also a grid of starts for the scale).
 PERIODIC = (sp.sin, sp.cos)
@@ -157,7 +160,7 @@ def _starts(template: _Template, options: ParametricOptions, rng: np.random.Gene
     return starts
 
 
-def parametric_arm(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, names: list[str], seed: int,
+def fit_shapes(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, names: list[str], seed: int,
                    options: ParametricOptions | None = None) -> list[sp.Expr]:
     """Lift each of ``shapes`` into its templates, fit each from several starts, and return the best fitted
     formulas (floats in place of the placeholders; see ``ParametricOptions.spread`` and ``kept``)."""
@@ -200,3 +203,31 @@ def _best_start(template: _Template, starts: list[np.ndarray], X: np.ndarray, y:
             if best[1] < EXACT:
                 break
     return best
+
+
+@dataclass(frozen=True)
+class ParametricArm(Arm):
+    """Lifts the best shapes found so far (``shapes``) into parametric templates and fits them
+    (``fit_shapes``); runs after the per-problem arms and the network arm, unless a formula is already exact."""
+
+    name: ClassVar[str] = "parametric"
+    options: ParametricOptions = field(default_factory=ParametricOptions)
+
+    def applies(self, state: SearchState) -> bool:
+        return not state.exact()
+
+    def propose(self, problem: Problem, state: SearchState) -> Proposals:
+        state.notify("parametric", {"shapes": self.options.seeds})
+        return Proposals(fit_shapes(shapes(state.candidates, self.options), problem.X, problem.y, problem.names,
+                                    state.seed, self.options))
+
+
+def shapes(candidates: Sequence[Candidate], options: ParametricOptions) -> list[sp.Expr]:
+    """The shapes the parametric arm lifts, each with few enough constants to leave room for placeholders:
+    the best candidate of each arm (a shape with the right skeleton often ranks low until its inner constants
+    are fitted), then the others by validation error, ``options.seeds`` in all."""
+    liftable = sorted((c for c in candidates if len(c.expression.atoms(sp.Float)) <= options.max_placeholders // 2
+                       and c.complexity <= options.max_nodes), key=lambda c: (c.val_nmse, c.complexity))
+    best_of_arm = list({c.source: c for c in reversed(liftable)}.values())
+    best_of_arm.sort(key=lambda c: (c.val_nmse, c.complexity))
+    return list(dict.fromkeys(c.expression for c in best_of_arm + liftable))[: options.seeds]
