@@ -12,7 +12,7 @@ With ``--naive-pykan`` nothing is re-scored: the naive pykan baseline is scored 
 its seed: the same samples and split) and added to the row (``benchmarks.discovery.add_naive_pykan``), for a
 suite run without ``--pykan``.
 
-Run: python -m benchmarks.rescore benchmarks/results/odebench_noise0.01_budget20.jsonl [--workers 2] [--naive-pykan]
+Run: python -m benchmarks.rescore benchmarks/results/odebench_noise0.01_budget10.jsonl [--workers 2] [--naive-pykan]
 Writes <stem>_rescored.jsonl (<stem>_pykan_added.jsonl with --naive-pykan; resumed on restart) and its summary
 .json beside the run's files.
 """

@@ -9,7 +9,7 @@ state counting for the system (as ODEFormer reports R² on trajectories; its thr
 Chaotic systems lose this score over long spans even when exact; the R² on the derivative split stays beside it.
 Benchmark-only: it reads the twin's ground truth by simulating it.
 
-Run: python -m benchmarks.trajectory_score benchmarks/results/odebench_noise0.01_budget20.jsonl
+Run: python -m benchmarks.trajectory_score benchmarks/results/odebench_noise0.01_budget10.jsonl
 Writes <stem>_trajectories.json beside the results file and prints a Markdown table.
 """
 

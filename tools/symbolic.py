@@ -215,7 +215,7 @@ def _choice(state: SearchState, dropped: list[int], choose_by: str, start: float
     candidates += rewritten_candidates(candidates, data, names, tolerance, options.polish)
     front = pareto_front(candidates)
     best = choose(candidates, tolerance, len(data.y_train), choose_by)
-    for c in front:
+    for c in {id(c): c for c in [*front, best]}.values():  # the choice may tie a front member it does not beat
         c.test_r2 = r2_score(evaluate(c.expression, data.X_test, names), data.y_test)
     confident = best.test_r2 is not None and best.test_r2 >= options.confident_r2
     if confident:

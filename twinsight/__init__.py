@@ -11,6 +11,7 @@ entry points.
 
 from agent import Agent, Budgets, Report, SessionError, catalogue, check_csv, load_events, replay
 from tools.arms import ARMS, DEFAULT_ARMS, Arm, DataArm, Problem, Proposals, SearchState, register_arm, registered_arms
+from tools.design import design
 from tools.estimator import SymbolicRegressor, SystemRegressor
 from tools.polish import PolishOptions
 from tools.results import Candidate, Discovery
@@ -23,6 +24,6 @@ __all__ = [
     "ARMS", "DEFAULT_ARMS", "Agent", "Arm", "Budgets", "Candidate", "DataArm", "Dataset", "Discovery", "PolishOptions",
     "Problem", "Proposals", "Report", "SearchOptions", "SearchState", "SessionError", "SymbolicRegressor",
     "SystemDiscovery", "SystemRegressor", "Twin", "all_twins", "catalogue", "check_csv", "discover",
-    "discover_system", "from_csv", "from_expression", "from_ode", "get_twin", "load_events", "parse_expression",
+    "design", "discover_system", "from_csv", "from_expression", "from_ode", "get_twin", "load_events", "parse_expression",
     "register_arm", "registered_arms", "replay", "twin_names",
 ]
