@@ -5,7 +5,7 @@ explanations, the Python API and the CLI.
     report = Agent(llm="offline", runs_dir="runs", seed=0).run("Rediscover the relativistic velocity addition law")
 """
 
-from agent.orchestrator import Agent, Budgets, replay
+from agent.orchestrator import Agent, Budgets, describe_result, replay
 from agent.report import Report
 from agent.session import SessionError, load_events
 
@@ -35,4 +35,5 @@ def check_csv(path: str) -> list[str]:
     return twin.input_names + [v.name for v in twin.outputs]
 
 
-__all__ = ["Agent", "Budgets", "Report", "SessionError", "catalogue", "check_csv", "load_events", "replay"]
+__all__ = ["Agent", "Budgets", "Report", "SessionError", "catalogue", "check_csv", "describe_result", "load_events",
+           "replay"]

@@ -44,7 +44,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Run a goal end to end and report the formula, its scores and an explanation."""
-    from agent import Agent
+    from agent import Agent, describe_result
 
     agent = Agent(llm=_llm_spec(llm), runs_dir=runs_dir, seed=seed, discovery_seconds=time_budget)
     try:
@@ -54,6 +54,10 @@ def run(
                     status.update(f"[bold]{event['name']}[/] {json.dumps(event['args'])[:80]}")
                     if not as_json:
                         err.print(f"→ {event['name']} {json.dumps(event['args'])[:100]}", markup=False)
+                elif event["type"] == "tool_result" and not event["error"] and not as_json:
+                    line = describe_result(event["name"], event["result"])
+                    if line:
+                        err.print(f"  {line}", markup=False, highlight=False)
                 elif event["type"] == "progress" and event.get("stage") == "operon":
                     status.update(f"symbolic search: run {event['run']} of {event['of']}")
                 elif event["type"] == "error" and not as_json:

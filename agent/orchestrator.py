@@ -18,7 +18,7 @@ from agent.messages import Message
 from agent.providers import ProviderError, ReplayProvider, make_provider, prompt
 from agent.report import Report, explain
 from agent.session import SessionWriter, load_events
-from tools.registry import ToolContext, ToolError, call_tool
+from tools.registry import TOOLS, ToolContext, ToolError, call_tool
 
 VOLATILE_KEYS = {"seconds", "time", "prev"}
 Listener = Callable[[dict[str, Any]], None]
@@ -212,36 +212,10 @@ class Agent:
 def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict, bool]], errors: list[str],
                  final_text: str | None, ctx: ToolContext) -> Report:
     report = Report(goal=goal, session=str(directory), errors=list(errors))
-    twin_summary = None
-    discovered = {}
+    seen: dict[str, Any] = {}
     for name, args, result, failed in results:
-        if failed:
-            continue
-        if name in ("select_twin", "twin_from_expression", "twin_from_csv"):
-            twin_summary, report.twin = result, result["name"]
-        elif name == "discover_law":
-            for law in result["laws"]:
-                discovered[law["discovery"]] = law
-        elif name == "verify_law":
-            law = discovered.get(result["discovery"], {})
-            report.laws.append({
-                "output": law.get("output"), "output_latex": _latex_name(law.get("output", "y")),
-                "formula": result["formula"], "latex": result["latex"], "r2_test": result["r2_test"],
-                "r2_extrapolation": result.get("r2_extrapolation"), "exact": result.get("exact"),
-                "units_consistent": result.get("units_consistent"),
-                "complexity": result["complexity"], "confident": result.get("confident"),
-                "held_out_sample": result.get("held_out_sample"), "findings": law.get("findings", []),
-            })
-            report.alternatives.extend(law.get("pareto", []))
-        elif name == "find_resonance":
-            report.metrics["resonance"] = result
-        elif name == "calibrate_twin":
-            report.metrics["calibration"] = result
-            report.twin = result["twin"]
-        elif name == "train_model":
-            report.metrics.setdefault("training", []).append(result)
-        elif name == "test_hypothesis":
-            report.metrics.setdefault("hypotheses", []).append(result)
+        if not failed:
+            TOOLS[name].read(result).add_to(report, seen)
     if report.laws:
         report.formula = "; ".join(f"{law['output']} = {law['formula']}" for law in report.laws) \
             if len(report.laws) > 1 else report.laws[0]["formula"]
@@ -252,16 +226,15 @@ def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict
         exact = [law["exact"] for law in report.laws]
         report.exact = None if any(e is None for e in exact) else all(exact)
         report.confident = all(law["confident"] for law in report.laws)
-    report.explanation = explain(report, twin_summary)
+    report.explanation = explain(report, seen.get("twin"))
     if final_text and final_text != "done" and not report.laws:
         report.explanation = final_text + " " + report.explanation
     return report
 
 
-def _latex_name(name: str) -> str:
-    if name.startswith("d") and name.endswith("/dt"):
-        return rf"\frac{{d{name[1:-3]}}}{{dt}}"
-    return name
+def describe_result(name: str, result: dict) -> str | None:
+    """One line of the step log for a tool's (successful) result, as its result model writes it."""
+    return TOOLS[name].read(result).describe() if name in TOOLS else None
 
 
 def replay(session: str | Path, runs_dir: str | Path | None = None, device: str = "auto") -> dict[str, Any]:

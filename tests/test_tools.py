@@ -111,3 +111,13 @@ def test_lattice_dispersion_law_through_the_periodic_arm(tmp_path):
     law = call_tool(ctx, "discover_law", {"dataset": table["dataset"], "time_budget": 3})["laws"][0]
     assert "periodic" in law["arms"]
     assert call_tool(ctx, "verify_law", {"discovery": law["discovery"]})["exact"] is True
+
+
+def test_a_tool_is_one_typed_function_and_its_result_reads_back(tmp_path):
+    ctx = ToolContext(tmp_path)
+    run = TOOLS["run_experiment"]
+    assert run.description.startswith("Design inputs") and run.input_model.model_fields["samples"].default == 400
+    result = call_tool(ctx, "run_experiment", {"twin": "coulomb_force", "samples": 50})
+    assert run.read(result).as_dict() == result  # the session records the whole answer, and reads it back
+    assert run.read(result).describe() == f"dataset `{result['dataset']}`: {result['shapes']}"
+    assert TOOLS["list_twins"].read(call_tool(ctx, "list_twins", {"query": "coulomb"})).describe() is None

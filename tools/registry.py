@@ -1,8 +1,9 @@
 """The tool registry: every tool the agent (LLM, offline planner, replay, Python API) can call.
 
-Each tool has a pydantic input model with bounds on every size, returns a JSON-ready dict, and fails
-with a :class:`ToolError` (code, message a person can act on, hint for the model). State lives in a
-per-session :class:`ToolContext`, never in globals.
+Each tool is one ``@tool`` function (tools.tool): its typed parameters, with bounds on every size, are its input
+schema; it returns a result model (tools.tool_results) that sessions record as a JSON-ready dict, and it fails with
+a :class:`ToolError` (code, message a person can act on, hint for the model). State lives in a per-session
+:class:`ToolContext`, never in globals.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import sympy as sp
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 import twin as twins
 from tools.arms import ARMS, DEFAULT_ARMS
@@ -26,10 +27,13 @@ from tools.calibrate import NotIdentifiable, calibrate
 from tools.constants import evaluate, refit
 from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
-from tools.resonance import find_resonance
+from tools.resonance import find_resonance as sweep_resonance
 from tools.results import Discovery, r2_score, split
 from tools.symbolic import discover
 from tools.system import DERIVATIVE_CHOICE, noisy, refine
+from tools.tool import Tool, tool
+from tools.tool_results import (Calibration, Experiment, Hypothesis, Laws, Resonance, Table, Training, TwinList,
+                                 TwinSummary, Verdict)
 from tools.train import TrainResult, kan_attribution, kan_diagram, thin_history, train_kan, train_mlp, train_neural_ode
 from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
 from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression, to_text
@@ -88,154 +92,104 @@ class ToolContext:
         return key
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ListTwins(_Input):
-    query: str = Field("", max_length=200, description="words to filter names and descriptions")
-    limit: int = Field(30, ge=1, le=300)
-
-
-class SelectTwin(_Input):
-    name: str = Field(..., max_length=100, description="catalogue name or alias")
-
-
-class TwinFromExpression(_Input):
-    expression: str = Field(..., max_length=2000, description="law as text, e.g. 'k*x**2'")
-    ranges: dict[str, tuple[float, float]] = Field(..., description="input name -> [low, high]")
-    params: dict[str, float] = Field(default_factory=dict, description="constant name -> value")
-    name: str = Field("custom_law", max_length=60, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class TwinFromCsv(_Input):
-    path: str = Field(..., max_length=500)
-    target: str = Field(..., max_length=100)
-    inputs: list[str] | None = Field(None, max_length=20)
-
-
-class RunExperiment(_Input):
-    twin: str = Field(..., max_length=100)
-    samples: int = Field(400, ge=10, le=100_000, description="points (closed form) or runs (ODE, field)")
-    method: Literal["grid", "uniform", "lhs", "sobol", "resonance"] = Field(
-        "sobol", description="'resonance' concentrates points where the output is most sensitive to the parameters")
-    noise: float = Field(0.0, ge=0.0, le=0.5, description="σ relative to the output RMS")
-    noise_model: Literal["gaussian", "multiplicative"] = "gaussian"
-    params: dict[str, float] = Field(default_factory=dict)
-    steps: int | None = Field(None, ge=20, le=20_000, description="time steps for ODE/field twins")
-
-
-class DeriveTable(_Input):
-    dataset: str = Field(..., max_length=40)
-    kind: Literal["derivatives", "dispersion", "vector_field"] = Field(
-        ..., description="'vector_field' tabulates a trained neural ODE's field at the observed states")
-    model: str | None = Field(None, max_length=40, description="neural ODE id from train_model (vector_field)")
-
-
-class TrainModel(_Input):
-    dataset: str = Field(..., max_length=40)
-    kind: Literal["kan", "mlp", "neural_ode"] = Field(
-        "kan", description="KAN or MLP on a table; neural_ode learns the vector field of ODE trajectories")
-    output: str | None = Field(None, max_length=100, description="target column of a table (default: the first)")
-    steps: int = Field(0, ge=0, le=5000, description="optimisation steps per stage (0: the kind's default)")
-    hidden: int = Field(0, ge=0, le=256, description="hidden width (0: default; KAN 1, MLP and neural ODE 64)")
-
-
-class DiscoverLaw(_Input):
-    dataset: str = Field(..., max_length=40)
-    output: str | None = Field(None, max_length=100, description="which output column (default: all)")
-    time_budget: float = Field(30.0, ge=1.0, le=900.0, description="seconds per output")
-    arms: list[Literal[ARMS]] | None = Field(
-        None, description="search arms (default: all but 'periodic', which a dispersion table adds)")
-
-
-class VerifyLaw(_Input):
-    discovery: str = Field(..., max_length=40, description="id returned by discover_law")
-
-
-class TestHypothesis(_Input):
-    dataset: str = Field(..., max_length=40)
-    formula: str = Field(..., max_length=2000, description="unknown names become constants to fit")
-    output: str | None = Field(None, max_length=100)
-
-
-class FindResonance(_Input):
-    twin: str = Field(..., max_length=100)
-    points: int = Field(400, ge=8, le=5000)
-
-
-class CalibrateTwin(_Input):
-    twin: str = Field(..., max_length=100)
-    dataset: str = Field(..., max_length=40)
-    params: list[str] | None = Field(None, max_length=20)
-    restarts: int = Field(4, ge=1, le=32)
-
-
 # --- implementations -----------------------------------------------------------------------------
 
-def _list_twins(ctx: ToolContext, a: ListTwins) -> dict:
-    words = a.query.lower().split()
+@tool
+def list_twins(ctx: ToolContext,
+               query: Annotated[str, Field(max_length=200, description="words to filter names and descriptions")] = "",
+               limit: Annotated[int, Field(ge=1, le=300)] = 30) -> TwinList:
+    """List catalogue twins whose name or description contains the query words."""
+    words = query.lower().split()
     rows = []
     for t in twins.all_twins():
         text = " ".join([t.name, t.description, *t.aliases, *t.keywords]).lower()
         if all(w in text for w in words):
             rows.append({"name": t.name, "kind": t.kind, "description": t.description})
-    return {"count": len(rows), "twins": rows[: a.limit]}
+    return TwinList.model_validate({"count": len(rows), "twins": rows[: limit]})
 
 
-def _select_twin(ctx: ToolContext, a: SelectTwin) -> dict:
-    t = ctx.twin(a.name)
+@tool
+def select_twin(ctx: ToolContext,
+                name: Annotated[str, Field(max_length=100, description="catalogue name or alias")]) -> TwinSummary:
+    """Pick a catalogue twin by name or alias; returns its inputs, outputs and parameters."""
+    t = ctx.twin(name)
     ctx.twins[t.name] = t
-    return t.summary()
+    return TwinSummary.model_validate(t.summary())
 
 
-def _twin_from_expression(ctx: ToolContext, a: TwinFromExpression) -> dict:
+@tool
+def twin_from_expression(
+        ctx: ToolContext,
+        expression: Annotated[str, Field(max_length=2000, description="law as text, e.g. 'k*x**2'")],
+        ranges: Annotated[dict[str, tuple[float, float]], Field(description="input name -> [low, high]")],
+        params: Annotated[dict[str, float] | None, Field(description="constant name -> value")] = None,
+        name: Annotated[str, Field(max_length=60, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "custom_law",
+) -> TwinSummary:
+    """Make a closed-form twin from a law given as text."""
     try:
-        t = twins.from_expression(a.expression, a.ranges, a.params, name=a.name)
+        t = twins.from_expression(expression, ranges, params, name=name)
     except ValueError as error:
         raise ToolError("bad_expression", str(error), "use + - * / ** and sin, cos, exp, log, sqrt, …") from None
     ctx.twins[t.name] = t
-    return t.summary()
+    return TwinSummary.model_validate(t.summary())
 
 
-def _twin_from_csv(ctx: ToolContext, a: TwinFromCsv) -> dict:
-    path = Path(a.path)
+@tool
+def twin_from_csv(ctx: ToolContext, path: Annotated[str, Field(max_length=500)],
+                  target: Annotated[str, Field(max_length=100)],
+                  inputs: Annotated[list[str] | None, Field(max_length=20)] = None) -> TwinSummary:
+    """Make a data twin from a CSV of measurements."""
+    path = Path(path)
     if not path.is_absolute() and not path.exists():
         path = ctx.run_dir / path
     try:
-        t = twins.from_csv(path, a.target, a.inputs)
+        t = twins.from_csv(path, target, inputs)
     except twins.CsvError as error:
         raise ToolError("bad_csv", str(error), "check the file name, the target column and the cells") from None
     ctx.twins[t.name] = t
-    return t.summary() | {"rows": t.data.n_samples}
+    return TwinSummary.model_validate(t.summary() | {"rows": t.data.n_samples})
 
 
-def _run_experiment(ctx: ToolContext, a: RunExperiment) -> dict:
-    t = ctx.twin(a.twin)
+@tool
+def run_experiment(
+        ctx: ToolContext,
+        twin: Annotated[str, Field(max_length=100)],
+        samples: Annotated[int, Field(ge=10, le=100_000, description="points (closed form) or runs (ODE, field)")] = 400,
+        method: Annotated[Literal["grid", "uniform", "lhs", "sobol", "resonance"], Field(
+            description="'resonance' concentrates points where the output is most sensitive to the parameters")
+        ] = "sobol",
+        noise: Annotated[float, Field(ge=0.0, le=0.5, description="σ relative to the output RMS")] = 0.0,
+        noise_model: Literal["gaussian", "multiplicative"] = "gaussian",
+        params: dict[str, float] | None = None,
+        steps: Annotated[int | None, Field(ge=20, le=20_000, description="time steps for ODE/field twins")] = None,
+) -> Experiment:
+    """Design inputs and run the twin (or load its measurements); returns a dataset id."""
+    params = params or {}
+    t = ctx.twin(twin)
     seed = ctx.seed
     extra: dict = {}
-    if a.method == "resonance" and not isinstance(t, twins.ExpressionTwin):
+    if method == "resonance" and not isinstance(t, twins.ExpressionTwin):
         raise ToolError("bad_arguments", "the resonance design needs a closed-form twin with parameters",
                         "use method 'sobol' for this twin")
-    common = {"noise": a.noise, "noise_model": a.noise_model, "seed": seed, "device": ctx.device}
+    common = {"noise": noise, "noise_model": noise_model, "seed": seed, "device": ctx.device}
     try:
         if isinstance(t, twins.DataTwin):
             data = t.simulate()
         elif isinstance(t, twins.ExpressionTwin):
-            if a.method == "resonance":
-                plan = resonance_design(t, a.samples, seed=seed, params=a.params or None)
+            if method == "resonance":
+                plan = resonance_design(t, samples, seed=seed, params=params or None)
                 X, extra = plan.points, {"simulator_calls": plan.simulator_calls, "rounds": plan.rounds}
             else:
-                X = design(t.input_bounds(), a.samples, a.method, seed)
-            data = t.simulate(X, params=a.params, drop_invalid=True, **common)
+                X = design(t.input_bounds(), samples, method, seed)
+            data = t.simulate(X, params=params, drop_invalid=True, **common)
         elif isinstance(t, twins.OdeTwin):
-            x0 = design(t.input_bounds(), min(a.samples, 2048), a.method, seed)
-            data = t.simulate(x0, params=a.params, n_steps=a.steps, **common)
+            x0 = design(t.input_bounds(), min(samples, 2048), method, seed)
+            data = t.simulate(x0, params=params, n_steps=steps, **common)
         elif isinstance(t, twins.FieldTwin):
-            k = t.lattice_wavenumbers(t.resolve_params(a.params)["a"])
-            modes = np.unique(np.linspace(0, len(k) - 1, min(a.samples, len(k))).round().astype(int))
+            k = t.lattice_wavenumbers(t.resolve_params(params)["a"])
+            modes = np.unique(np.linspace(0, len(k) - 1, min(samples, len(k))).round().astype(int))
             X = np.column_stack([k[modes], np.full(len(modes), 0.1)])
-            data = t.simulate(X, params=a.params, n_steps=a.steps, **common)
+            data = t.simulate(X, params=params, n_steps=steps, **common)
         else:
             raise ToolError("unsupported_twin", f"cannot run experiments on {t.kind} twin {t.name!r}")
     except twins.SimulationError as error:
@@ -244,23 +198,33 @@ def _run_experiment(ctx: ToolContext, a: RunExperiment) -> dict:
         raise ToolError("bad_arguments", str(error)) from None
     key = ctx.store(data, "data")
     shape = {k: list(v.shape) for k, v in data.arrays.items()}
-    return {"dataset": key, "twin": t.name, "kind": data.kind, "shapes": shape, "noise": data.noise,
-            "dropped": data.meta.get("dropped", 0), "sha256": data.content_hash, **extra}
+    return Experiment.model_validate({"dataset": key, "twin": t.name, "kind": data.kind, "shapes": shape,
+                                      "noise": data.noise, "dropped": data.meta.get("dropped", 0),
+                                      "sha256": data.content_hash, **extra})
 
 
-def _derive_table(ctx: ToolContext, a: DeriveTable) -> dict:
-    data = ctx.dataset(a.dataset)
+@tool
+def derive_table(
+        ctx: ToolContext,
+        dataset: Annotated[str, Field(max_length=40)],
+        kind: Annotated[Literal["derivatives", "dispersion", "vector_field"], Field(
+            description="'vector_field' tabulates a trained neural ODE's field at the observed states")],
+        model: Annotated[str | None, Field(max_length=40, description="neural ODE id from train_model (vector_field)")
+                         ] = None,
+) -> Table:
+    """Turn ODE trajectories into (state, derivative) rows (by smoothing differences, or from a trained neural ODE with kind='vector_field'), or a field run into (k, omega) rows."""
+    data = ctx.dataset(dataset)
     try:
-        if a.kind == "vector_field":
-            derived = vector_field_table(data, _model(ctx, a.model, "neural_ode"))
+        if kind == "vector_field":
+            derived = vector_field_table(data, _model(ctx, model, "neural_ode"))
         else:
-            derived = derivative_table(data) if a.kind == "derivatives" else dispersion_table(data)
+            derived = derivative_table(data) if kind == "derivatives" else dispersion_table(data)
     except ValueError as error:
         raise ToolError("bad_dataset", str(error)) from None
-    derived.meta["source_dataset"] = a.dataset
-    key = ctx.store(derived, a.kind)
-    return {"dataset": key, "inputs": derived.input_names, "outputs": derived.output_names,
-            "rows": derived.n_samples, "method": derived.meta["method"]}
+    derived.meta["source_dataset"] = dataset
+    key = ctx.store(derived, kind)
+    return Table.model_validate({"dataset": key, "inputs": derived.input_names, "outputs": derived.output_names,
+                                 "rows": derived.n_samples, "method": derived.meta["method"]})
 
 
 def _tabular(ctx: ToolContext, key: str) -> twins.Dataset:
@@ -279,26 +243,39 @@ def _model(ctx: ToolContext, key: str | None, kind: str) -> TrainResult:
     return ctx.models[key]
 
 
-def _train_model(ctx: ToolContext, a: TrainModel) -> dict:
-    data = ctx.dataset(a.dataset)
+@tool
+def train_model(
+        ctx: ToolContext,
+        dataset: Annotated[str, Field(max_length=40)],
+        kind: Annotated[Literal["kan", "mlp", "neural_ode"], Field(
+            description="KAN or MLP on a table; neural_ode learns the vector field of ODE trajectories")] = "kan",
+        output: Annotated[str | None, Field(max_length=100, description="target column of a table (default: the first)")
+                          ] = None,
+        steps: Annotated[int, Field(ge=0, le=5000, description="optimisation steps per stage (0: the kind's default)")
+                         ] = 0,
+        hidden: Annotated[int, Field(ge=0, le=256, description="hidden width (0: default; KAN 1, MLP and neural ODE 64)")
+                          ] = 0,
+) -> Training:
+    """Train a KAN or MLP on a table (loss history, KAN diagram and input attribution), or a neural ODE on trajectories."""
+    data = ctx.dataset(dataset)
     key = f"model_{len(ctx.models) + 1}"
     (ctx.run_dir / "models").mkdir(parents=True, exist_ok=True)
-    hidden, extra = a.hidden or (1 if a.kind == "kan" else 64), {}
-    steps = {"kan": 50, "mlp": 2000, "neural_ode": 800}[a.kind] if a.steps == 0 else a.steps
+    hidden, extra = hidden or (1 if kind == "kan" else 64), {}
+    steps = {"kan": 50, "mlp": 2000, "neural_ode": 800}[kind] if steps == 0 else steps
     try:
-        if a.kind == "neural_ode":
+        if kind == "neural_ode":
             if data.kind != "ode":
-                raise ValueError(f"neural_ode needs ODE trajectories; dataset {a.dataset!r} is {data.kind}")
+                raise ValueError(f"neural_ode needs ODE trajectories; dataset {dataset!r} is {data.kind}")
             result = train_neural_ode(data.arrays["t"], data.arrays["states"], (hidden, hidden), steps,
                                       seed=ctx.seed, device=ctx.device, progress=ctx.progress)
         else:
-            data = _tabular(ctx, a.dataset)
-            output = a.output or data.output_names[0]
+            data = _tabular(ctx, dataset)
+            output = output or data.output_names[0]
             if output not in data.output_names:
-                raise ValueError(f"dataset {a.dataset!r} has no output {output!r}; outputs are {data.output_names}")
+                raise ValueError(f"dataset {dataset!r} has no output {output!r}; outputs are {data.output_names}")
             parts = split(data.X, data.y[:, data.output_names.index(output)], ctx.seed)
             X_fit, y_fit = np.vstack([parts.X_train, parts.X_val]), np.concatenate([parts.y_train, parts.y_val])
-            if a.kind == "kan":
+            if kind == "kan":
                 result = train_kan(X_fit, y_fit, (hidden,), grids=(5, 10), steps=steps, seed=ctx.seed,
                                    device=ctx.device, progress=ctx.progress)
                 scores = kan_attribution(result, X_fit, ctx.seed)
@@ -313,30 +290,40 @@ def _train_model(ctx: ToolContext, a: TrainModel) -> dict:
             extra["r2_test"] = r2_score(result.predict(parts.X_test)[:, 0], parts.y_test)
     except ValueError as error:
         raise ToolError("bad_training", str(error), "check the dataset, or lower steps/hidden") from None
-    result.extra["kind"] = a.kind
+    result.extra["kind"] = kind
     ctx.models[key] = result
     checkpoint = ctx.run_dir / "models" / f"{key}.pt"
     torch.save(result.model.state_dict(), checkpoint)
     ctx.artifacts[key] = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
-    return {"model": key, "kind": a.kind, "dataset": a.dataset, "device": result.device, "seed": ctx.seed,
-            "steps": steps, "hidden": hidden, "seconds": result.seconds, "stopped_early": result.stopped_early,
-            "history": thin_history(result.history), "checkpoint": str(checkpoint.relative_to(ctx.run_dir)), **extra}
+    return Training.model_validate({
+        "model": key, "kind": kind, "dataset": dataset, "device": result.device, "seed": ctx.seed, "steps": steps,
+        "hidden": hidden, "seconds": result.seconds, "stopped_early": result.stopped_early,
+        "history": thin_history(result.history), "checkpoint": str(checkpoint.relative_to(ctx.run_dir)), **extra})
 
 
-def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
-    data = _tabular(ctx, a.dataset)
-    outputs = [a.output] if a.output else data.output_names
+@tool
+def discover_law(
+        ctx: ToolContext,
+        dataset: Annotated[str, Field(max_length=40)],
+        output: Annotated[str | None, Field(max_length=100, description="which output column (default: all)")] = None,
+        time_budget: Annotated[float, Field(ge=1.0, le=900.0, description="seconds per output")] = 30.0,
+        arms: Annotated[list[Literal[ARMS]] | None, Field(
+            description="search arms (default: all but 'periodic', which a dispersion table adds)")] = None,
+) -> Laws:
+    """Search for the formula behind a tabular dataset; returns the best formula and a Pareto front."""
+    data = _tabular(ctx, dataset)
+    outputs = [output] if output else data.output_names
     choice = DERIVATIVE_CHOICE if data.meta.get("derived_from") == "trajectories" else None
     # A lattice's ω(k) is periodic in k (Bloch), so its dispersion table also gets the periodic arm.
-    arms = a.arms if a.arms is not None else [*DEFAULT_ARMS, *(["periodic"] if data.kind == "dispersion" else [])]
+    arms = arms if arms is not None else [*DEFAULT_ARMS, *(["periodic"] if data.kind == "dispersion" else [])]
     found: dict[str, Discovery] = {}
     for output in outputs:
         if output not in data.output_names:
-            raise ToolError("unknown_output", f"dataset {a.dataset!r} has no output {output!r}",
+            raise ToolError("unknown_output", f"dataset {dataset!r} has no output {output!r}",
                             f"outputs are {data.output_names}")
         column = data.output_names.index(output)
         try:
-            found[output] = discover(data.X, data.y[:, column], data.input_names, a.time_budget, ctx.seed, arms,
+            found[output] = discover(data.X, data.y[:, column], data.input_names, time_budget, ctx.seed, arms,
                                      progress=ctx.progress, units=data.units,
                                      target_unit=data.units.get(output, ""), choose_by=choice)
         except ValueError as error:
@@ -346,11 +333,11 @@ def _discover_law(ctx: ToolContext, a: DiscoverLaw) -> dict:
     for output, discovery in found.items():
         key = f"law_{len(ctx.discoveries) + 1}"
         ctx.discoveries[key] = discovery
-        ctx.origins[key] = (a.dataset, output)
+        ctx.origins[key] = (dataset, output)
         found_dict = discovery.as_dict()
         found_dict["pareto"] = found_dict["pareto"][:8]
-        results.append({"discovery": key, "dataset": a.dataset, "output": output, **found_dict})
-    return {"laws": results} | ({"trajectory_refit": refinement} if refinement else {})
+        results.append({"discovery": key, "dataset": dataset, "output": output, **found_dict})
+    return Laws.model_validate({"laws": results} | ({"trajectory_refit": refinement} if refinement else {}))
 
 
 def _refine_against_trajectories(ctx: ToolContext, data: twins.Dataset, found: dict[str, Discovery]) -> dict | None:
@@ -367,11 +354,14 @@ def _refine_against_trajectories(ctx: ToolContext, data: twins.Dataset, found: d
     return refined.as_dict()
 
 
-def _verify_law(ctx: ToolContext, a: VerifyLaw) -> dict:
-    if a.discovery not in ctx.discoveries:
-        raise ToolError("unknown_discovery", f"no discovery {a.discovery!r}", "call discover_law first")
-    found = ctx.discoveries[a.discovery]
-    key, output = ctx.origins[a.discovery]
+@tool
+def verify_law(ctx: ToolContext,
+               discovery: Annotated[str, Field(max_length=40, description="id returned by discover_law")]) -> Verdict:
+    """Score a discovered law on held-out and extrapolation data (and against the twin's truth when known)."""
+    if discovery not in ctx.discoveries:
+        raise ToolError("unknown_discovery", f"no discovery {discovery!r}", "call discover_law first")
+    found = ctx.discoveries[discovery]
+    key, output = ctx.origins[discovery]
     data = ctx.datasets[key]
     column = data.output_names.index(output)
     held_out = split(data.X, data.y[:, column], ctx.seed)
@@ -388,8 +378,9 @@ def _verify_law(ctx: ToolContext, a: VerifyLaw) -> dict:
     predicted = evaluate(found.best.expression, held_out.X_test[shown], data.input_names)
     sample = {"inputs": data.input_names, "X": held_out.X_test[shown].tolist(),
               "observed": held_out.y_test[shown].tolist(), "predicted": predicted.tolist()}
-    return {"discovery": a.discovery, "formula": found.best.text, "latex": sp.latex(found.best.expression),
-            "confident": found.confident, **verdict, "held_out_sample": sample}
+    return Verdict.model_validate({"discovery": discovery, "formula": found.best.text,
+                                   "latex": sp.latex(found.best.expression), "confident": found.confident,
+                                   **verdict, "held_out_sample": sample})
 
 
 def _ground_truth(source: twins.Twin | None, data: twins.Dataset, output: str) -> sp.Expr | None:
@@ -411,14 +402,21 @@ def _free_names(text: str) -> list[str]:
     return sorted(names - set(FUNCTIONS) - set(CONSTANTS))
 
 
-def _test_hypothesis(ctx: ToolContext, a: TestHypothesis) -> dict:
-    data = _tabular(ctx, a.dataset)
-    output = a.output or data.output_names[0]
+@tool
+def test_hypothesis(
+        ctx: ToolContext,
+        dataset: Annotated[str, Field(max_length=40)],
+        formula: Annotated[str, Field(max_length=2000, description="unknown names become constants to fit")],
+        output: Annotated[str | None, Field(max_length=100)] = None,
+) -> Hypothesis:
+    """Fit the constants of a proposed formula and score it on held-out data."""
+    data = _tabular(ctx, dataset)
+    output = output or data.output_names[0]
     if output not in data.output_names:
         raise ToolError("unknown_output", f"dataset has no output {output!r}", f"outputs are {data.output_names}")
-    constants = [n for n in _free_names(a.formula) if n not in data.input_names]
+    constants = [n for n in _free_names(formula) if n not in data.input_names]
     try:
-        expr = parse_expression(a.formula, data.input_names + constants)
+        expr = parse_expression(formula, data.input_names + constants)
     except ValueError as error:
         raise ToolError("bad_formula", str(error), f"variables are {data.input_names}") from None
     seeded = expr.xreplace({sp.Symbol(c, real=True): sp.Float(1.0) for c in constants})
@@ -427,9 +425,10 @@ def _test_hypothesis(ctx: ToolContext, a: TestHypothesis) -> dict:
     y_fit = np.concatenate([parts.y_train, parts.y_val])
     fitted = refit(seeded, X_fit, y_fit, data.input_names)
     values = {c: float(v) for c, v in zip(constants, _constant_values(seeded, fitted))}
-    return {"formula": to_text(fitted), "latex": sp.latex(fitted), "constants": values,
-            "r2_test": r2_score(evaluate(fitted, parts.X_test, data.input_names), parts.y_test),
-            "complexity": count_nodes(fitted)}
+    return Hypothesis.model_validate({
+        "formula": to_text(fitted), "latex": sp.latex(fitted), "constants": values,
+        "r2_test": r2_score(evaluate(fitted, parts.X_test, data.input_names), parts.y_test),
+        "complexity": count_nodes(fitted)})
 
 
 def _constant_values(seeded: sp.Expr, fitted: sp.Expr) -> list[float]:
@@ -438,33 +437,41 @@ def _constant_values(seeded: sp.Expr, fitted: sp.Expr) -> list[float]:
     return [float(v) for v in after] if len(before) == len(after) else []
 
 
-def _find_resonance(ctx: ToolContext, a: FindResonance) -> dict:
-    t = ctx.twin(a.twin)
+@tool
+def find_resonance(ctx: ToolContext, twin: Annotated[str, Field(max_length=100)],
+                   points: Annotated[int, Field(ge=8, le=5000)] = 400) -> Resonance:
+    """Sweep the drive frequency of a driven twin: peak frequency, half-power width, Q."""
+    t = ctx.twin(twin)
     try:
-        found = find_resonance(t, a.points)
+        found = sweep_resonance(t, points)
     except ValueError as error:
         raise ToolError("no_drive", str(error), "pick a driven twin such as driven_oscillator_resonance") from None
     except twins.SimulationError as error:
         raise ToolError("diverged", str(error)) from None
     step = max(1, len(found.frequencies) // PLOT_POINTS)
     curve = {"frequency": found.frequencies[::step].tolist(), "response": found.response[::step].tolist()}
-    return {"twin": t.name, **found.as_dict(), "curve": curve}
+    return Resonance.model_validate({"twin": t.name, **found.as_dict(), "curve": curve})
 
 
-def _calibrate_twin(ctx: ToolContext, a: CalibrateTwin) -> dict:
-    t = ctx.twin(a.twin)
-    data = ctx.dataset(a.dataset)
+@tool
+def calibrate_twin(ctx: ToolContext, twin: Annotated[str, Field(max_length=100)],
+                   dataset: Annotated[str, Field(max_length=40)],
+                   params: Annotated[list[str] | None, Field(max_length=20)] = None,
+                   restarts: Annotated[int, Field(ge=1, le=32)] = 4) -> Calibration:
+    """Fit a twin's parameters to a dataset, with standard errors."""
+    t = ctx.twin(twin)
+    data = ctx.dataset(dataset)
     try:
         if isinstance(t, twins.OdeTwin):
             t_grid, observed = _trajectory_columns(t, data)
-            result = calibrate(t, observed, a.params, t=t_grid, x0=observed[0], restarts=a.restarts, seed=ctx.seed)
+            result = calibrate(t, observed, params, t=t_grid, x0=observed[0], restarts=restarts, seed=ctx.seed)
         else:
-            result = calibrate(t, data.y, a.params, X=data.X, restarts=a.restarts, seed=ctx.seed)
+            result = calibrate(t, data.y, params, X=data.X, restarts=restarts, seed=ctx.seed)
     except NotIdentifiable as error:
         raise ToolError("not_identifiable", str(error), "fix that parameter or collect more varied data") from None
     except ValueError as error:
         raise ToolError("bad_arguments", str(error)) from None
-    return {"twin": t.name, **result.as_dict()}
+    return Calibration.model_validate({"twin": t.name, **result.as_dict()})
 
 
 def _trajectory_columns(t: twins.OdeTwin, data: twins.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -484,48 +491,24 @@ def _trajectory_columns(t: twins.OdeTwin, data: twins.Dataset) -> tuple[np.ndarr
     return t_grid, np.column_stack([table[:, names.index(s)] for s in t.state_names])
 
 
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    description: str
-    input_model: type[BaseModel]
-    run: Callable[[ToolContext, Any], dict]
-
-    def schema(self) -> dict:
-        """OpenAI function-calling schema."""
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": self.input_model.model_json_schema()}}
-
-
 TOOLS: dict[str, Tool] = {t.name: t for t in (
-    Tool("list_twins", "List catalogue twins whose name or description contains the query words.", ListTwins, _list_twins),
-    Tool("select_twin", "Pick a catalogue twin by name or alias; returns its inputs, outputs and parameters.", SelectTwin, _select_twin),
-    Tool("twin_from_expression", "Make a closed-form twin from a law given as text.", TwinFromExpression, _twin_from_expression),
-    Tool("twin_from_csv", "Make a data twin from a CSV of measurements.", TwinFromCsv, _twin_from_csv),
-    Tool("run_experiment", "Design inputs and run the twin (or load its measurements); returns a dataset id.", RunExperiment, _run_experiment),
-    Tool("derive_table", "Turn ODE trajectories into (state, derivative) rows (by smoothing differences, or from a trained neural ODE with kind='vector_field'), or a field run into (k, omega) rows.", DeriveTable, _derive_table),
-    Tool("train_model", "Train a KAN or MLP on a table (loss history, KAN diagram and input attribution), or a neural ODE on trajectories.", TrainModel, _train_model),
-    Tool("discover_law", "Search for the formula behind a tabular dataset; returns the best formula and a Pareto front.", DiscoverLaw, _discover_law),
-    Tool("verify_law", "Score a discovered law on held-out and extrapolation data (and against the twin's truth when known).", VerifyLaw, _verify_law),
-    Tool("test_hypothesis", "Fit the constants of a proposed formula and score it on held-out data.", TestHypothesis, _test_hypothesis),
-    Tool("find_resonance", "Sweep the drive frequency of a driven twin: peak frequency, half-power width, Q.", FindResonance, _find_resonance),
-    Tool("calibrate_twin", "Fit a twin's parameters to a dataset, with standard errors.", CalibrateTwin, _calibrate_twin),
-)}
+    list_twins, select_twin, twin_from_expression, twin_from_csv, run_experiment, derive_table, train_model,
+    discover_law, verify_law, test_hypothesis, find_resonance, calibrate_twin)}
 
 
 def call_tool(ctx: ToolContext, name: str, arguments: dict) -> dict:
     """Validate ``arguments`` against the tool's model and run it; every failure is a ToolError."""
     if name not in TOOLS:
         raise ToolError("unknown_tool", f"no tool named {name!r}", f"tools are {', '.join(TOOLS)}")
-    tool = TOOLS[name]
+    chosen = TOOLS[name]
     if not isinstance(arguments, dict):
         raise ToolError("bad_arguments", f"arguments of {name} must be a JSON object")
     try:
-        parsed = tool.input_model.model_validate(arguments)
+        parsed = chosen.input_model.model_validate(arguments)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in error.errors())
         raise ToolError("bad_arguments", f"{name}: {problems}", "fix the arguments to match the schema") from None
     started = time.perf_counter()
-    result = tool.run(ctx, parsed)
+    result = chosen.run(ctx, parsed)
     ctx.progress("tool_done", {"tool": name, "seconds": time.perf_counter() - started})
     return result

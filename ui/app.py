@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from agent import Agent, SessionError, catalogue, check_csv, load_events, replay
+from agent import Agent, SessionError, catalogue, check_csv, describe_result, load_events, replay
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 RUNS_DIR = Path(os.environ.get("TWINSIGHT_RUNS_DIR", "runs")).resolve()
@@ -62,16 +62,7 @@ def describe(event: dict) -> str | None:
         result = event["result"]
         if event["error"]:
             return f"⚠️ {event['name']}: {result.get('message')}"
-        if event["name"] == "run_experiment":
-            return f"dataset `{result['dataset']}`: {result['shapes']}"
-        if event["name"] == "discover_law":
-            return "candidates: " + "; ".join(f"`{law['formula'][:90]}`" for law in result["laws"])
-        if event["name"] == "verify_law":
-            return f"held-out R² = {result['r2_test']:.6f}, exact = {result['exact']}"
-        if event["name"] == "train_model":
-            r2 = f", held-out R² = {result['r2_test']:.6f}" if "r2_test" in result else ""
-            return f"trained {result['kind']} `{result['model']}` on {result['device']} in {result['seconds']:.1f} s{r2}"
-        return None
+        return describe_result(event["name"], result)
     if kind == "progress" and event.get("stage") == "operon":
         return f"symbolic search run {event['run']} of {event['of']}"
     if kind == "progress" and event.get("stage") == "dimensions":

@@ -1,0 +1,86 @@
+"""Tools the agent calls, each written once: a decorated, type-hinted function.
+
+``@tool`` builds a tool's input schema from the function's parameters (pydantic ``Annotated[..., Field(...)]``
+hints, as langchain_core's ``@tool`` builds its ``args_schema``), its description from the docstring's first
+paragraph, and knows its result model from the return annotation. A result model is a pydantic ``ToolResult``
+that says how it adds itself to a report (``add_to``) and how it reads in one line of the lab's and the CLI's
+step log (``describe``); nothing outside the tool branches on tool names.
+
+Written here rather than with langchain_core's ``@tool`` because the session's context (``ToolContext``) is
+passed to every call and the results must stay plain JSON for sessions and replays.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+
+class ReportLike(Protocol):
+    """What a tool result may write to: the agent's ``Report`` (duck-typed, so that tools do not import agent)."""
+
+    twin: str | None
+    laws: list[dict[str, Any]]
+    alternatives: list[dict[str, Any]]
+    metrics: dict[str, Any]
+
+
+class ToolResult(BaseModel):
+    """A tool's result: the fields the report and the step log read, and whatever else the tool returns (kept as
+    given, so the JSON a session records is the tool's whole answer)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as the tool returned it (fields it did not set are left out)."""
+        return self.model_dump(exclude_unset=True)
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        """Add what this result establishes to ``report``; ``seen`` carries what earlier results left for later
+        ones (a discovered law for its verification)."""
+
+    def describe(self) -> str | None:
+        """One line for the live step log, or None when the result needs no line."""
+        return None
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool: its name, description, input and result models, and the function that runs it."""
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    result_model: type[ToolResult]
+    function: Callable[..., ToolResult]
+
+    def schema(self) -> dict:
+        """OpenAI function-calling schema."""
+        return {"type": "function", "function": {"name": self.name, "description": self.description,
+                                                 "parameters": self.input_model.model_json_schema()}}
+
+    def run(self, context: Any, arguments: BaseModel) -> dict:
+        """Run on validated ``arguments``: the result as the JSON-ready dict sessions record."""
+        return self.function(context, **dict(arguments)).as_dict()
+
+    def read(self, result: dict) -> ToolResult:
+        """A recorded result as this tool's result model."""
+        return self.result_model.model_validate(result)
+
+
+def tool(function: Callable[..., ToolResult]) -> Tool:
+    """Make a ``Tool`` of ``function(context, **arguments) -> ResultModel``; every parameter after the first
+    becomes an input field (its annotation, ``Annotated`` constraints and default)."""
+    hints = typing.get_type_hints(function, include_extras=True)
+    parameters = list(inspect.signature(function).parameters.values())[1:]
+    fields = {p.name: (hints[p.name], ... if p.default is inspect.Parameter.empty else p.default) for p in parameters}
+    name = function.__name__
+    model_name = "".join(part.title() for part in name.split("_"))
+    input_model = create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
+    description = inspect.cleandoc(function.__doc__ or "").split("\n\n")[0].replace("\n", " ")
+    return Tool(name, description, input_model, hints["return"], function)

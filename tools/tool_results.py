@@ -1,0 +1,145 @@
+"""The result model of each tool (``tools.tool.ToolResult``): the fields the report and the step log read, how it
+adds itself to a report, and its line in the lab's and the CLI's step log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tools.tool import ReportLike, ToolResult
+
+
+def _latex_name(name: str) -> str:
+    """An output's name in LaTeX: dx/dt as \\frac{dx}{dt}."""
+    if name.startswith("d") and name.endswith("/dt"):
+        return r"\frac{d" + name[1:-3] + "}{dt}"
+    return name
+
+
+class TwinList(ToolResult):
+    """``list_twins``: the matching catalogue entries."""
+
+    count: int
+    twins: list[dict[str, Any]]
+
+
+class TwinSummary(ToolResult):
+    """``select_twin``, ``twin_from_expression``, ``twin_from_csv``: the twin's inputs, outputs and parameters."""
+
+    name: str
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        report.twin = self.name
+        seen["twin"] = self.as_dict()
+
+    def describe(self) -> str:
+        return f"twin `{self.name}`"
+
+
+class Experiment(ToolResult):
+    """``run_experiment``: the dataset made, its array shapes and noise."""
+
+    dataset: str
+    shapes: dict[str, list[int]]
+
+    def describe(self) -> str:
+        return f"dataset `{self.dataset}`: {self.shapes}"
+
+
+class Table(ToolResult):
+    """``derive_table``: a table derived from trajectories or fields."""
+
+    dataset: str
+    rows: int
+    method: str
+
+    def describe(self) -> str:
+        return f"table `{self.dataset}`: {self.rows} rows ({self.method})"
+
+
+class Training(ToolResult):
+    """``train_model``: the trained model, its device, time, losses and held-out R² (tables)."""
+
+    model: str
+    kind: str
+    device: str
+    seconds: float
+    r2_test: float | None = None
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        report.metrics.setdefault("training", []).append(self.as_dict())
+
+    def describe(self) -> str:
+        r2 = "" if self.r2_test is None else f", held-out R² = {self.r2_test:.6f}"
+        return f"trained {self.kind} `{self.model}` on {self.device} in {self.seconds:.1f} s{r2}"
+
+
+class Laws(ToolResult):
+    """``discover_law``: one found law per output, each with its Pareto front and findings."""
+
+    laws: list[dict[str, Any]]
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        seen.setdefault("laws", {}).update({law["discovery"]: law for law in self.laws})
+
+    def describe(self) -> str:
+        return "candidates: " + "; ".join(f"`{law['formula'][:90]}`" for law in self.laws)
+
+
+class Verdict(ToolResult):
+    """``verify_law``: a law's held-out and extrapolation scores, exactness against the twin and units."""
+
+    discovery: str
+    formula: str
+    latex: str
+    r2_test: float
+    complexity: int
+    r2_extrapolation: float | None = None
+    exact: bool | None = None
+    units_consistent: bool | None = None
+    confident: bool | None = None
+    held_out_sample: dict[str, Any] | None = None
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        law = seen.get("laws", {}).get(self.discovery, {})
+        report.laws.append({
+            "output": law.get("output"), "output_latex": _latex_name(law.get("output", "y")),
+            "formula": self.formula, "latex": self.latex, "r2_test": self.r2_test,
+            "r2_extrapolation": self.r2_extrapolation, "exact": self.exact, "units_consistent": self.units_consistent,
+            "complexity": self.complexity, "confident": self.confident, "held_out_sample": self.held_out_sample,
+            "findings": law.get("findings", [])})
+        report.alternatives.extend(law.get("pareto", []))
+
+    def describe(self) -> str:
+        return f"held-out R² = {self.r2_test:.6f}, exact = {self.exact}"
+
+
+class Hypothesis(ToolResult):
+    """``test_hypothesis``: the proposed formula with fitted constants and its held-out R²."""
+
+    formula: str
+    r2_test: float
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        report.metrics.setdefault("hypotheses", []).append(self.as_dict())
+
+    def describe(self) -> str:
+        return f"hypothesis `{self.formula[:90]}`: held-out R² = {self.r2_test:.6f}"
+
+
+class Resonance(ToolResult):
+    """``find_resonance``: the peak, its width and Q, and the swept curve."""
+
+    twin: str
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        report.metrics["resonance"] = self.as_dict()
+
+
+class Calibration(ToolResult):
+    """``calibrate_twin``: fitted parameters with standard errors."""
+
+    twin: str
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        report.metrics["calibration"] = self.as_dict()
+        report.twin = self.twin
