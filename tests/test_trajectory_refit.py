@@ -7,7 +7,8 @@ import sympy as sp
 from tools.derived import derivative_table
 from tools.design import design
 from tools.results import Candidate
-from tools.trajectory_refit import fit_system, refine_system, rk4_path, shooting_windows, unfreeze
+from tools.shooting import fit_system, rk4_path, shooting_windows, unfreeze
+from tools.trajectory_refit import refine_system
 from twin import from_ode, parse_expression
 
 x = sp.Symbol("x", real=True)
@@ -59,7 +60,7 @@ def test_unfreeze_frees_coefficients_but_not_exponents():
 
 def test_free_removes_the_redundant_scale_of_a_fraction_term_even_in_a_large_sum():
     from tools.constants import parameterise
-    from tools.trajectory_refit import _free
+    from tools.shooting import free as _free
 
     names = ["x_0", "x_1"]
     # 7x₁/(6(x₀ + 1/x₀)) is stored as 7x₁/(6x₀ + 6/x₀): three constants for two degrees of freedom (ODEBench 42)
@@ -164,7 +165,7 @@ def test_no_second_sweep_when_no_state_changed():
 
 
 def test_snap_prior_costs_decimals_by_their_digits_and_fractions_by_their_denominator():
-    from tools.trajectory_refit import _prior_cost
+    from tools.shooting import prior_cost as _prior_cost
 
     cost = lambda text: _prior_cost(sp.Rational(text))  # noqa: E731
     assert cost("3") == 0 < cost("1/2") == cost("0.04") < cost("5/3") < cost("0.64") == cost("3/40")
@@ -175,7 +176,7 @@ def test_snap_prior_costs_decimals_by_their_digits_and_fractions_by_their_denomi
 def test_a_fitted_constant_written_in_no_formula_is_not_snapped():
     # a constant that sympy folded into another on substitution stays in the fit's error table; snapping it changes
     # nothing, and when the refit happened to lower BIC the snap was taken and its state not found (ODEBench 47)
-    from tools.trajectory_refit import _snap
+    from tools.system_snap import snap_system as _snap
 
     data = _noisy_logistic()
     windows = shooting_windows(data)
@@ -219,7 +220,7 @@ def test_the_integral_form_proposes_the_law_the_biased_derivatives_miss():
     # ODEBench 26 at σ = 1 %, as in the benchmark: the best three-term fit to the spline derivatives of
     # x₁′ = x₁(2 − x₀ − x₁) is −x₀x₁ − 0.16x₁³ + 1.28; the integral form (observed change over a window against
     # the library's integrals) proposes the law's terms with its constants within 3 %
-    from tools.trajectory_refit import sparse_candidates
+    from tools.system_proposals import sparse_candidates
     from twin import get_twin
 
     twin = get_twin("odebench_26")
@@ -238,7 +239,7 @@ def test_a_polynomial_law_without_a_constant_term_is_proposed_without_one():
     # ODEBench 12 at σ = 1 %, as in the benchmark: x′ = 1.8x − 0.1107x². With an intercept in every sparse fit the
     # nearest proposal was 0.29 + 1.72x − 0.107x², whose constant no snap removes; the constant is now a library
     # term that a fit may leave out
-    from tools.trajectory_refit import sparse_candidates
+    from tools.system_proposals import sparse_candidates
     from twin import get_twin
 
     twin = get_twin("odebench_12")
@@ -253,7 +254,7 @@ def test_a_polynomial_law_without_a_constant_term_is_proposed_without_one():
 def test_terms_of_different_front_formulas_are_recombined_in_the_integral_form():
     # Strogatz's shear flow at σ = 1 %, as in the benchmark: the derivative front held y′ = sin(x)/10 + 8x·cos²(y)/11
     # and sin(x)·sin(y)/10 + 11·sin(x)·cos²(y)/12, each one term from the law sin(x)/10 + 9·sin(x)·cos²(y)/10
-    from tools.trajectory_refit import sparse_candidates
+    from tools.system_proposals import sparse_candidates
     from twin import get_twin
 
     twin = get_twin("strogatz_shearflow")
@@ -274,7 +275,7 @@ def test_terms_of_different_front_formulas_are_recombined_in_the_integral_form()
 
 
 def test_a_rival_structure_wins_after_both_are_snapped_and_hopeless_ones_are_not_fitted():
-    from tools.trajectory_refit import _rival_structures
+    from tools.system_snap import rival_structures as _rival_structures
 
     data = _noisy_logistic()
     windows = shooting_windows(data)
@@ -296,7 +297,7 @@ def test_a_rival_structure_wins_after_both_are_snapped_and_hopeless_ones_are_not
 def test_a_rational_law_is_proposed_in_the_integral_form():
     # Strogatz's predator–prey x′ = x(4 − x − y/(1 + x)) = (4x + 3x² − x³ − xy)/(1 + x): linear in its constants
     # once multiplied by the denominator, fitted as Δx = ∫p dt − d·∫x dx
-    from tools.trajectory_refit import sparse_candidates
+    from tools.system_proposals import sparse_candidates
     from twin import get_twin
 
     twin = get_twin("strogatz_predprey")
@@ -327,10 +328,12 @@ def test_the_noise_scale_comes_from_the_best_fitting_system_not_a_poor_first_cho
 
 
 def test_shooting_windows_span_a_few_time_scales_of_the_fastest_state():
-    from tools.trajectory_refit import MIN_WINDOW_STEPS, WINDOW_STEPS, WINDOW_TIME_SCALES, window_steps
+    from tools.refit_options import RefitOptions
+    from tools.shooting import window_steps
 
-    assert window_steps(_noisy_logistic()) == WINDOW_STEPS  # slow: time scale ≈ 1 = 100 steps
-    for omega, expected in ((20.0, round(WINDOW_TIME_SCALES / 20.0 / 0.01)), (100.0, MIN_WINDOW_STEPS)):
+    options = RefitOptions()
+    assert window_steps(_noisy_logistic()) == options.window_steps  # slow: time scale ≈ 1 = 100 steps
+    for omega, expected in ((20.0, round(options.window_time_scales / 20.0 / 0.01)), (100.0, options.min_window_steps)):
         # a harmonic oscillator x″ = −ω²x: std(x)/rms(x′) = 1/ω, sampled every 0.01
         oscillator = from_ode({"x": "y", "y": f"-{omega**2}*x"}, {"x": (-1.0, 1.0), "y": (-omega, omega)},
                               t_end=3.0, n_steps=300)
@@ -342,7 +345,8 @@ def test_shooting_windows_span_a_few_time_scales_of_the_fastest_state():
 def test_a_smaller_rival_wins_when_the_trajectories_cannot_tell_the_two_apart():
     # ODEBench 54 at σ = 1 %: 5.1(x₁ − x₀) − 5.1/x₂⁴ fitted the trajectories 1.3σ² better than the law, by chance,
     # with the same constants; here a term the trajectories barely see does the same for the logistic law
-    from tools.trajectory_refit import _rival_structures, window_steps
+    from tools.shooting import window_steps
+    from tools.system_snap import rival_structures as _rival_structures
 
     data = _noisy_logistic(seed=1)
     windows = shooting_windows(data, window_steps(data))
@@ -358,7 +362,9 @@ def test_a_smaller_rival_wins_when_the_trajectories_cannot_tell_the_two_apart():
 def test_a_term_of_another_states_formula_is_proposed_for_a_state():
     # ODEBench 42 at σ = 1 %, as in the benchmark: with x₀′ = 8.9 − x₀ − 4x₀x₁/(1 + x₀²) found (written over its
     # denominator, as the refit wrote it), x₁′ = 1.4x₀ − 1.4x₀x₁/(1 + x₀²) is proposed from that formula's terms
-    from tools.trajectory_refit import _shared_candidates, _SparseForms, window_steps
+    from tools.shooting import window_steps
+    from tools.system_proposals import SparseForms as _SparseForms
+    from tools.system_proposals import shared_candidates as _shared_candidates
     from twin import get_twin
 
     twin = get_twin("odebench_42")

@@ -13,7 +13,7 @@ from scipy.optimize import least_squares
 from twin.expressions import compile_expression, count_nodes
 
 MAX_CONSTANTS = 24
-SNAP_TRIALS = 60
+FORMULA_SNAP_REFITS = 60
 #: Singular value of the constants' Jacobian, relative to the largest, below which a direction counts as
 #: one the data cannot determine (a scale that other constants absorb exactly, as in k·√(a·x − b·y)).
 REDUNDANT_SINGULAR = 1e-8
@@ -239,14 +239,14 @@ def snap(
     let a near value (67/8) pass where the law has 8π/3.
 
     Bounded so that it stays cheap and deterministic: a (constant, value) pair that failed is not tried
-    again after later refits move the constant slightly, and at most SNAP_TRIALS refits run.
+    again after later refits move the constant slightly, and at most FORMULA_SNAP_REFITS refits run.
     """
     current = expr
     baseline = nmse(evaluate(current, X_val, names), y_val)
     budget = baseline * (1 + tolerance) + 1e-14
     current, trials = _fix_redundant(current, X_fit, y_fit, X_val, y_val, names, budget)
     failed: set[tuple[str, sp.Expr]] = set()
-    while trials < SNAP_TRIALS:
+    while trials < FORMULA_SNAP_REFITS:
         floats = sorted(current.atoms(sp.Float), key=lambda f: -abs(float(f)))
         improved = False
         for constant in floats:
@@ -261,7 +261,7 @@ def snap(
                     current, improved = trial, True
                     break
                 failed.add(key)
-                if trials >= SNAP_TRIALS:
+                if trials >= FORMULA_SNAP_REFITS:
                     return current
             if improved:
                 break

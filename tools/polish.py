@@ -34,7 +34,7 @@ class PolishOptions:
         half of a noisy ODE component's time (Strogatz's bacterial respiration at σ = 1 %: 49 s, 21 s with this bound).
     snap_nmse_factor : float
         Constants are snapped only in formulas within this factor of the best validation NMSE so far: no other can
-        be chosen, here or by the trajectory refit (tools.trajectory_refit.CANDIDATE_NMSE_FACTOR), so snapping them
+        be chosen, here or by the trajectory refit (tools.system_proposals.CANDIDATE_NMSE_FACTOR), so snapping them
         is wasted work (2 of 49 s on that bacterial-respiration component).
     per_arm : int
         Proposals of one arm polished (those of lowest raw validation error; polishing is the expensive step).

@@ -15,6 +15,7 @@ import sympy as sp
 from tools.arms import DEFAULT_ARMS, Arm
 from tools.constants import evaluate, nmse
 from tools.derived import derivative_table
+from tools.refit_options import RefitOptions
 from tools.results import Candidate, Discovery, r2_score, split
 from tools.symbolic import SearchOptions, discover
 from tools.trajectory_refit import Refinement, refine_system
@@ -43,7 +44,8 @@ def discover_derivatives(table: Dataset, time_budget: float, seed: int, arms: Se
 
 
 def refine(trajectories: Dataset, table: Dataset, found: Mapping[str, Discovery], seed: int,
-           progress: Progress | None = None, rows: np.ndarray | None = None) -> Refinement:
+           progress: Progress | None = None, rows: np.ndarray | None = None,
+           options: RefitOptions | None = None) -> Refinement:
     """Refit the system of ``found`` against the noisy ``trajectories``; where the integrated system reproduces
     them, each state's chosen formula becomes the refit's (scored on the table's held-out rows) and the findings
     say so; otherwise the derivative results stand and the findings say why. Raises ValueError when the chosen
@@ -51,7 +53,7 @@ def refine(trajectories: Dataset, table: Dataset, found: Mapping[str, Discovery]
     if progress:
         progress("trajectory_refit", {"states": len(found)})
     refined = refine_system(trajectories, {s: f.pareto for s, f in found.items()}, {s: f.best for s, f in found.items()},
-                            progress=progress)
+                            progress=progress, options=options)
     if not refined.adequate:
         for discovery in found.values():
             discovery.findings.append(f"not refitted against the trajectories: integrated, the system leaves RSS/σ² "
@@ -91,9 +93,11 @@ class SystemDiscovery:
 
 def discover_system(trajectories: Dataset, time_budget: float = 20.0, seed: int = 0,
                     arms: Sequence[str | Arm] = DEFAULT_ARMS, progress: Progress | None = None,
-                    options: SearchOptions | None = None) -> SystemDiscovery:
+                    options: SearchOptions | None = None, refit_options: RefitOptions | None = None,
+                    ) -> SystemDiscovery:
     """dx/dt = f(x) for every state of ODE ``trajectories`` (a twin's simulation or a user's data): derivative
-    table, per-state search of ``time_budget`` seconds each, refit against the trajectories when they are noisy."""
+    table, per-state search of ``time_budget`` seconds each (``options``), refit against the trajectories when they
+    are noisy (``refit_options``)."""
     if trajectories.kind != "ode":
         raise ValueError(f"need ODE trajectories, got a {trajectories.kind} dataset")
     table = derivative_table(trajectories)
@@ -101,7 +105,7 @@ def discover_system(trajectories: Dataset, time_budget: float = 20.0, seed: int 
     found = SystemDiscovery(laws, {state: law.best for state, law in laws.items()})
     if noisy(trajectories):
         try:
-            found.refinement = refine(trajectories, table, laws, seed, progress)
+            found.refinement = refine(trajectories, table, laws, seed, progress, options=refit_options)
         except ValueError as error:  # the derivative results stand, and say why
             found.findings.append(f"not refitted against the trajectories: {error}")
     return found
