@@ -24,6 +24,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+def _units(text: Optional[str]) -> dict[str, str] | None:
+    """``"m1=kg, r=m"`` as {"m1": "kg", "r": "m"}; a malformed entry ends the command with a clear error."""
+    if not text:
+        return None
+    pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+    bad = [("=".join(p)).strip() for p in pairs if len(p) != 2 or not p[0].strip() or not p[1].strip()]
+    if bad:
+        _fail(f"--units: {', '.join(repr(b) for b in bad)} is not name=unit (e.g. --units 'm1=kg,r=m')")
+    return {name.strip(): unit.strip() for name, unit in pairs}
+
+
 def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, default=str) + "\n")
 
@@ -40,7 +51,8 @@ def run(
     llm: Optional[str] = typer.Option(None, help="offline | openai | replay:PATH (default: openai when configured, else offline)"),
     runs_dir: Path = typer.Option(Path("runs"), help="where sessions are written"),
     seed: int = typer.Option(0, help="seed for every random choice"),
-    time_budget: float = typer.Option(30.0, help="seconds of symbolic search per output"),
+    time_budget: float = typer.Option(30.0, help="search budget per output, in seconds of search work (counted in "
+                                                  "evaluations so that a replay repeats it; polish and scoring come on top)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Run a goal end to end and report the formula, its scores and an explanation."""
@@ -68,7 +80,15 @@ def run(
         _fail(str(error))
     if as_json:
         _emit(report.cli_json())
-        return
+    else:
+        _print_report(goal, report)
+    if not report.answered:
+        err.print("no result: the session produced no formula or measurement (see the explanation and "
+                  f"{report.session})", markup=False, highlight=False)
+        raise typer.Exit(code=1)
+
+
+def _print_report(goal: str, report: Any) -> None:
     out.print(f"\n[bold]Goal:[/] {goal}")
     out.print(f"[bold]Twin:[/] {report.twin}")
     out.print("[bold]Formula:[/]", report.formula, highlight=False)
@@ -107,7 +127,11 @@ def discover(
     csv: Path = typer.Option(..., help="CSV of measurements"),
     target: str = typer.Option(..., help="column to explain"),
     inputs: Optional[str] = typer.Option(None, help="comma-separated input columns (default: all others)"),
-    time_budget: float = typer.Option(60.0, help="seconds of search"),
+    time_budget: float = typer.Option(60.0, help="search budget in seconds of search work (counted in evaluations, "
+                                                  "so that a run repeats exactly; polish and scoring come on top)"),
+    units: Optional[str] = typer.Option(None, help="units by column, e.g. 'm1=kg,r=m,F=N' (also read from headers "
+                                                   "such as 'F [N]'); with every input's unit the search also runs on "
+                                                   "dimensionless groups"),
     seed: int = typer.Option(0),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -118,14 +142,17 @@ def discover(
     if time_budget <= 0:
         _fail("--time-budget must be positive")
     try:
-        data = from_csv(csv, target, inputs.split(",") if inputs else None).simulate()
+        data = from_csv(csv, target, inputs.split(",") if inputs else None, units=_units(units)).simulate()
     except CsvError as error:
         _fail(str(error))
+    output = data.output_names[0]
     started = time.perf_counter()
     try:
         with err.status("searching…") as status:
             found = search(data.X, data.y[:, 0], data.input_names, time_budget, seed,
-                           progress=lambda stage, info: status.update(f"{stage} {info}"))
+                           progress=lambda stage, info: status.update(f"{stage} {info}"),
+                           units={n: u for n, u in data.units.items() if n != output},
+                           target_unit=data.units.get(output, ""))
     except ValueError as error:
         _fail(str(error))
     result = {"formula": found.best.text, "r2_test": found.best.test_r2, "complexity": found.best.complexity,
@@ -134,7 +161,7 @@ def discover(
     if as_json:
         _emit(result)
     else:
-        out.print(f"{target} = {result['formula']}", highlight=False, markup=False)
+        out.print(f"{output} = {result['formula']}", highlight=False, markup=False)
         out.print(f"R² (held-out) = {result['r2_test']:.6f}, complexity {result['complexity']}, "
                   f"{result['seconds']:.1f} s" + ("" if found.confident else "  [low confidence]"), markup=False)
         for finding in found.findings:

@@ -81,6 +81,7 @@ class Agent:
             raise ValueError("the goal is empty: say what you want to find, e.g. 'Rediscover Coulomb's law'")
         if len(goal) > 2000:
             raise ValueError("the goal is longer than 2000 characters; state it in a few sentences")
+        _check_search_budget(self.discovery_seconds)  # before any experiment runs
         provider = make_provider(self.llm, self.discovery_seconds, **self.provider_options)
         writer = SessionWriter.create(self.runs_dir, goal, self.seed, self.llm)
         yield writer.write("goal", {"goal": goal, "seed": self.seed, "llm": self.llm})
@@ -207,6 +208,15 @@ class Agent:
     def replay(self, session: str | Path) -> dict[str, Any]:
         """Re-execute a recorded session with its recorded LLM answers and compare every tool result."""
         return replay(session, runs_dir=self.runs_dir, device=self.device)
+
+
+def _check_search_budget(seconds: float) -> None:
+    """The search budget within the bounds the discover_law tool accepts, or a ValueError that says them."""
+    field = TOOLS["discover_law"].input_model.model_fields["time_budget"]
+    low = next(m.ge for m in field.metadata if hasattr(m, "ge"))
+    high = next(m.le for m in field.metadata if hasattr(m, "le"))
+    if not (isinstance(seconds, (int, float)) and low <= seconds <= high):
+        raise ValueError(f"the search budget must be between {low:g} and {high:g} seconds per output, got {seconds}")
 
 
 def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict, bool]], errors: list[str],

@@ -38,9 +38,10 @@ class OpenAIProvider:
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
 
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         chat = ChatOpenAI(
             model=self.model,
-            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
+            base_url=self.base_url,
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
             timeout=timeout, max_retries=max_retries, temperature=temperature, use_responses_api=False,
         )
@@ -54,14 +55,14 @@ class OpenAIProvider:
     def decide(self, messages: list[Message]) -> Decision:
         return self._complete(self._chat, messages)
 
-    @staticmethod
-    def _complete(chat: Any, messages: list[Message]) -> Decision:
+    def _complete(self, chat: Any, messages: list[Message]) -> Decision:
         import openai
 
         try:
             reply = chat.invoke(_to_langchain(messages))
         except (openai.APIError, openai.APIConnectionError, openai.APITimeoutError) as error:
-            raise ProviderError(f"model endpoint failed: {type(error).__name__}: {error}") from None
+            raise ProviderError(f"model endpoint {self.base_url} (model {self.model}) failed: "
+                                f"{type(error).__name__}: {error}") from None
         calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], args=c["args"])
                  for i, c in enumerate(reply.tool_calls)]
         calls += [ToolCall(id=c.get("id") or f"bad_{i}", name=c.get("name") or "", args=None,

@@ -25,6 +25,11 @@ class Report:
     metrics: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def answered(self) -> bool:
+        """Whether the session produced an answer: a law, or a measurement (calibration, resonance, training)."""
+        return bool(self.laws or self.metrics)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -121,7 +126,7 @@ def explain(report: Report, twin_summary: dict[str, Any] | None) -> str:
         parts.append(f"Calibrated parameters: {fitted} (RMS residual {calibration['rmse']:.3g}).")
     if report.errors:
         parts.append("Problems along the way: " + " | ".join(report.errors))
-    if not parts:
-        parts.append("No result was produced.")
+    if not report.answered:
+        return " ".join(["No result was produced.", *parts])
     parts.append("Limits: the law is established only over the sampled ranges, at the stated noise level.")
     return " ".join(parts)

@@ -42,3 +42,27 @@ def test_twins_json_and_bad_session(tmp_path):
     assert len(names) >= 200 and "klein_gordon_lattice" in names
     bad = _cli("replay", str(tmp_path / "nothing"))
     assert bad.returncode == 1 and "no session file" in bad.stderr
+
+
+def test_a_run_without_an_answer_exits_non_zero_and_bad_budgets_stop_before_any_experiment(tmp_path):
+    unmapped = _cli("run", "Tell me a joke about thermodynamics", "--llm", "offline", "--runs-dir", str(tmp_path))
+    assert unmapped.returncode == 1 and "no result" in unmapped.stderr
+    zero = _cli("run", "What law governs Coulomb's force?", "--llm", "offline", "--runs-dir", str(tmp_path / "z"),
+                "--time-budget", "0")
+    assert zero.returncode == 1 and "between 1 and 900 seconds" in zero.stderr
+    assert not (tmp_path / "z").exists()  # refused before a session (or an experiment) started
+
+
+def test_discover_reads_units_from_headers_and_the_units_option(tmp_path):
+    rng = np.random.default_rng(0)
+    m, v, T = rng.uniform(1, 5, 200), rng.uniform(1, 3, 200), rng.uniform(200, 300, 200)
+    rows = "\n".join(f"{a},{b},{c},{a * b * b / 2}" for a, b, c in zip(m, v, T))
+    (tmp_path / "e.csv").write_text("m [kg],v (m/s),T,E [J]\n" + rows + "\n")
+    done = _cli("discover", "--csv", str(tmp_path / "e.csv"), "--target", "E [J]", "--units", "T=K",
+                "--time-budget", "4", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["formula"] == "m*v**2/2"
+    bad = _cli("discover", "--csv", str(tmp_path / "e.csv"), "--target", "E", "--units", "m=kg,oops")
+    assert bad.returncode == 1 and "is not name=unit" in bad.stderr
+    missing = _cli("discover", "--csv", "no/such.csv", "--target", "E")
+    assert missing.returncode == 1 and "no/such.csv does not exist" in missing.stderr

@@ -47,3 +47,15 @@ def test_missing_file_and_bad_inputs(tmp_path):
         from_csv(path, target="y", inputs=["q"])
     with pytest.raises(CsvError, match="cannot also be an input"):
         from_csv(path, target="y", inputs=["x", "y"])
+
+
+def test_header_units_name_the_column_and_reach_the_dataset(tmp_path):
+    from twin.tabular import from_csv, split_header
+
+    assert split_header("P [Pa]") == ("P", "Pa") and split_header("v (m/s)") == ("v", "m/s")
+    assert split_header("x(t)") == ("x(t)", "")  # no space before the parenthesis: part of the name
+    path = tmp_path / "gas.csv"
+    path.write_text("n [mol],T [K],V,P (Pa)\n" + "\n".join(f"{i},{300 + i},{1 + i},{8.3 * i}" for i in range(1, 9)))
+    twin = from_csv(path, "P", units={"V": "m^3"})
+    assert twin.input_names == ["n", "T", "V"] and twin.data.units == {"n": "mol", "T": "K", "V": "m^3", "P": "Pa"}
+    assert from_csv(path, "P (Pa)").outputs[0].unit == "Pa"

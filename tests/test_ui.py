@@ -31,7 +31,10 @@ def test_failing_goal_shows_a_readable_message(runs):
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.chat_input[0].set_value("Bake me a cake").run()
     assert not at.exception
-    assert "I can:" in _text(at)
+    errors = " ".join(str(e.value) for e in at.error)
+    assert "No result was produced" in errors and "I can:" in errors  # shown as an error, not as a result
+    assert not at.metric and "Limits:" not in _text(at)
+    assert [s.label for s in at.status] == ["No result"]
 
 
 def test_open_and_replay_a_past_session(runs):

@@ -137,13 +137,17 @@ def twin_from_expression(
 @tool
 def twin_from_csv(ctx: ToolContext, path: Annotated[str, Field(max_length=500)],
                   target: Annotated[str, Field(max_length=100)],
-                  inputs: Annotated[list[str] | None, Field(max_length=20)] = None) -> TwinSummary:
-    """Make a data twin from a CSV of measurements."""
-    path = Path(path)
-    if not path.is_absolute() and not path.exists():
-        path = ctx.run_dir / path
+                  inputs: Annotated[list[str] | None, Field(max_length=20)] = None,
+                  units: Annotated[dict[str, str] | None, Field(
+                      description="column -> unit, e.g. {'F': 'N'} (headers such as 'F [N]' carry them too)")] = None,
+                  ) -> TwinSummary:
+    """Make a data twin from a CSV of measurements (a path as given, or relative to the session's directory)."""
+    typed = Path(path)
+    found = typed if typed.is_absolute() or typed.exists() else ctx.run_dir / typed
+    if not found.is_file():
+        raise ToolError("bad_csv", f"CSV file {path} does not exist", "check the path (relative to where you run)")
     try:
-        t = twins.from_csv(path, target, inputs)
+        t = twins.from_csv(found, target, inputs, units=units)
     except twins.CsvError as error:
         raise ToolError("bad_csv", str(error), "check the file name, the target column and the cells") from None
     ctx.twins[t.name] = t

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 import csv
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from twin.core import Twin, Variable
 from twin.dataset import Dataset
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
+#: A header cell "name [unit]" or "name (unit)" (a space before the parenthesis: "x(t)" is a name).
+HEADER_UNIT = re.compile(r"^(?P<name>.*?)(?:\s*\[\s*(?P<bracket>[^\]]*?)\s*\]|\s+\(\s*(?P<paren>[^)]*?)\s*\))\s*$")
 
 
 class CsvError(ValueError):
@@ -42,23 +45,35 @@ def from_csv(
     target: str,
     inputs: Sequence[str] | None = None,
     name: str | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> DataTwin:
     """Wrap a CSV of measurements: ``target`` is the column to explain, ``inputs`` the columns to use
-    (default: every other column)."""
+    (default: every other column). A header cell may carry its unit, ``P [Pa]`` or ``P (Pa)``: the column is then
+    named ``P`` with unit Pa; ``units`` (column name -> unit) adds or overrides units. Columns may be named either
+    way (``P`` or ``P [Pa]``)."""
     path = Path(path)
     if not path.is_file():
         raise CsvError(f"CSV file {path} does not exist")
     if path.stat().st_size > MAX_CSV_BYTES:
         raise CsvError(f"CSV file {path} is larger than {MAX_CSV_BYTES // 2**20} MiB")
     frame = _read(path)
-    columns = [str(c).strip() for c in frame.columns]
+    raw = [str(c).strip() for c in frame.columns]
+    columns, header_units = zip(*(split_header(c) for c in raw)) if raw else ((), ())
+    columns = list(columns)
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     if duplicates:
         raise CsvError(f"{path.name}: duplicate column names {duplicates}; give each column a unique name")
     frame.columns = columns
+    by_header = dict(zip(raw, columns))
+
+    def column(text: str) -> str:
+        text = str(text).strip()
+        return by_header.get(text, split_header(text)[0])
+
+    target = column(target)
     if target not in columns:
         raise CsvError(f"{path.name}: no target column {target!r}; columns are {columns}")
-    inputs = [c for c in columns if c != target] if inputs is None else [str(c).strip() for c in inputs]
+    inputs = [c for c in columns if c != target] if inputs is None else [column(c) for c in inputs]
     missing = [c for c in inputs if c not in columns]
     if missing:
         raise CsvError(f"{path.name}: input columns {missing} not found; columns are {columns}")
@@ -66,6 +81,10 @@ def from_csv(
         raise CsvError(f"{path.name}: no input columns besides the target {target!r}")
     if target in inputs:
         raise CsvError(f"{path.name}: the target {target!r} cannot also be an input")
+    unknown = sorted(set(units or {}) - set(columns))
+    if unknown:
+        raise CsvError(f"{path.name}: units given for {unknown}, which are not columns; columns are {columns}")
+    unit_of = {c: u for c, u in zip(columns, header_units) if u} | {column(c): u for c, u in (units or {}).items()}
     used = frame[inputs + [target]].dropna(how="all")
     if used.empty:
         raise CsvError(f"{path.name}: no data rows; the file holds only a header or empty rows")
@@ -75,18 +94,27 @@ def from_csv(
     X, y = values[:, :-1], values[:, -1:]
     stem = name or path.stem
     dataset = Dataset(
-        twin=stem, kind="data", arrays={"X": X, "y": y}, input_names=list(inputs),
-        output_names=[target], meta={"source": path.name},
+        twin=stem, kind="data", arrays={"X": X, "y": y}, input_names=list(inputs), output_names=[target],
+        units={c: unit_of[c] for c in [*inputs, target] if c in unit_of}, meta={"source": path.name},
     )
     return DataTwin(
         name=stem,
         description=f"measurements from {path.name}: {target} against {', '.join(inputs)}",
         kind="data",
-        inputs=[Variable(c, "", float(X[:, i].min()), float(X[:, i].max())) for i, c in enumerate(inputs)],
-        outputs=[Variable(target, "", float(y.min()), float(y.max()))],
+        inputs=[Variable(c, unit_of.get(c, ""), float(X[:, i].min()), float(X[:, i].max()))
+                for i, c in enumerate(inputs)],
+        outputs=[Variable(target, unit_of.get(target, ""), float(y.min()), float(y.max()))],
         group="data",
         data=dataset,
     )
+
+
+def split_header(text: str) -> tuple[str, str]:
+    """A header cell's column name and unit: ``"P [Pa]"`` → ``("P", "Pa")``, ``"P"`` → ``("P", "")``."""
+    found = HEADER_UNIT.match(text)
+    if not found or not found["name"]:
+        return text, ""
+    return found["name"], found["bracket"] if found["bracket"] is not None else found["paren"]
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from agent import Agent, SessionError, catalogue, check_csv, describe_result, load_events, replay
 
@@ -152,7 +153,8 @@ def sidebar() -> dict:
         typed = st.sidebar.text_input("API key (kept in memory only)", type="password")
         if typed:
             options["api_key"] = typed
-    device = st.sidebar.selectbox("Device", ["auto", "cpu", "cuda"])
+    # only the devices this machine has: "cuda" without a GPU ended in an AssertionError deep in torch
+    device = st.sidebar.selectbox("Device", ["auto", "cpu", *(["cuda"] if torch.cuda.is_available() else [])])
     seed = int(st.sidebar.number_input("Seed", 0, 10**6, 0))
     budget = float(st.sidebar.slider("Search seconds per output", 5, 300, 30))
     with st.sidebar.expander("Upload a CSV"):
@@ -257,10 +259,18 @@ def main() -> None:
                     line = describe(event)
                     if line:
                         status.write(line)
-                status.update(label="Done", state="complete", expanded=False)
-            report = agent.last_report.as_dict()
-            history.append({"goal": goal, "report": report})
-            show_report(report, str(len(history) - 1))
+                if agent.last_report.answered:
+                    status.update(label="Done", state="complete", expanded=False)
+                else:
+                    status.update(label="No result", state="error", expanded=True)
+            if agent.last_report.answered:
+                report = agent.last_report.as_dict()
+                history.append({"goal": goal, "report": report})
+                show_report(report, str(len(history) - 1))
+            else:  # a failure reads as one: no metrics, no "Done"
+                message = f"{agent.last_report.explanation} (session {agent.last_report.session})"
+                history.append({"goal": goal, "error": message})
+                st.error(message)
         except Exception as error:  # show a readable message, never a traceback
             message = f"{type(error).__name__}: {error}"
             history.append({"goal": goal, "error": message})
