@@ -37,7 +37,7 @@ def match_twin(goal: str) -> Match | None:
         for alias in (*t.aliases, t.name.replace("_", " ")):
             if f" {alias} " in text or f" {alias}'" in text or f" {alias}s " in text:
                 score = max(score, 10.0 + len(alias))
-        equation_id = t.description.split(":")[0].removeprefix("Feynman ").lower()
+        equation_id = t.description.split(":")[0].removeprefix("Feynman ").split(" (")[0].lower()
         if t.group.startswith("feynman") and re.search(rf"\b{re.escape(equation_id)}\b", text):
             score = max(score, 50.0)
         score += sum(1.0 for k in t.keywords if re.search(rf"\b{re.escape(k)}", text))

@@ -198,3 +198,27 @@ def test_redaction_of_credentials():
                       "note": f"key {SECRET} used", "usage": {"total_tokens": 5}})
     assert cleaned["api_key"] == "[redacted]" and cleaned["headers"]["Authorization"] == "[redacted]"
     assert SECRET not in cleaned["note"] and cleaned["usage"]["total_tokens"] == 5
+
+
+@pytest.mark.parametrize("goal, twin", [
+    ("Find Newton's law of gravitation", "newton_gravitation"),
+    ("How does the gravitational force depend on the masses and the distance?", "newton_gravitation"),
+    ("Find Ohm's law", "ohms_law"),
+    ("Rediscover the Stefan–Boltzmann law", "stefan_boltzmann"),
+    ("What is the de Broglie wavelength of a particle?", "de_broglie_wavelength"),
+    ("Find the Lorentz factor", "lorentz_factor"),
+    ("How does radioactive decay proceed in time?", "radioactive_decay"),
+    ("What is Snell's law?", "feynman_I_26_2"),
+    ("Rediscover the ideal gas law", "feynman_I_39_22"),
+    ("Find Planck's law of black-body radiation", "feynman_I_41_16"),
+    ("Find the Lorentz force", "feynman_I_12_11"),
+    ("Find the law of the relativistic Doppler effect", "feynman_I_34_14"),
+    ("What is the Shockley diode equation?", "feynman_III_14_14"),
+    ("Find Feynman I.16.6", "feynman_I_16_6"),
+    ("What law governs Coulomb's force?", "coulomb_force"),
+    ("Rediscover the relativistic velocity addition law", "relativistic_velocity_addition"),
+])
+def test_laws_are_reachable_by_their_common_names(goal, twin):
+    from agent.planner import match_twin
+
+    assert match_twin(goal).name == twin

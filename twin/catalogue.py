@@ -39,7 +39,8 @@ def _unit(text: str) -> str:
     return "" if unit.lower() == "dimensionless" else unit
 
 
-def _feynman_factory(row: dict[str, str], units: dict | None, bonus: bool) -> Factory:
+def _feynman_factory(row: dict[str, str], units: dict | None, bonus: bool, known_as: dict | None = None) -> Factory:
+    """``known_as``: the law's common name and aliases (``data/feynman_names.json``), where it has them."""
     equation_id = row["Filename"]
     # The "# variables" column is wrong in a few rows (I.18.12, I.18.14): count the named columns.
     names = [row[f"v{i}_name"] for i in range(1, 11) if (row.get(f"v{i}_name") or "").strip()]
@@ -54,12 +55,14 @@ def _feynman_factory(row: dict[str, str], units: dict | None, bonus: bool) -> Fa
         ]
         formula = row["Formula"].replace("~", "-")
         title = row.get("Name") or f"Feynman {equation_id}"
+        common = f" ({known_as['name']})" if known_as else ""
         return ExpressionTwin(
-            name=feynman_name(equation_id, bonus), description=f"{title}: {output} = {formula}",
+            name=feynman_name(equation_id, bonus), description=f"{title}{common}: {output} = {formula}",
             kind="algebraic", inputs=inputs, outputs=[Variable(output, target_unit)],
             expressions={output: parse_expression(formula, names)},
             group="feynman_bonus" if bonus else "feynman",
             keywords=tuple(w.lower() for w in re.findall(r"[A-Za-z]{4,}", title)),
+            aliases=tuple(known_as["aliases"]) if known_as else (),
         )
 
     return build
@@ -67,13 +70,15 @@ def _feynman_factory(row: dict[str, str], units: dict | None, bonus: bool) -> Fa
 
 def _feynman_factories() -> dict[str, Factory]:
     units = json.loads(_data_text("feynman_units.json"))
+    known_as = json.loads(_data_text("feynman_names.json"))
     factories = {}
     for file_name, bonus in (("feynman.csv", False), ("feynman_bonus.csv", True)):
         for row in csv.DictReader(_data_text(file_name).splitlines()):
             key = row["Filename"].replace(".", "_")
             # The CSV lost a trailing zero of I.15.10 (spreadsheet number formatting); the units file has it.
             entry = units.get(key) or units.get(key + "0")
-            factories[feynman_name(row["Filename"], bonus)] = _feynman_factory(row, entry, bonus)
+            factories[feynman_name(row["Filename"], bonus)] = _feynman_factory(
+                row, entry, bonus, None if bonus else known_as.get(row["Filename"]))
     return factories
 
 
