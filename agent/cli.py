@@ -78,6 +78,9 @@ def run(
             report = agent.run(goal, listener=show)
     except (ValueError, OSError) as error:
         _fail(str(error))
+    except KeyboardInterrupt:
+        err.print("stopped by the user; the partial session stays in its run directory", markup=False)
+        raise typer.Exit(code=130) from None
     if as_json:
         _emit(report.cli_json())
     else:
@@ -115,6 +118,8 @@ def replay(
     if as_json:
         _emit(result)
     else:
+        if result["incomplete"]:
+            out.print("this session is incomplete (it ends without a report): only its recorded steps were replayed")
         out.print(f"reproduced: {result['reproduced']} ({result['steps']} tool steps)")
         for diff in result["diffs"]:
             out.print(json.dumps(diff, default=str)[:500], markup=False)

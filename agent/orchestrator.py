@@ -121,7 +121,7 @@ class Agent:
                 started = time.perf_counter()
                 try:
                     result, failed = yield from self._call_live(ctx, call, tool_seconds, live, stop)
-                except GeneratorExit:
+                except (GeneratorExit, KeyboardInterrupt):  # the consumer closed the stream, or Ctrl-C
                     writer.write("error", {"step": step, "code": "stopped", "message": "stopped by the user"})
                     raise
                 tool_seconds += time.perf_counter() - started
@@ -183,8 +183,8 @@ class Agent:
                         yield {"type": "progress", **live.get(timeout=0.1)}
                     except queue.Empty:
                         continue
-            except GeneratorExit:
-                stop.set()
+            except (GeneratorExit, KeyboardInterrupt):
+                stop.set()  # the tool raises at its next progress report; the pool then waits seconds, not minutes
                 raise
             return future.result()
 
@@ -248,7 +248,8 @@ def describe_result(name: str, result: dict) -> str | None:
 
 
 def replay(session: str | Path, runs_dir: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
-    """Replay a session without a model; ``{"reproduced": bool, "steps": n, "diffs": [...]}``."""
+    """Replay a session without a model; ``{"reproduced": bool, "steps": n, "diffs": [...], "incomplete": bool}``.
+    An incomplete session (no report: interrupted or stopped) is replayed only up to its last recorded step."""
     recorded = load_events(session)
     provider = ReplayProvider(str(session))
     if provider.goal is None:
@@ -256,8 +257,19 @@ def replay(session: str | Path, runs_dir: str | Path | None = None, device: str 
     session_dir = Path(session) if Path(session).is_dir() else Path(session).parent
     agent = Agent(llm=f"replay:{session_dir}", runs_dir=runs_dir or session_dir.parent / "replays",
                   seed=provider.seed, device=device)
-    fresh = [e for e in agent.stream(provider.goal) if e.get("type") != "progress"]
     before = [e for e in recorded if e["type"] == "tool_result"]
+    # A session that ends without its report (interrupted, stopped) is replayed up to its last recorded step.
+    complete = any(e["type"] == "report" for e in recorded)
+    fresh: list[dict[str, Any]] = []
+    stream = agent.stream(provider.goal)
+    try:
+        for event in stream:
+            if event.get("type") != "progress":
+                fresh.append(event)
+            if not complete and sum(e["type"] == "tool_result" for e in fresh) >= len(before):
+                break
+    finally:
+        stream.close()
     after = [e for e in fresh if e["type"] == "tool_result"]
     diffs = []
     for i, (old, new) in enumerate(zip(before, after)):
@@ -270,7 +282,7 @@ def replay(session: str | Path, runs_dir: str | Path | None = None, device: str 
         diffs.append({"what": "steps", "recorded": len(before), "replayed": len(after)})
     errors = [e["message"] for e in fresh if e["type"] == "error"]
     diffs += [{"what": "error", "message": m} for m in errors if "replay diverged" in m]
-    return {"reproduced": not diffs, "steps": len(after), "diffs": diffs,
+    return {"reproduced": not diffs, "steps": len(after), "diffs": diffs, "incomplete": not complete,
             "replay_session": str(agent.last_report.session) if agent.last_report else None}
 
 

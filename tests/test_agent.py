@@ -222,3 +222,19 @@ def test_laws_are_reachable_by_their_common_names(goal, twin):
     from agent.planner import match_twin
 
     assert match_twin(goal).name == twin
+
+
+def test_an_incomplete_session_replays_only_its_recorded_steps(tmp_path):
+    agent = Agent(runs_dir=tmp_path, discovery_seconds=5)
+    stream = agent.stream("What law governs Coulomb's force?")
+    seen = 0
+    for event in stream:
+        seen += event["type"] == "tool_result"
+        if seen == 2:  # the twin and the experiment recorded; stopped before the search
+            break
+    stream.close()
+    session = next(p for p in tmp_path.iterdir() if p.is_dir())
+    events = load_events(session)
+    assert not any(e["type"] == "report" for e in events)
+    result = replay(session, runs_dir=tmp_path / "replays")
+    assert result["incomplete"] and result["reproduced"] and result["steps"] == 2
