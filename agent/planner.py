@@ -19,6 +19,11 @@ _TARGET = re.compile(r"(?:predict(?:ing|s)?|target|explain(?:ing|s)?|for)\s+(?:c
 _RESONANCE_WORDS = ("resonance", "resonant", "how sharp", "quality factor", "q factor", "linewidth")
 _KAN = re.compile(r"\bkan\b|kolmogorov", re.I)
 _NEURAL_ODE = re.compile(r"neural[ -]ode", re.I)
+#: Goals that ask for a system's dynamics (its equations of motion), not for a closed-form law.
+_DYNAMICS = re.compile(r"equations? of motion|\bdynamics\b|differential equations?|\bodes?\b|vector field", re.I)
+#: Observables of a simulated motion: a law of one of them is not the system's equations of motion.
+_OBSERVABLE = re.compile(r"\b(period|range|frequency|decay time|half[- ]life|how far|how long|how high|time of "
+                         r"flight|maximum height|amplitude)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,14 @@ class Match:
     score: float
 
 
-def match_twin(goal: str) -> Match | None:
-    """The catalogue twin a goal talks about: aliases and names count most, then keywords."""
+def match_twin(goal: str, kinds: tuple[str, ...] | None = None) -> Match | None:
+    """The catalogue twin a goal talks about (of one of ``kinds``, if given): aliases and names count most, then
+    keywords."""
     text = " " + re.sub(r"[^a-z0-9.\-' ]+", " ", goal.lower()) + " "
     best: Match | None = None
     for t in all_twins():
+        if kinds and t.kind not in kinds:
+            continue
         score = 0.0
         for alias in (*t.aliases, t.name.replace("_", " ")):
             if f" {alias} " in text or f" {alias}'" in text or f" {alias}s " in text:
@@ -80,11 +88,27 @@ def plan(goal: str, discovery_seconds: float) -> Plan:
         return _finish(capabilities())
     if any(w in lowered for w in _RESONANCE_WORDS) and twin_match.kind in ("algebraic", "ode"):
         return _resonance(twin_match.name, discovery_seconds)
+    dynamics = bool(_DYNAMICS.search(goal) or _NEURAL_ODE.search(goal))
+    if dynamics and twin_match.kind != "ode":  # "the equations of motion of a simple pendulum": its ODE, not a law
+        twin_match = match_twin(goal, kinds=("ode",)) or twin_match
+    if twin_match.kind == "ode" and not dynamics and _OBSERVABLE.search(goal):
+        return _finish(_cannot_measure(_OBSERVABLE.search(goal).group(1), twin_match.name))
     if twin_match.kind == "ode":
         return _equations_of_motion(twin_match.name, discovery_seconds, bool(_NEURAL_ODE.search(goal)))
     if twin_match.kind == "field":
         return _dispersion(twin_match.name, discovery_seconds)
     return _law(twin_match.name, discovery_seconds, bool(_KAN.search(goal)))
+
+
+def _cannot_measure(observable: str, twin: str) -> str:
+    """The answer to a question about an observable of a simulated motion, which the planner cannot yet measure:
+    said plainly, rather than answering another question (the equations of motion) in its place."""
+    observable = {"how far": "range", "how long": "duration", "how high": "maximum height"}.get(
+        observable.lower(), observable.lower())
+    return (f"I cannot yet measure the {observable} of {twin.replace('_', ' ')} from its simulations, so I "
+            f"will not report another law in its place. I can find its equations of motion ('Find the equations of "
+            f"motion of {twin.replace('_', ' ')}'), or find the law of a {observable} you have measured "
+            "('Find the law in measurements.csv predicting <column>'). " + capabilities().split(". ", 1)[1])
 
 
 def _finish(text: str) -> Plan:

@@ -238,3 +238,22 @@ def test_an_incomplete_session_replays_only_its_recorded_steps(tmp_path):
     assert not any(e["type"] == "report" for e in events)
     result = replay(session, runs_dir=tmp_path / "replays")
     assert result["incomplete"] and result["reproduced"] and result["steps"] == 2
+
+
+@pytest.mark.parametrize("goal, first_call", [
+    ("Find the equations of motion of a simple pendulum", ("select_twin", {"name": "damped_pendulum"})),
+    ("Find Kepler's third law", ("select_twin", {"name": "feynman_bonus_5"})),
+    ("Find the period of a pendulum as a function of its length", ("select_twin", {"name": "pendulum_period"})),
+    ("How far does a projectile fly as a function of its launch speed and angle?", "range of projectile drag"),
+    ("What is the period of a mass on a spring as a function of the mass and the spring constant?",
+     "period of harmonic oscillator"),
+])
+def test_the_planner_answers_the_question_asked_or_says_it_cannot(goal, first_call):
+    from agent.planner import plan
+
+    steps = plan(goal, 5)
+    try:
+        assert next(steps) == first_call
+    except StopIteration as finished:  # refused: said so, with what it can do instead
+        assert isinstance(first_call, str) and f"cannot yet measure the {first_call}" in finished.value
+        assert "equations of motion" in finished.value

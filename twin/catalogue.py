@@ -55,7 +55,7 @@ def _feynman_factory(row: dict[str, str], units: dict | None, bonus: bool, known
         ]
         formula = row["Formula"].replace("~", "-")
         title = row.get("Name") or f"Feynman {equation_id}"
-        common = f" ({known_as['name']})" if known_as else ""
+        common = f" ({known_as['name']})" if known_as and known_as["name"].lower() not in title.lower() else ""
         return ExpressionTwin(
             name=feynman_name(equation_id, bonus), description=f"{title}{common}: {output} = {formula}",
             kind="algebraic", inputs=inputs, outputs=[Variable(output, target_unit)],
@@ -78,7 +78,7 @@ def _feynman_factories() -> dict[str, Factory]:
             # The CSV lost a trailing zero of I.15.10 (spreadsheet number formatting); the units file has it.
             entry = units.get(key) or units.get(key + "0")
             factories[feynman_name(row["Filename"], bonus)] = _feynman_factory(
-                row, entry, bonus, None if bonus else known_as.get(row["Filename"]))
+                row, entry, bonus, known_as.get(row["Filename"]))
     return factories
 
 
