@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -189,14 +190,27 @@ def twins(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def ui(port: int = typer.Option(8501), runs_dir: Path = typer.Option(Path("runs"))) -> None:
-    """Start the Streamlit lab."""
+def ui(port: int = typer.Option(8501), runs_dir: Path = typer.Option(Path("runs")),
+       address: str = typer.Option("127.0.0.1", help="address to serve on; 0.0.0.0 opens the lab to the network")) -> None:
+    """Start the Streamlit lab (this machine only, no usage statistics; Ctrl-C stops its server)."""
     app_path = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     if not app_path.is_file():
         _fail("the Streamlit app (ui/app.py) is not installed yet")
     env = os.environ | {"TWINSIGHT_RUNS_DIR": str(runs_dir)}
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_path),
-                                      "--server.port", str(port), "--server.headless", "true"], env=env))
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
+                               "--server.address", address, "--server.headless", "true",
+                               "--browser.gatherUsageStats", "false"], env=env)
+
+    def stop(*_: object) -> None:  # stopping the command (Ctrl-C, kill) stops its server
+        server.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        stop()
+        code = server.wait()
+    raise typer.Exit(code)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
