@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.messages import Decision, Message, ToolCall
+from agent.phrases import in_english
 from twin import all_twins
 
 ToolRequest = tuple[str, dict[str, Any]]
@@ -71,7 +72,9 @@ def capabilities() -> str:
 
 
 def plan(goal: str, discovery_seconds: float) -> Plan:
-    """The tool calls for ``goal``, as a generator that receives each tool result."""
+    """The tool calls for ``goal`` (in English, or in Russian or Chinese through ``agent.phrases``), as a generator
+    that receives each tool result."""
+    goal = in_english(goal)
     csv_match = _CSV.search(goal)
     twin_match = match_twin(goal)
     lowered = goal.lower()

@@ -257,3 +257,21 @@ def test_the_planner_answers_the_question_asked_or_says_it_cannot(goal, first_ca
     except StopIteration as finished:  # refused: said so, with what it can do instead
         assert isinstance(first_call, str) and f"cannot yet measure the {first_call}" in finished.value
         assert "equations of motion" in finished.value
+
+
+@pytest.mark.parametrize("goal, twin", [
+    ("Найди закон всемирного тяготения", "newton_gravitation"),
+    ("Найди закон Ома", "ohms_law"),
+    ("Как период маятника зависит от его длины?", "pendulum_period"),
+    ("Найди уравнения движения системы Лотки-Вольтерры", "lotka_volterra"),
+    ("Найди дисперсионное соотношение поля Клейна-Гордона", "klein_gordon_lattice"),
+    ("求万有引力定律", "newton_gravitation"),
+    ("求欧姆定律", "ohms_law"),
+    ("单摆的周期如何依赖于摆长？", "pendulum_period"),
+    ("求洛特卡-沃尔泰拉系统的运动方程", "lotka_volterra"),
+    ("重新发现相对论速度叠加", "relativistic_velocity_addition"),
+])
+def test_goals_in_russian_and_chinese_reach_their_twins(goal, twin):
+    from agent.planner import plan
+
+    assert next(plan(goal, 5)) == ("select_twin", {"name": twin})
