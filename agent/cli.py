@@ -54,10 +54,15 @@ def run(
     seed: int = typer.Option(0, help="seed for every random choice"),
     time_budget: float = typer.Option(30.0, help="search budget per output, in seconds of search work (counted in "
                                                   "evaluations so that a replay repeats it; polish and scoring come on top)"),
+    units: Optional[str] = typer.Option(None, help="units of a CSV's columns, e.g. 'F=N,m1=kg' (added to the goal)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Run a goal end to end and report the formula, its scores and an explanation."""
     from agent import Agent, describe_result
+
+    given = _units(units)
+    if given:  # in the goal's words, so that a model reads them too and a replay sees the same goal
+        goal = f"{goal} (units: {', '.join(f'{n}={u}' for n, u in given.items())})"
 
     agent = Agent(llm=_llm_spec(llm), runs_dir=runs_dir, seed=seed, discovery_seconds=time_budget)
     try:
@@ -158,7 +163,7 @@ def discover(
             found = search(data.X, data.y[:, 0], data.input_names, time_budget, seed,
                            progress=lambda stage, info: status.update(f"{stage} {info}"),
                            units={n: u for n, u in data.units.items() if n != output},
-                           target_unit=data.units.get(output, ""))
+                           target_unit=data.units.get(output))
     except ValueError as error:
         _fail(str(error))
     result = {"formula": found.best.text, "r2_test": found.best.test_r2, "complexity": found.best.complexity,

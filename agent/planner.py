@@ -17,6 +17,9 @@ Plan = Generator[ToolRequest, dict, str]
 
 _CSV = re.compile(r"([\w./\\-]+\.csv)\b", re.I)
 _TARGET = re.compile(r"(?:predict(?:ing|s)?|target|explain(?:ing|s)?|for)\s+(?:column\s+)?[`'\"]?([A-Za-z_]\w*)", re.I)
+#: Units of a CSV's columns written in the goal, "(units: F=N, m1=kg)" (``twinsight run --units`` adds them).
+_UNITS = re.compile(r"\bunits?\s*:\s*((?:[A-Za-z_]\w*\s*=\s*[^,;)]+[,;]?\s*)+)", re.I)
+_UNIT_PAIR = re.compile(r"([A-Za-z_]\w*)\s*=\s*([^,;)]+)")
 _RESONANCE_WORDS = ("resonance", "resonant", "how sharp", "quality factor", "q factor", "linewidth")
 _KAN = re.compile(r"\bkan\b|kolmogorov", re.I)
 _NEURAL_ODE = re.compile(r"neural[ -]ode", re.I)
@@ -86,7 +89,9 @@ def plan(goal: str, discovery_seconds: float) -> Plan:
         target = _TARGET.search(goal[csv_match.end():]) or _TARGET.search(goal)
         if target is None:
             return _finish(f"Which column of {csv_match.group(1)} should I explain? Say e.g. 'predicting y'.")
-        return _csv_law(csv_match.group(1), target.group(1), discovery_seconds)
+        units = _UNITS.search(goal)
+        return _csv_law(csv_match.group(1), target.group(1), discovery_seconds,
+                        {n: u.strip() for n, u in _UNIT_PAIR.findall(units.group(1))} if units else None)
     if twin_match is None:
         return _finish(capabilities())
     if any(w in lowered for w in _RESONANCE_WORDS) and twin_match.kind in ("algebraic", "ode"):
@@ -167,8 +172,8 @@ def _resonance(name: str, seconds: float) -> Plan:
     return "done"
 
 
-def _csv_law(path: str, target: str, seconds: float) -> Plan:
-    made = yield "twin_from_csv", {"path": path, "target": target}
+def _csv_law(path: str, target: str, seconds: float, units: dict[str, str] | None = None) -> Plan:
+    made = yield "twin_from_csv", {"path": path, "target": target, **({"units": units} if units else {})}
     data = yield "run_experiment", {"twin": made["name"], "samples": 10}
     yield from _discover_and_verify(data["dataset"], seconds)
     return "done"

@@ -66,3 +66,18 @@ def test_discover_reads_units_from_headers_and_the_units_option(tmp_path):
     assert bad.returncode == 1 and "is not name=unit" in bad.stderr
     missing = _cli("discover", "--csv", "no/such.csv", "--target", "E")
     assert missing.returncode == 1 and "no/such.csv does not exist" in missing.stderr
+
+
+def test_run_takes_units_for_a_csv_goal(tmp_path):
+    rng = np.random.default_rng(1)
+    m, v = rng.uniform(1, 5, 120), rng.uniform(1, 3, 120)
+    (tmp_path / "e.csv").write_text("m,v,E\n" + "\n".join(f"{a},{b},{a * b * b / 2}" for a, b in zip(m, v)) + "\n")
+    done = _cli("run", f"Find the law in {tmp_path / 'e.csv'} predicting E", "--units", "m=kg,v=m/s,E=J",
+                "--llm", "offline", "--runs-dir", str(tmp_path / "runs"), "--time-budget", "5", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["formula"] == "m*v**2/2"
+    events = [json.loads(line) for line in next((tmp_path / "runs").iterdir()).joinpath("session.jsonl").open()]
+    csv_call = next(e for e in events if e.get("type") == "tool_call" and e.get("name") == "twin_from_csv")
+    assert csv_call["args"]["units"] == {"m": "kg", "v": "m/s", "E": "J"}
+    verdict = next(e for e in events if e.get("type") == "tool_result" and e.get("name") == "verify_law")
+    assert verdict["result"]["units_consistent"] is True

@@ -121,3 +121,19 @@ def test_a_tool_is_one_typed_function_and_its_result_reads_back(tmp_path):
     assert run.read(result).as_dict() == result  # the session records the whole answer, and reads it back
     assert run.read(result).describe() == f"dataset `{result['dataset']}`: {result['shapes']}"
     assert TOOLS["list_twins"].read(call_tool(ctx, "list_twins", {"query": "coulomb"})).describe() is None
+
+
+def test_units_as_people_write_them_are_read_and_nothing_is_guessed():
+    from fractions import Fraction
+
+    from tools.dimensions import parse_unit, reductions
+
+    assert parse_unit("m^2 * s^(-2) * kg^1") == {"m": 2, "s": -2, "kg": 1}  # the Feynman unit file's form
+    assert parse_unit("kg m^2/s^2") == parse_unit("J") == parse_unit("N*m") == {"kg": 1, "m": 2, "s": -2}
+    assert parse_unit("W/(m^2 K^4)") == {"kg": 1, "s": -3, "K": -4}
+    assert parse_unit("1/s") == parse_unit("Hz") == {"s": -1} and parse_unit("m^(1/2)") == {"m": Fraction(1, 2)}
+    for unreadable in ("uC", "c", "m/", "2 m", "m^x"):
+        with pytest.raises(ValueError, match="cannot read unit"):
+            parse_unit(unreadable)
+    assert reductions(["m", "v"], {"m": "kg", "v": "m/s"}, None) == []  # the target's unit unknown: no reduction
+    assert reductions(["m", "v"], {"m": "kg", "v": "m/s"}, "J")

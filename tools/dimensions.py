@@ -20,29 +20,119 @@ from sympy.matrices.exceptions import NonInvertibleMatrixError
 
 from twin.expressions import make_symbols
 
-#: Base units the grammar knows (SI, plus volt and kelvin-as-"T" as the Feynman unit file uses them). Any
-#: other token ("c" for "in units of c", "N", "uC") makes a unit unreadable: nothing is inferred from it.
+#: Base units the grammar knows (SI, plus volt and tesla as bases "V" and "T", as the Feynman unit file uses them).
 BASE_UNITS = frozenset({"m", "s", "kg", "A", "K", "mol", "cd", "V", "T"})
-_FACTOR = re.compile(r"^\s*([A-Za-z]+)\s*(?:\^\s*\(?\s*([-+]?\d+(?:/\d+)?)\s*\)?)?\s*$")
+#: Derived and scaled units a person writes, in those bases (a scale such as cm or g has its base's dimension).
+#: Micro-units ("uC") are left out on purpose: nothing is inferred from a unit the table does not hold.
+DERIVED_UNITS: dict[str, dict[str, int]] = {
+    "N": {"kg": 1, "m": 1, "s": -2}, "J": {"kg": 1, "m": 2, "s": -2}, "W": {"kg": 1, "m": 2, "s": -3},
+    "Pa": {"kg": 1, "m": -1, "s": -2}, "Hz": {"s": -1}, "C": {"A": 1, "s": 1}, "ohm": {"V": 1, "A": -1},
+    "Ohm": {"V": 1, "A": -1}, "F": {"A": 1, "s": 1, "V": -1}, "Wb": {"V": 1, "s": 1}, "H": {"V": 1, "s": 1, "A": -1},
+    "g": {"kg": 1}, "cm": {"m": 1}, "mm": {"m": 1}, "km": {"m": 1}, "ms": {"s": 1}, "min": {"s": 1},
+    "rad": {}, "sr": {},
+}
+#: Tokens of a unit: names, numbers (a leading "1" of "1/s", exponents), operators and parentheses.
+_TOKEN = re.compile(r"\s*(\*\*|[A-Za-z]+|\d+(?:\.\d+)?|[-+*/^()·])")
 #: Reductions tried per problem: the choice of repeating variables changes how simple F is.
 MAX_REDUCTIONS = 3
 
 
 def parse_unit(text: str) -> dict[str, Fraction]:
-    """``"m^2 * s^(-2) * kg^1"`` → {"m": 2, "s": -2, "kg": 1}; empty or "dimensionless" → {}."""
+    """A unit's powers of the base units: ``"m^2 * s^(-2) * kg^1"`` → {"m": 2, "s": -2, "kg": 1}, and as people
+    write them, ``"m/s^2"``, ``"kg m^2/s^2"``, ``"W/(m^2 K^4)"``, ``"N"``; empty or "dimensionless" → {}.
+
+    Written by hand: sympy's unit system parses through ``sympify`` (an eval of the text), which the project never
+    runs on a user's string; this grammar reads only names, numbers, ``* · / ^ **`` and parentheses."""
     text = text.strip()
     if not text or text.lower() == "dimensionless" or text == "1":
         return {}
-    powers: dict[str, Fraction] = {}
-    for factor in text.split("*"):
-        match = _FACTOR.match(factor)
+    tokens, position = [], 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
         if not match:
-            raise ValueError(f"cannot read unit {text!r}: expected factors like 'm^2 * s^(-1)'")
-        base, power = match.group(1), Fraction(match.group(2) or 1)
-        if base not in BASE_UNITS:
-            raise ValueError(f"cannot read unit {text!r}: {base!r} is not one of {sorted(BASE_UNITS)}")
-        powers[base] = powers.get(base, Fraction(0)) + power
+            raise ValueError(f"cannot read unit {text!r}: unexpected {text[position:].strip()[:10]!r}")
+        tokens.append(match.group(1))
+        position = match.end()
+        while position < len(text) and text[position].isspace():
+            position += 1
+    reader = _UnitReader(tokens, text)
+    powers = reader.product()
+    if reader.position != len(tokens):
+        raise ValueError(f"cannot read unit {text!r}: unexpected {tokens[reader.position]!r}")
     return {b: p for b, p in powers.items() if p}
+
+
+class _UnitReader:
+    """Recursive descent over a unit's tokens: product := term (('*' | '·' | '/' | nothing) term)*,
+    term := (name | number | '(' product ')') [('^' | '**') exponent]."""
+
+    def __init__(self, tokens: list[str], text: str):
+        self.tokens, self.text, self.position = tokens, text, 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise ValueError(f"cannot read unit {self.text!r}: it ends too early")
+        self.position += 1
+        return token
+
+    def product(self) -> dict[str, Fraction]:
+        powers = self.term()
+        while self.peek() not in (None, ")"):
+            sign = 1
+            if self.peek() in ("*", "·"):
+                self.take()
+            elif self.peek() == "/":
+                self.take()
+                sign = -1
+            for base, power in self.term().items():
+                powers[base] = powers.get(base, Fraction(0)) + sign * power
+        return powers
+
+    def term(self) -> dict[str, Fraction]:
+        token = self.take()
+        if token == "(":
+            powers = self.product()
+            if self.take() != ")":
+                raise ValueError(f"cannot read unit {self.text!r}: unbalanced parentheses")
+        elif token[0].isdigit():
+            if token != "1":
+                raise ValueError(f"cannot read unit {self.text!r}: a number other than 1 ({token!r}) is no unit")
+            powers = {}
+        elif token in BASE_UNITS:
+            powers = {token: Fraction(1)}
+        elif token in DERIVED_UNITS:
+            powers = {b: Fraction(p) for b, p in DERIVED_UNITS[token].items()}
+        else:
+            raise ValueError(f"cannot read unit {self.text!r}: {token!r} is not one of "
+                             f"{sorted(BASE_UNITS | set(DERIVED_UNITS))}")
+        if self.peek() in ("^", "**"):
+            self.take()
+            exponent = self.exponent()
+            powers = {b: p * exponent for b, p in powers.items()}
+        return powers
+
+    def exponent(self) -> Fraction:
+        wrapped = self.peek() == "("
+        if wrapped:
+            self.take()
+        sign = -1 if self.peek() == "-" else 1
+        if self.peek() in ("-", "+"):
+            self.take()
+        number = self.take()
+        if not number[0].isdigit():
+            raise ValueError(f"cannot read unit {self.text!r}: exponent {number!r} is not a number")
+        value = Fraction(number)
+        following = self.tokens[self.position + 1] if self.position + 1 < len(self.tokens) else ""
+        if self.peek() == "/" and following[:1].isdigit():  # m^(1/2); "m^2/s" divides by s
+            self.take()
+            value /= Fraction(self.take())
+        if wrapped and self.take() != ")":
+            raise ValueError(f"cannot read unit {self.text!r}: unbalanced parentheses")
+        return sign * value
 
 
 def format_unit(powers: dict[str, Fraction]) -> str:
@@ -113,10 +203,11 @@ def _integer_vector(vector: sp.Matrix) -> tuple[Fraction, ...]:
     return tuple(Fraction(i if first > 0 else -i) for i in integers)
 
 
-def reductions(names: list[str], units: dict[str, str], target_unit: str) -> list[Reduction]:
+def reductions(names: list[str], units: dict[str, str], target_unit: str | None) -> list[Reduction]:
     """Distinct reductions that leave fewer variables than inputs, or [] when units are missing,
-    unreadable, or the target's units cannot be built from the inputs'."""
-    if not units or any(n not in units for n in names):
+    unreadable, the target's unit is unknown (None; "" is dimensionless), or the target's units cannot be built
+    from the inputs'."""
+    if target_unit is None or not units or any(n not in units for n in names):
         return []
     try:
         parsed = [parse_unit(units[n]) for n in names]

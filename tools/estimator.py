@@ -105,7 +105,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
         if X_units is not None:
             units = dict(X_units) if isinstance(X_units, Mapping) else dict(zip(names, X_units, strict=True))
         found = discover(X, y, names, self.time_budget, self.seed, DEFAULT_ARMS if self.arms is None else self.arms,
-                         units=units, target_unit=y_units or "", options=self.options)
+                         units=units, target_unit=y_units, options=self.options)
         self.discovery_ = found
         self.best_ = found.best
         self.confident_ = found.confident

@@ -329,7 +329,7 @@ def discover_law(
         try:
             found[output] = discover(data.X, data.y[:, column], data.input_names, time_budget, ctx.seed, arms,
                                      progress=ctx.progress, units=data.units,
-                                     target_unit=data.units.get(output, ""), choose_by=choice)
+                                     target_unit=data.units.get(output), choose_by=choice)
         except ValueError as error:
             raise ToolError("bad_data", str(error)) from None
     refinement = _refine_against_trajectories(ctx, data, found)

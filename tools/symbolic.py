@@ -78,7 +78,7 @@ def discover(
     arms: Sequence[str | Arm] = DEFAULT_ARMS,
     progress: Progress | None = None,
     units: Mapping[str, str] | None = None,
-    target_unit: str = "",
+    target_unit: str | None = "",
     choose_by: str | None = None,
     options: SearchOptions | None = None,
 ) -> Discovery:
@@ -99,7 +99,7 @@ def discover(
     progress : callable, optional
         Hears ``(stage, info)`` as the search goes.
     units, target_unit : optional
-        With units for every input (and the target's), the arms also search the Buckingham-π reductions
+        With units for every input and the target's ("" is dimensionless, None unknown), the arms also search the Buckingham-π reductions
         y = s(x)·F(π) (tools.dimensions); every proposal is scored in the original variables.
     choose_by : str, optional
         Overrides ``options.choose_by``.
@@ -153,7 +153,7 @@ def _constant(y: np.ndarray, names: list[str], start: float) -> Discovery:
 
 
 def _search(X: np.ndarray, y: np.ndarray, names: list[str], time_budget: float, seed: int, arms: list[Arm],
-            progress: Progress | None, units: dict[str, str], target_unit: str, choose_by: str,
+            progress: Progress | None, units: dict[str, str], target_unit: str | None, choose_by: str,
             options: SearchOptions) -> Discovery:
     """The search itself on validated data (``discover``): the arms in order, then the choice."""
     start = time.perf_counter()

@@ -38,7 +38,7 @@ def discover_derivatives(table: Dataset, time_budget: float, seed: int, arms: Se
     for column, state in enumerate(table.input_names):
         y = table.y[:, column] if rows is None else table.y[rows, column]
         found[state] = discover(X, y, table.input_names, time_budget, seed, arms, progress=progress,
-                                units=table.units, target_unit=table.units.get(table.output_names[column], ""),
+                                units=table.units, target_unit=table.units.get(table.output_names[column]),
                                 choose_by=DERIVATIVE_CHOICE, options=options)
     return found
 

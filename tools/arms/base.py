@@ -67,7 +67,7 @@ class SearchState:
     arms: Sequence[Arm]
     options: SearchOptions
     units: Mapping[str, str] = field(default_factory=dict)
-    target_unit: str = ""
+    target_unit: str | None = ""
     notify: Progress = lambda stage, info: None
     problems: list[Problem] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
