@@ -67,8 +67,12 @@ def run(
     agent = Agent(llm=_llm_spec(llm), runs_dir=runs_dir, seed=seed, discovery_seconds=time_budget)
     try:
         with err.status("starting…") as status:
+            current: dict[str, Any] = {}
+
             def show(event: dict[str, Any]) -> None:
                 if event["type"] == "tool_call":
+                    current.update(name=event["name"], started=time.perf_counter(),
+                                   budget=(event["args"] or {}).get("time_budget", time_budget))
                     status.update(f"[bold]{event['name']}[/] {json.dumps(event['args'])[:80]}")
                     if not as_json:
                         err.print(f"→ {event['name']} {json.dumps(event['args'])[:100]}", markup=False)
@@ -76,8 +80,12 @@ def run(
                     line = describe_result(event["name"], event["result"])
                     if line:
                         err.print(f"  {line}", markup=False, highlight=False)
-                elif event["type"] == "progress" and event.get("stage") == "operon":
-                    status.update(f"symbolic search: run {event['run']} of {event['of']}")
+                elif event["type"] == "progress" and current.get("name") == "discover_law":
+                    elapsed = time.perf_counter() - current["started"]
+                    stage = (f"genetic search run {event['run']} of {event['of']}" if event.get("stage") == "operon"
+                             else event.get("stage", ""))
+                    status.update(f"discover_law: {elapsed:.0f} s; the search budget is {current['budget']:g} s per "
+                                  f"output of search work (refits and scoring add to it) · {stage}")
                 elif event["type"] == "error" and not as_json:
                     err.print(f"! {event['message']}", markup=False)
 
