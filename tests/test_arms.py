@@ -16,7 +16,7 @@ from tools.symbolic import SearchOptions, discover
 from twin.expressions import make_symbols
 
 #: Lighter settings for the slow arms (the contract is about the interface, not their strength).
-LIGHT = {"kan": {"steps": 10, "rows": 150}, "operon": {"run_seconds": 1.0}, "network": {"steps": 400}}
+LIGHT = {"kan": {"steps": 5, "rows": 100}, "operon": {"run_seconds": 0.5}, "network": {"steps": 150, "rows": 200}}
 NAMES = ["a", "b", "c"]
 
 
@@ -29,7 +29,7 @@ def _state(X: np.ndarray, y: np.ndarray, arm: Arm, seed: int = 0) -> SearchState
     """A search state as the loop hands it to an arm that runs after the per-problem arms (with their
     candidates in hand)."""
     data = split(X, y, seed)
-    state = SearchState(data, NAMES, seed, 3.0, [arm, registered_arms()["sparse"]], SearchOptions())
+    state = SearchState(data, NAMES, seed, 1.0, [arm, registered_arms()["sparse"]], SearchOptions())
     state.problems.append(Problem("", data.X_train, data.y_train, NAMES))
     sparse = registered_arms()["sparse"].propose(state.problems[0], state).expressions
     state.candidates += polished_candidates(sparse, "sparse", data, NAMES)
