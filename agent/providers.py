@@ -100,7 +100,17 @@ class ReplayProvider:
     def __init__(self, session_path: str):
         events = load_events(session_path)
         self._requests = [e for e in events if e["type"] == "llm_request"]
-        self._responses = [e for e in events if e["type"] == "llm_response"]
+        # What answered each request: a response, or the provider failure recorded in its place (a dead endpoint
+        # replays as the same failure; pairing responses by position had shifted every later one).
+        self._outcomes: list[tuple[str, Any] | None] = []
+        for event in events:
+            if event["type"] == "llm_request":
+                self._outcomes.append(None)
+            elif self._outcomes and self._outcomes[-1] is None:
+                if event["type"] == "llm_response":
+                    self._outcomes[-1] = ("response", event["decision"])
+                elif event["type"] == "error" and event.get("code") == "provider":
+                    self._outcomes[-1] = ("failure", event["message"])
         self._next = 0
         goals = [e for e in events if e["type"] == "goal"]
         self.goal = goals[0]["goal"] if goals else None
@@ -109,15 +119,17 @@ class ReplayProvider:
         self.recorded_llm = start.get("llm", "offline")
 
     def decide(self, messages: list[Message], digest: str | None = None) -> Decision:
-        if self._next >= len(self._responses):
+        if self._next >= len(self._outcomes) or self._outcomes[self._next] is None:
             raise ProviderError(f"replay diverged: request {self._next + 1} has no recorded response")
-        expected = self._requests[self._next].get("digest") if self._next < len(self._requests) else None
+        expected = self._requests[self._next].get("digest")
         if digest is not None and expected is not None and digest != expected:
             raise ProviderError(f"replay diverged at request {self._next + 1}: the conversation differs "
                                 "from the recording (a tool result changed)")
-        response = self._responses[self._next]
+        kind, recorded = self._outcomes[self._next]
         self._next += 1
-        return Decision.from_dict(response["decision"])
+        if kind == "failure":
+            raise ProviderError(recorded)
+        return Decision.from_dict(recorded)
 
     def explain(self, request: str, digest: str | None = None) -> Decision:
         return self.decide([Message("user", request)], digest)

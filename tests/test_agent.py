@@ -166,12 +166,14 @@ def test_openai_provider_failure_modes(tmp_path, monkeypatch):
     report = down.run("What law governs Coulomb's force?")
     assert any(f"model endpoint http://127.0.0.1:{dead_port}/v1 (model" in e for e in report.errors)  # names the URL
     assert not report.answered
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]  # the failure replays as recorded
     with OpenAIStub([429, completion("nothing to do"), completion("No law was sought.")]) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url}).run("hello")
     assert not report.errors and len(stub.requests) == 3
     with OpenAIStub([500, 500, 500]) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "max_retries": 1}).run("hi")
     assert any(f"model endpoint {stub.base_url} (model" in e and "500" in e for e in report.errors)
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
     malformed = [completion(tool_calls=[("c1", "select_twin", '{"name": "coul')]),
                  completion(tool_calls=[("c2", "no_such_tool", {})]),
                  completion("giving up")]
