@@ -6,13 +6,14 @@ One code path for the ``discover_law`` tool, the ``SystemRegressor`` estimator a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
 from tools.arms import DEFAULT_ARMS, Arm
+from tools.arms.base import Progress
 from tools.constants import evaluate, nmse
 from tools.derived import derivative_table
 from tools.refit_options import RefitOptions
@@ -22,7 +23,6 @@ from tools.trajectory_refit import Refinement, refine_system
 from twin.dataset import Dataset
 from twin.expressions import count_nodes
 
-Progress = Callable[[str, dict], None]
 #: Derivative tables choose by node count (``SearchOptions.choose_by``): the description length was measured on
 #: the closed-form suites only.
 DERIVATIVE_CHOICE = "nodes"

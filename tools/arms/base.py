@@ -56,8 +56,9 @@ class Proposals:
 class SearchState:
     """What the arms may see of a search in progress (never a twin's ground truth).
 
-    ``problems[0]`` is the training data as given; ``consider`` polishes and scores proposals into
-    ``candidates``; ``arm_budget`` is the seconds still free for arms that take a share of the budget.
+    ``problems[0]`` is the training data as given; ``candidates`` holds every polished proposal so far (the search
+    loop's ``consider``, handed to ``Arm.run``, adds to it); ``arm_budget`` is the seconds still free for arms that
+    take a share of the budget.
     """
 
     data: Split

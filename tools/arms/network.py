@@ -83,7 +83,8 @@ class NetworkArm(Arm):
             Z[:, held] = anchor[held]
             state.notify("network", {"separable_side": [names[k] for k in keep]})
             part_X, part_y, part_names = X[:, keep], predict(Z), [names[k] for k in keep]
-            proposals = [e for arm in arms for e in arm.propose_data(part_X, part_y, part_names)]
+            side_problem = Problem("", part_X, part_y, part_names)
+            proposals = [e for arm in arms for e in arm.propose(side_problem, state).expressions]
             scored = sorted((nmse(evaluate(e, part_X, part_names), part_y), i) for i, e in enumerate(proposals))
             return [proposals[i] for error, i in scored[:self.keep] if np.isfinite(error)]
 
