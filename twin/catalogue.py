@@ -1,4 +1,4 @@
-"""The catalogue of twins: named laws and ODEs, Feynman (100 + 20 bonus), Strogatz, ODEBench, fields.
+"""The catalogue of twins: named laws and ODEs, Feynman (100 + 20 bonus), Strogatz, ODEBench, fields and PDEs.
 
 ``get_twin(name)`` builds a fresh twin each call, so callers never share mutable state.
 """
@@ -17,6 +17,7 @@ from twin.algebraic import ExpressionTwin
 from twin.core import Parameter, Twin, Variable
 from twin.expressions import parse_expression
 from twin.fields import field_twins
+from twin.pde_catalogue import PDES
 from twin.systems import LAWS, ODES, OdeSpec
 
 Factory = Callable[[], Twin]
@@ -141,6 +142,7 @@ def _factories() -> dict[str, Factory]:
     factories: dict[str, Factory] = {spec.name: spec.build for spec in LAWS}
     factories.update({spec.name: spec.build for spec in ODES})
     factories.update({twin.name: _field_factory(twin.name) for twin in field_twins()})
+    factories.update({spec.name: spec.build for spec in PDES})
     factories.update(_feynman_factories())
     factories.update({spec.name: spec.build for spec in _strogatz_specs()})
     reference = _odebench_reference_x0()
@@ -173,7 +175,7 @@ def get_twin(name: str) -> Twin:
     if name in factories:
         return factories[name]()
     lowered = name.strip().lower()
-    for alias_owner in (*LAWS, *ODES, *field_twins()):
+    for alias_owner in (*LAWS, *ODES, *field_twins(), *PDES):
         if lowered in alias_owner.aliases:
             return factories[alias_owner.name]()
     close = difflib.get_close_matches(lowered.replace(" ", "_"), list(factories), n=5, cutoff=0.6)

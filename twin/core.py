@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-TwinKind = Literal["algebraic", "ode", "field", "data"]
+TwinKind = Literal["algebraic", "ode", "field", "pde", "data"]
 NoiseModel = Literal["gaussian", "multiplicative"]
 
 

@@ -16,6 +16,7 @@ from torchdiffeq import odeint
 
 from twin.core import NoiseModel, Parameter, Twin, Variable, add_noise, check_finite, resolve_device
 from twin.dataset import Dataset
+from twin.pde import Grid, InitialState
 
 
 def _laplacian(u: torch.Tensor, a: float) -> torch.Tensor:
@@ -56,6 +57,10 @@ class FieldTwin(Twin):
     second_order: bool = False
     t_end: float = 10.0
     n_steps: int = 1000
+    #: Snapshot runs (:meth:`snapshots`): their time window, number of snapshots and random initial states.
+    snapshot_t_end: float | None = None
+    snapshot_times: int = 101
+    snapshot_initial: InitialState = InitialState(4, 0.5, decay=1.0)
 
     def __post_init__(self) -> None:
         self.kind = "field"
@@ -126,6 +131,45 @@ class FieldTwin(Twin):
         )
 
 
+    def field_equations(self, params: Mapping[str, float] | None = None) -> dict[str, sp.Expr]:
+        """The continuum PDE the lattice discretises, keyed ``u_t`` / ``u_tt`` (verification and benchmarks only:
+        discovery never reads it). The lattice's differences approximate it to O(a²·k²)."""
+        p = self.resolve_params(params)
+        u, u_x, u_xx = sp.symbols("u u_x u_xx", real=True)
+        rhs = {"heat": p.get("D", 0) * u_xx, "burgers": -u * u_x + p.get("nu", 0) * u_xx,
+               "wave": p.get("c", 0) ** 2 * u_xx,
+               "klein_gordon": p.get("c", 0) ** 2 * u_xx - p.get("m", 0) ** 2 * u}[self.equation]
+        return {"u_tt" if self.second_order else "u_t": sp.nsimplify(rhs, rational=False)}
+
+    def snapshots(self, runs: int = 4, params: Mapping[str, float] | None = None, noise: float = 0.0,
+                  noise_model: NoiseModel = "gaussian", seed: int = 0, device: str = "auto") -> Dataset:
+        """Runs from random smooth initial fields (released at rest), as a ``snapshots`` dataset for PDE discovery:
+        ``u`` (runs, times, sites) with the axes ``t`` and ``x``."""
+        if not 1 <= runs <= 256:
+            raise ValueError(f"runs must be within 1..256, got {runs}")
+        p = self.resolve_params(params)
+        t_end = self.snapshot_t_end or self.t_end
+        grid = Grid((self.sites * p["a"],), (self.sites,), t_end, self.snapshot_times)
+        rng = np.random.default_rng(seed)
+        start = np.stack([self.snapshot_initial.draw(["u"], grid, rng)["u"] for _ in range(runs)])
+        dev = resolve_device(device)
+        u0 = torch.as_tensor(start, dtype=torch.float64, device=dev)
+        if self.second_order:
+            u0 = torch.cat([u0, torch.zeros_like(u0)], dim=-1)
+        stride = max(1, round(self.n_steps * t_end / self.t_end / (self.snapshot_times - 1)))
+        t = torch.linspace(0.0, t_end, stride * (self.snapshot_times - 1) + 1, dtype=torch.float64, device=dev)
+        with torch.no_grad():
+            u = self.evolve(u0, t, p)[:, ::stride]
+        check_finite(u, self.name, p, bound=1e8)
+        u_np = add_noise(u.cpu().numpy(), noise, noise_model, np.random.default_rng(seed + 1))
+        return Dataset(
+            twin=self.name, kind="snapshots", arrays={"u": u_np, "t": t[::stride].cpu().numpy(), "x": grid.axes()[0]},
+            input_names=["x"], output_names=["u"], units={"x": "m", "u": self.outputs[0].unit}, params=p,
+            noise={"sigma": noise, "model": noise_model}, seed=seed,
+            meta={"order": 2 if self.second_order else 1, "periodic": True, "runs": runs},
+        )
+
+
 _RHS: dict[str, Rhs] = {"heat": _heat, "burgers": _burgers, "wave": _wave, "klein_gordon": _klein_gordon}
 
 
@@ -146,7 +190,8 @@ def field_twins() -> list[FieldTwin]:
         FieldTwin(
             name="wave_lattice", description="wave equation u_tt = c²·u_xx on a periodic lattice",
             outputs=[Variable("u", "m")], parameters=[Parameter("c", 1.0), Parameter("a", 0.1)],
-            equation="wave", second_order=True, t_end=20.0, n_steps=2000, group="field",
+            equation="wave", second_order=True, t_end=20.0, n_steps=2000, group="field", snapshot_t_end=10.0,
+            snapshot_times=201,
             keywords=("wave", "string", "dispersion"),
             ground_truth={"omega": 2 * c / a * sp.Abs(sp.sin(k * a / 2))}, **common,
         ),
@@ -155,6 +200,7 @@ def field_twins() -> list[FieldTwin]:
             description="Klein–Gordon field φ_tt = c²·φ_xx − m²·φ on a periodic lattice",
             outputs=[Variable("phi", "")], parameters=[Parameter("c", 1.0), Parameter("m", 1.0), Parameter("a", 0.1)],
             equation="klein_gordon", second_order=True, t_end=40.0, n_steps=4000, group="field",
+            snapshot_t_end=10.0, snapshot_times=201,
             aliases=("klein-gordon", "klein gordon", "kg field"),
             keywords=("klein", "gordon", "dispersion", "relativistic field", "mass"),
             ground_truth={"omega": sp.sqrt(m**2 + 4 * c**2 / a**2 * sp.sin(k * a / 2) ** 2)}, **common,
@@ -163,6 +209,7 @@ def field_twins() -> list[FieldTwin]:
             name="burgers_lattice", description="viscous Burgers u_t + u·u_x = ν·u_xx on a periodic lattice",
             outputs=[Variable("u", "m/s")], parameters=[Parameter("nu", 0.1), Parameter("a", 0.1)],
             equation="burgers", t_end=2.0, n_steps=2000, group="field",
-            keywords=("burgers", "shock", "viscous"), ground_truth=None, **common,
+            keywords=("burgers", "shock", "viscous"), ground_truth=None,
+            snapshot_initial=InitialState(4, 0.3, decay=1.0), **common,
         ),
     ]

@@ -1,0 +1,108 @@
+"""Weak-form integrals of field data (WSINDy, Messenger & Bortz 2021): each equation u_t = Σ c·∂^α g(u) is
+integrated against compactly supported test functions φ, and integration by parts moves every derivative onto φ:
+
+    −∫ φ_t u = Σ c·(−1)^|α| ∫ (∂^α φ) g(u)      (∫ φ_tt u on the left for second order in time).
+
+No derivative of the data is taken, so noise enters only through integrals that average it. Written here rather
+than taken from pysindy's WeakPDELibrary because the engine needs each term's column on its own (selection,
+snapping and the description-length choice work on them), terms ∂^α g(u) with any g, and second order in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.polynomial import Polynomial
+from scipy.signal import fftconvolve
+
+from tools.pde.data import FieldData
+from tools.pde.library import Term
+
+
+@dataclass(frozen=True)
+class WeakOptions:
+    """Test functions φ = Π (1 − (s/w)²)^p over x, (y,) t and where their centres sit.
+
+    Parameters
+    ----------
+    support_x, support_t : half-width of φ as a share of the axis (the data's resolution decides it
+        elsewhere: :func:`choose_supports`).
+    power : p; at least the highest derivative order + 1 so that φ's derivatives vanish at its edges.
+    centres : about how many test functions per run (their centres on a regular lattice).
+    """
+
+    support_x: float = 0.25
+    support_t: float = 0.15
+    power: int = 6
+    centres: int = 400
+
+
+def bump(half_width: int, spacing: float, power: int, order: int) -> np.ndarray:
+    """dᵏ/dsᵏ of (1 − (s/w)²)^p sampled at s = −w..w (w = half_width·spacing)."""
+    w = half_width * spacing
+    poly = Polynomial([1.0, 0.0, -1.0 / w**2]) ** power
+    s = np.arange(-half_width, half_width + 1) * spacing
+    return poly.deriv(order)(s) if order else poly(s)
+
+
+@dataclass
+class WeakSystem:
+    """The weak-form linear system of one run set: ``lhs`` (rows,) per field and one column per term."""
+
+    lhs: dict[str, np.ndarray]
+    columns: np.ndarray  # (rows, terms)
+    run_of_row: np.ndarray  # which run each row's test function sits in
+
+
+def _half_widths(data: FieldData, options: WeakOptions) -> tuple[int, list[int]]:
+    mt = max(2, min(int(round(options.support_t * (data.n_times - 1))), (data.n_times - 1) // 2 - 1))
+    mx = [max(3, min(int(round(options.support_x * n)), n // 2 - 1)) for n in data.shape]
+    return mt, mx
+
+
+def _correlate(values: np.ndarray, kernel: np.ndarray, axis: int, periodic: bool) -> np.ndarray:
+    """r[i] = Σₛ kernel[s + m]·values[i + s] along ``axis`` (s = −m..m): circular where the axis wraps
+    around, else only the centres whose support lies inside."""
+    if not periodic:
+        shape = [1] * values.ndim
+        shape[axis] = len(kernel)
+        return fftconvolve(values, kernel[::-1].reshape(shape), mode="valid", axes=axis)
+    n, m = values.shape[axis], len(kernel) // 2
+    wrapped = np.zeros(n)
+    wrapped[np.arange(-m, m + 1) % n] = kernel
+    shape = [1] * values.ndim
+    shape[axis] = n // 2 + 1
+    spectrum = np.conj(np.fft.rfft(wrapped)).reshape(shape)
+    return np.fft.irfft(np.fft.rfft(values, axis=axis) * spectrum, n=n, axis=axis)
+
+
+def weak_system(data: FieldData, terms: list[Term], order: int, options: WeakOptions) -> WeakSystem:
+    """Integrate the left-hand sides (∂ₜ^order of each field) and every term against the test functions."""
+    mt, mx = _half_widths(data, options)
+    valid_t = data.n_times - 2 * mt
+    if valid_t < 1:
+        raise ValueError(f"too few snapshots ({data.n_times}) for test functions {2 * mt + 1} wide in time")
+    valid_space = [n if data.periodic else n - 2 * m for n, m in zip(data.shape, mx)]
+    count_t = min(valid_t, max(4, round(options.centres ** (1 / (data.dims + 1)))))
+    per_axis = max(1, round((options.centres / count_t) ** (1 / data.dims)))
+    stride_t = max(1, valid_t // count_t)
+    strides = [max(1, n // per_axis) for n in valid_space]
+    weight = np.prod(data.spacing) * data.dt
+
+    def integrate(values: np.ndarray, nx: int, ny: int, nt: int) -> np.ndarray:
+        """∫ (∂ₓ^nx ∂ᵧ^ny ∂ₜ^nt φ) · values for every test function: rows (runs × centres)."""
+        result = _correlate(values, bump(mx[0], data.spacing[0], options.power, nx), -1, data.periodic)
+        result = result[..., ::strides[0]]
+        if data.dims == 2:
+            result = _correlate(result, bump(mx[1], data.spacing[1], options.power, ny), -2, data.periodic)
+            result = result[..., ::strides[1], :]
+        result = _correlate(result, bump(mt, data.dt, options.power, nt), 1, False)[:, ::stride_t]
+        return result.reshape(result.shape[0], -1).ravel() * weight
+
+    sign = -1.0 if order % 2 else 1.0
+    lhs = {f: sign * integrate(data.fields[f], 0, 0, order) for f in data.names}
+    columns = np.column_stack([(-1.0) ** term.order * sum(
+        m * integrate(term.values(data.fields), nx, ny, 0) for m, nx, ny in term.parts()) for term in terms])
+    rows_per_run = len(next(iter(lhs.values()))) // data.runs
+    return WeakSystem(lhs, columns, np.repeat(np.arange(data.runs), rows_per_run))
