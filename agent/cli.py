@@ -143,8 +143,12 @@ def replay(
 
 @app.command()
 def discover(
-    csv: Path = typer.Option(..., help="CSV of measurements"),
-    target: str = typer.Option(..., help="column to explain"),
+    csv: Optional[Path] = typer.Option(None, help="CSV of measurements"),
+    target: Optional[str] = typer.Option(None, help="column to explain"),
+    field: Optional[Path] = typer.Option(None, help=".npz of field snapshots: arrays u (times × nx, times × ny × nx, "
+                                                    "or runs × …; several fields as u, v, …), t, x (and y); finds "
+                                                    "their PDE"),
+    periodic: bool = typer.Option(False, help="the field's spatial domain wraps around (with --field)"),
     inputs: Optional[str] = typer.Option(None, help="comma-separated input columns (default: all others)"),
     time_budget: float = typer.Option(60.0, help="search budget in seconds of search work (counted in evaluations, "
                                                   "so that a run repeats exactly; polish and scoring come on top)"),
@@ -154,10 +158,18 @@ def discover(
     seed: int = typer.Option(0),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Find a formula for one column of a CSV from the data alone (no ground truth is ever read)."""
+    """Find a formula for one column of a CSV, or the PDE of a field file, from the data alone (no ground truth is
+    ever read)."""
     from tools.symbolic import discover as search
     from twin import CsvError, from_csv
 
+    if field is not None:
+        if csv is not None or target is not None:
+            _fail("give either --field or --csv with --target, not both")
+        _discover_field(field, periodic, as_json)
+        return
+    if csv is None or target is None:
+        _fail("give --csv and --target (a table), or --field (snapshots of a field)")
     if time_budget <= 0:
         _fail("--time-budget must be positive")
     try:
@@ -185,6 +197,27 @@ def discover(
                   f"{result['seconds']:.1f} s" + ("" if found.confident else "  [low confidence]"), markup=False)
         for finding in found.findings:
             out.print(f"  · {finding}", highlight=False, markup=False)
+
+
+def _discover_field(path: Path, periodic: bool, as_json: bool) -> None:
+    """``twinsight discover --field``: the PDE of each field in an .npz file."""
+    from tools.pde import FieldDataError, discover_pde, load_field_file
+
+    try:
+        data = load_field_file(path, periodic=periodic)
+        with err.status("finding the field's PDE…") as status:
+            found = discover_pde(data, progress=lambda stage, info: status.update(f"{stage} {info}"))
+    except (FieldDataError, ValueError) as error:
+        _fail(str(error))
+    result = {"equation": found.equation, "terms": {law.lhs: law.coefficients for law in found.laws.values()},
+              "r2_test": found.r2_test, "confident": found.confident, "noise": found.noise, "seconds": found.seconds}
+    if as_json:
+        _emit(result)
+        return
+    for law in found.laws.values():
+        out.print(law.equation, highlight=False, markup=False)
+    out.print(f"R² (held-out weak form) = {found.r2_test:.6f}, {found.seconds:.1f} s"
+              + ("" if found.confident else "  [low confidence]"), markup=False)
 
 
 @app.command()

@@ -228,7 +228,7 @@ def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict
             TOOLS[name].read(result).add_to(report, seen)
     if report.laws:
         report.formula = "; ".join(f"{law['output']} = {law['formula']}" for law in report.laws) \
-            if len(report.laws) > 1 else report.laws[0]["formula"]
+            if len(report.laws) > 1 else report.laws[0].get("equation", report.laws[0]["formula"])
         report.latex = r" \\ ".join(f"{law['output_latex']} = {law['latex']}" for law in report.laws)
         report.r2_test = min(law["r2_test"] for law in report.laws)
         extrapolated = [law["r2_extrapolation"] for law in report.laws if law["r2_extrapolation"] is not None]

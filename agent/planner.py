@@ -25,6 +25,8 @@ _KAN = re.compile(r"\bkan\b|kolmogorov", re.I)
 _NEURAL_ODE = re.compile(r"neural[ -]ode", re.I)
 #: Goals that ask for a system's dynamics (its equations of motion), not for a closed-form law.
 _DYNAMICS = re.compile(r"equations? of motion|\bdynamics\b|differential equations?|\bodes?\b|vector field", re.I)
+#: Goals that ask for a field's dispersion relation ω(k) or decay rates, rather than the PDE itself.
+_DISPERSION = re.compile(r"dispersion|decay rates?|\bomega\b|ω\(k\)|frequency of (?:a|each) mode", re.I)
 #: Observables of a simulated motion: a law of one of them is not the system's equations of motion.
 _OBSERVABLE = re.compile(r"\b(period|range|frequency|decay time|half[- ]life|how far|how long|how high|time of "
                          r"flight|maximum height|amplitude)\b", re.I)
@@ -66,8 +68,9 @@ def capabilities() -> str:
         "'Find the period of a pendulum as a function of its length', any Feynman equation by number such as "
         "'I.16.6'); find equations of motion ('Find the equations of motion of the Lotka-Volterra system'); "
         "train a KAN or a neural ODE on the way ('Train a KAN on the relativistic velocity addition law', "
-        "'Learn the Lotka-Volterra equations with a neural ODE'); measure a dispersion relation ('Find the "
-        "dispersion relation of the Klein-Gordon field'); locate a "
+        "'Learn the Lotka-Volterra equations with a neural ODE'); find the PDE of a field ('What equation governs "
+        "the Burgers field?', 'Find the PDE of the Kuramoto-Sivashinsky equation'); measure a dispersion relation "
+        "('Find the dispersion relation of the Klein-Gordon field'); locate a "
         "resonance ('Where is the resonance of the driven oscillator and how sharp is it?'); fit a CSV "
         "('Find the law in measurements.csv predicting y'); calibrate a twin ('Calibrate the damped "
         "oscillator to data.csv'). Run `twinsight twins` for the catalogue."
@@ -103,8 +106,10 @@ def plan(goal: str, discovery_seconds: float) -> Plan:
         return _finish(_cannot_measure(_OBSERVABLE.search(goal).group(1), twin_match.name))
     if twin_match.kind == "ode":
         return _equations_of_motion(twin_match.name, discovery_seconds, bool(_NEURAL_ODE.search(goal)))
-    if twin_match.kind == "field":
+    if twin_match.kind == "field" and _DISPERSION.search(goal):
         return _dispersion(twin_match.name, discovery_seconds)
+    if twin_match.kind in ("field", "pde"):  # "What equation governs the Burgers field?": its PDE
+        return _field_law(twin_match.name)
     return _law(twin_match.name, discovery_seconds, bool(_KAN.search(goal)))
 
 
@@ -160,6 +165,14 @@ def _dispersion(name: str, seconds: float) -> Plan:
     data = yield "run_experiment", {"twin": name, "samples": 32}
     table = yield "derive_table", {"dataset": data["dataset"], "kind": "dispersion"}
     yield from _discover_and_verify(table["dataset"], seconds)
+    return "done"
+
+
+def _field_law(name: str) -> Plan:
+    """Runs from random smooth initial states, then the PDE behind them (checked on a held-out run)."""
+    yield "select_twin", {"name": name}
+    data = yield "run_experiment", {"twin": name, "samples": 4, "method": "snapshots"}
+    yield "discover_pde", {"dataset": data["dataset"]}
     return "done"
 
 

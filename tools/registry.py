@@ -27,13 +27,17 @@ from tools.calibrate import NotIdentifiable, calibrate
 from tools.constants import evaluate, refit
 from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
+from tools.pde import FieldData, LibraryOptions, PdeDiscovery, PdeOptions
+from tools.pde import discover_pde as search_pde
+from tools.pde.plot import field_figure
+from tools.pde.verify import integrated_score, matches
 from tools.resonance import find_resonance as sweep_resonance
 from tools.results import Discovery, r2_score, split
 from tools.symbolic import discover
 from tools.system import DERIVATIVE_CHOICE, noisy, refine
 from tools.tool import Tool, tool
-from tools.tool_results import (Calibration, Experiment, Hypothesis, Laws, Resonance, Table, Training, TwinList,
-                                 TwinSummary, Verdict)
+from tools.tool_results import (Calibration, Experiment, FieldLaws, Hypothesis, Laws, Resonance, Table, Training,
+                                 TwinList, TwinSummary, Verdict)
 from tools.train import TrainResult, kan_attribution, kan_diagram, thin_history, train_kan, train_mlp, train_neural_ode
 from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
 from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression, to_text
@@ -64,6 +68,7 @@ class ToolContext:
     twins: dict[str, twins.Twin] = field(default_factory=dict)
     datasets: dict[str, twins.Dataset] = field(default_factory=dict)
     discoveries: dict[str, Discovery] = field(default_factory=dict)
+    pde_discoveries: dict[str, PdeDiscovery] = field(default_factory=dict)
     origins: dict[str, tuple[str, str]] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     models: dict[str, TrainResult] = field(default_factory=dict)
@@ -158,9 +163,11 @@ def twin_from_csv(ctx: ToolContext, path: Annotated[str, Field(max_length=500)],
 def run_experiment(
         ctx: ToolContext,
         twin: Annotated[str, Field(max_length=100)],
-        samples: Annotated[int, Field(ge=10, le=100_000, description="points (closed form) or runs (ODE, field)")] = 400,
-        method: Annotated[Literal["grid", "uniform", "lhs", "sobol", "resonance"], Field(
-            description="'resonance' concentrates points where the output is most sensitive to the parameters")
+        samples: Annotated[int, Field(ge=1, le=100_000, description=(
+            "points (closed form, at least 10), runs (ODE, and PDE or lattice snapshots)"))] = 400,
+        method: Annotated[Literal["grid", "uniform", "lhs", "sobol", "resonance", "snapshots"], Field(
+            description="'resonance' concentrates points where the output is most sensitive to the parameters; "
+                        "'snapshots' runs a field from random smooth initial states (for discover_pde)")
         ] = "sobol",
         noise: Annotated[float, Field(ge=0.0, le=0.5, description="σ relative to the output RMS")] = 0.0,
         noise_model: Literal["gaussian", "multiplicative"] = "gaussian",
@@ -175,9 +182,18 @@ def run_experiment(
     if method == "resonance" and not isinstance(t, twins.ExpressionTwin):
         raise ToolError("bad_arguments", "the resonance design needs a closed-form twin with parameters",
                         "use method 'sobol' for this twin")
+    if isinstance(t, twins.ExpressionTwin) and samples < 10:
+        raise ToolError("bad_arguments", f"a closed-form twin needs at least 10 points, got {samples}")
+    if method == "snapshots" and not isinstance(t, (twins.PdeTwin, twins.FieldTwin)):
+        raise ToolError("bad_arguments", f"snapshots are runs of a field twin; {t.name!r} is {t.kind}",
+                        "use method 'sobol' for this twin")
     common = {"noise": noise, "noise_model": noise_model, "seed": seed, "device": ctx.device}
     try:
-        if isinstance(t, twins.DataTwin):
+        if isinstance(t, twins.PdeTwin):
+            data = t.simulate(runs=min(samples, 64), params=params, noise=noise, noise_model=noise_model, seed=seed)
+        elif isinstance(t, twins.FieldTwin) and method == "snapshots":
+            data = t.snapshots(runs=min(samples, 64), params=params, **common)
+        elif isinstance(t, twins.DataTwin):
             data = t.simulate()
         elif isinstance(t, twins.ExpressionTwin):
             if method == "resonance":
@@ -359,6 +375,47 @@ def _refine_against_trajectories(ctx: ToolContext, data: twins.Dataset, found: d
 
 
 @tool
+def discover_pde(
+        ctx: ToolContext,
+        dataset: Annotated[str, Field(max_length=40, description="a snapshots dataset (run_experiment with "
+                                                                   "method='snapshots', or a field file)")],
+        max_order: Annotated[int, Field(ge=1, le=4, description="highest spatial derivative in the library")] = 4,
+        degree: Annotated[int, Field(ge=1, le=4, description="highest power of the fields in a term")] = 3,
+        time_order: Annotated[Literal["auto", "first", "second"], Field(
+            description="u_t = F, u_tt = F, or the one the data supports")] = "auto",
+) -> FieldLaws:
+    """Find the partial differential equation of each field in a snapshots dataset (weak-form sparse regression);
+    checks the law against held-out runs by integrating it, and against the twin's law where it has one."""
+    data = ctx.dataset(dataset)
+    try:
+        fields = FieldData.from_dataset(data)
+        orders = {"auto": (1, 2), "first": (1,), "second": (2,)}[time_order]
+        found = search_pde(fields, PdeOptions(library=LibraryOptions(degree=degree, max_order=max_order),
+                                                orders=orders), progress=ctx.progress)
+    except ValueError as error:
+        raise ToolError("bad_data", str(error), "give snapshots on a uniform grid with enough times") from None
+    key = f"pde_{len(ctx.pde_discoveries) + 1}"
+    ctx.pde_discoveries[key] = found
+    laws = {f: law.rhs for f, law in found.laws.items()}
+    integrated, plots = None, []
+    if fields.periodic and fields.runs > 1:  # the last run was held out of the fit
+        integrated, simulated = integrated_score(fields, laws, found.order, fields.runs - 1)
+        if simulated:
+            figure = field_figure(fields, simulated, fields.runs - 1, ctx.run_dir / "plots" / f"{key}_field.png")
+            plots.append(str(figure.relative_to(ctx.run_dir)))
+    source = ctx.twins.get(data.twin)
+    exact = None
+    if source is not None and hasattr(source, "field_equations") and data.noise.get("sigma", 0.0) <= 0.5:
+        tolerance = 0.01 if data.noise.get("sigma", 0.0) == 0 else 0.05
+        exact = matches({law.lhs: law.rhs for law in found.laws.values()}, source.field_equations(data.params),
+                        tolerance)
+    return FieldLaws.model_validate({
+        "discovery": key, "dataset": dataset, **found.as_dict(), "exact": exact,
+        "r2_integrated": integrated, "plots": plots,
+        "latex": {law.lhs: sp.latex(law.rhs) for law in found.laws.values()}})
+
+
+@tool
 def verify_law(ctx: ToolContext,
                discovery: Annotated[str, Field(max_length=40, description="id returned by discover_law")]) -> Verdict:
     """Score a discovered law on held-out and extrapolation data (and against the twin's truth when known)."""
@@ -497,7 +554,7 @@ def _trajectory_columns(t: twins.OdeTwin, data: twins.Dataset) -> tuple[np.ndarr
 
 TOOLS: dict[str, Tool] = {t.name: t for t in (
     list_twins, select_twin, twin_from_expression, twin_from_csv, run_experiment, derive_table, train_model,
-    discover_law, verify_law, test_hypothesis, find_resonance, calibrate_twin)}
+    discover_law, discover_pde, verify_law, test_hypothesis, find_resonance, calibrate_twin)}
 
 
 def call_tool(ctx: ToolContext, name: str, arguments: dict) -> dict:

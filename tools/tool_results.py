@@ -85,6 +85,42 @@ class Laws(ToolResult):
         return "candidates: " + "; ".join(f"`{law['formula'][:90]}`" for law in self.laws)
 
 
+class FieldLaws(ToolResult):
+    """``discover_pde``: the PDE of each field, its held-out scores and, for a twin, whether it is the known law."""
+
+    discovery: str
+    equation: str
+    laws: dict[str, dict[str, Any]]
+    latex: dict[str, str]
+    r2_test: float
+    confident: bool
+    exact: bool | None = None
+    r2_integrated: float | None = None
+    plots: list[str] = []
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        for law in self.laws.values():
+            lhs = law["lhs"]
+            findings = [f"{len(law['terms'])} terms chosen by cross-validated weak-form residual"]
+            if self.r2_integrated is not None:
+                findings.append(f"integrated from a held-out run's initial state it reproduces that run with "
+                                f"R² = {self.r2_integrated:.6f}")
+            report.laws.append({
+                "output": lhs, "output_latex": lhs.replace("_", "_{", 1) + "}", "formula": law["rhs"],
+                "equation": law["equation"],
+                "latex": self.latex[lhs], "r2_test": law["r2_test"], "r2_extrapolation": None, "exact": self.exact,
+                "units_consistent": None, "complexity": len(law["terms"]), "confident": self.confident,
+                "held_out_sample": None, "findings": findings})
+            report.alternatives.extend({"formula": c["equation"], "complexity": c["terms"],
+                                        "val_nmse": c["validation"] ** 2, "r2_test": None}
+                                       for c in law.get("candidates", [])[1:])
+        report.metrics["pde"] = {k: v for k, v in self.as_dict().items() if k not in ("laws", "latex")}
+
+    def describe(self) -> str:
+        integrated = "" if self.r2_integrated is None else f", integrated R² = {self.r2_integrated:.6f}"
+        return f"`{self.equation[:140]}`: weak-form held-out R² = {self.r2_test:.6f}{integrated}"
+
+
 class Verdict(ToolResult):
     """``verify_law``: a law's held-out and extrapolation scores, exactness against the twin and units."""
 

@@ -215,9 +215,10 @@ class PdeTwin(Twin):
 
     def simulate(self, runs: int | None = None, params: Mapping[str, float] | None = None, noise: float = 0.0,
                  noise_model: NoiseModel = "gaussian", seed: int = 0, initial: Mapping[str, np.ndarray] | None = None,
-                 ) -> Dataset:
-        """Integrate ``runs`` random initial states (or the one given in ``initial``); noise (σ relative to each
-        field's RMS) is added to the snapshots afterwards."""
+                 initial_velocity: Mapping[str, np.ndarray] | None = None) -> Dataset:
+        """Integrate ``runs`` random initial states (or the one given in ``initial``, with ``initial_velocity``
+        for second order in time; else released at rest); noise (σ relative to each field's RMS) is added to the
+        snapshots afterwards."""
         p = self.resolve_params(params)
         runs = self.runs if runs is None else int(runs)
         if not 1 <= runs <= 256:
@@ -230,7 +231,9 @@ class PdeTwin(Twin):
         for _ in range(1 if initial is not None else runs):
             start = dict(initial) if initial is not None else self.initial.draw(self.fields, self.grid, rng)
             state = np.concatenate([np.asarray(start[f], float).ravel() for f in self.fields])
-            if self.order == 2:
+            if self.order == 2 and initial_velocity is not None:
+                state = np.concatenate([state, *(np.asarray(initial_velocity[f], float).ravel() for f in self.fields)])
+            elif self.order == 2:
                 state = np.concatenate([state, np.zeros_like(state)])  # released at rest
             solution = solve_ivp(rhs, (0.0, self.grid.t_end), state, method=self.method, t_eval=times,
                                  rtol=1e-8, atol=1e-10)
