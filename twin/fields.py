@@ -213,6 +213,6 @@ def field_twins() -> list[FieldTwin]:
             equation="burgers", t_end=2.0, n_steps=2000, group="field",
             aliases=("burgers equation", "burgers field", "burgers' equation"),
             keywords=("burgers", "shock", "viscous"), ground_truth=None,
-            snapshot_initial=InitialState(4, 0.3, decay=1.0), **common,
+            snapshot_initial=InitialState(4, 0.2, decay=1.0), **common,
         ),
     ]
