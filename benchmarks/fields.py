@@ -7,7 +7,7 @@ Writes benchmarks/results/fields_<suite>.jsonl (one line per problem, noise, see
 Every problem: four runs from random smooth initial states (the engine holds the last one out of its fit), and
 two more runs from other initial states for the integrated check (the found PDE integrated from their first
 snapshot, R² against their snapshots). Exact: the right set of terms with every coefficient within 1 % (σ = 0)
-or 5 % (noisy) of the truth. Baselines, each with its documented defaults (STLSQ threshold 0.1) and with the
+or 5 % (noisy) of the truth, after dropping terms below 1e-4 of a law's largest coefficient (every method alike). Baselines, each with its documented defaults (STLSQ threshold 0.1) and with the
 threshold of a grid that comes closest to the truth (an oracle choice: the baselines' best case):
 
 - ``pdefind``: ``PDELibrary`` (polynomials to degree 3, derivatives to order 4, pysindy's default finite
@@ -38,7 +38,7 @@ from twin import Grid, InitialState, from_pde, get_twin
 
 RESULTS = Path(__file__).parent / "results"
 CATALOGUE = ("heat_lattice", "burgers_lattice", "wave_lattice", "klein_gordon_lattice", "kdv",
-             "kuramoto_sivashinsky", "fisher_kpp", "allen_cahn", "nonlinear_schrodinger", "gray_scott")
+             "kuramoto_sivashinsky", "fisher_kpp", "allen_cahn", "nonlinear_schrodinger", "gray_scott", "vorticity_2d")
 THRESHOLDS = tuple(np.geomspace(1e-3, 1.0, 13))
 
 
@@ -116,23 +116,37 @@ def pysindy_fits(data, order: int, weak: bool, seed: int) -> dict[float, dict[st
     if order == 2:
         difference = ps.FiniteDifference(d=2, axis=-2)
         targets = [difference(r, t) for r in runs]
-    out = {}
-    for threshold in sorted({0.1, *THRESHOLDS}):
-        model = ps.SINDy(feature_library=library, optimizer=ps.STLSQ(threshold=threshold))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                model.fit(runs, t=t, x_dot=targets, feature_names=names)
-            except (ValueError, np.linalg.LinAlgError):
-                continue
-            features = model.get_feature_names()
-            coefficients = model.coefficients()
-        dims = len(axes)
-        out[threshold] = {
-            f"{f}_{'t' * order}": sum((sp.Float(float(c), 15) * pysindy_term(n, names, dims)
-                                       for n, c in zip(features, row) if c != 0), sp.Integer(0))
-            for f, row in zip(names, coefficients)}
+    recorder = _Recording(threshold=0.1)
+    model = ps.SINDy(feature_library=library, optimizer=recorder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model.fit(runs, t=t, x_dot=targets, feature_names=names)
+        except (ValueError, np.linalg.LinAlgError):
+            return {}
+        features = model.get_feature_names()
+        out = {}
+        for threshold in sorted({0.1, *THRESHOLDS}):  # the same library matrix, STLSQ at each threshold
+            coefficients = ps.STLSQ(threshold=threshold).fit(*recorder.recorded).coef_
+            out[threshold] = {
+                f"{f}_{'t' * order}": sum((sp.Float(float(c), 15) * pysindy_term(n, names, len(axes))
+                                           for n, c in zip(features, row) if c != 0), sp.Integer(0))
+                for f, row in zip(names, coefficients)}
     return out
+
+
+class _Recording:
+    """STLSQ that keeps the library matrix and targets it was fitted on (so other thresholds reuse them)."""
+
+    def __new__(cls, threshold: float):
+        import pysindy as ps
+
+        class Recording(ps.STLSQ):
+            def fit(self, x_, y, **kwargs):
+                self.recorded = (x_, y)
+                return super().fit(x_, y, **kwargs)
+
+        return Recording(threshold=threshold)
 
 
 def closeness(found: dict[str, sp.Expr], truth: dict[str, sp.Expr]) -> tuple[int, float]:
@@ -164,6 +178,19 @@ def coefficient_error(found: dict[str, sp.Expr], truth: dict[str, sp.Expr]) -> f
 
 # --- the run -------------------------------------------------------------------------------------------------
 
+def prune(law: dict[str, sp.Expr]) -> dict[str, sp.Expr]:
+    """Drop terms below 1e-4 of a law's largest coefficient (round-off a thresholded fit leaves; applied to every
+    method alike before the exact check)."""
+    from tools.pde.verify import term_coefficients
+
+    out = {}
+    for lhs, expr in law.items():
+        terms = term_coefficients(expr)
+        largest = max((abs(v) for v in terms.values()), default=0.0)
+        out[lhs] = sum((v * t for t, v in terms.items() if abs(v) >= 1e-4 * largest), sp.Integer(0))
+    return out
+
+
 def run_problem(name: str, twin, noise: float, seed: int) -> list[dict]:
     truth = twin.field_equations()
     order = 2 if any(k.endswith("_tt") for k in truth) else 1
@@ -178,7 +205,7 @@ def run_problem(name: str, twin, noise: float, seed: int) -> list[dict]:
     scores = [integrated_score(check, laws, found.order, r)[0] for r in range(check.runs)]
     equation = {law.lhs: law.rhs for law in found.laws.values()}
     rows.append({"problem": name, "noise": noise, "seed": seed, "method": "engine", "exact": matches(
-        equation, truth, tolerance), "equation": found.equation, "seconds": seconds,
+        prune(equation), truth, tolerance), "equation": found.equation, "seconds": seconds,
         "coefficient_error": coefficient_error(equation, truth), "r2_integrated_held_out": float(np.mean(scores)),
         "r2_test_weak": found.r2_test})
     for method, weak in (("pdefind", False), ("wsindy", True)):
@@ -186,10 +213,10 @@ def run_problem(name: str, twin, noise: float, seed: int) -> list[dict]:
         fits = pysindy_fits(data, order, weak, seed)
         seconds = time.perf_counter() - started
         default = fits.get(0.1)
-        best = min(fits.values(), key=lambda f: closeness(f, truth)) if fits else None
+        best = min(fits.values(), key=lambda f: closeness(prune(f), truth)) if fits else None
         for label, fit in ((f"{method}_default", default), (f"{method}_oracle", best)):
             rows.append({"problem": name, "noise": noise, "seed": seed, "method": label,
-                         "exact": bool(fit is not None and matches(fit, truth, tolerance)),
+                         "exact": bool(fit is not None and matches(prune(fit), truth, tolerance)),
                          "equation": "; ".join(f"{k} = {sp.sstr(v, full_prec=False)}" for k, v in fit.items())
                          if fit else "n/a (first order in time only)" if weak and order == 2 else "failed",
                          "coefficient_error": coefficient_error(fit, truth) if fit else None,

@@ -69,3 +69,12 @@ def test_training_plots_are_shown(runs):
     assert not at.exception
     assert any("training and validation loss" in str(c.value) for c in at.caption)
     assert at.get("image"), "the KAN diagram is shown"
+
+
+def test_field_law_shows_equation_scores_and_picture(runs):
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.chat_input[0].set_value("Find the PDE of the heat lattice").run()
+    assert not at.exception
+    text = _text(at)
+    assert "u_{t}" in text and "u_{xx}" in text and "integrated from a held-out run" in text
+    assert at.get("image"), "the field, the integrated law and their difference are shown"

@@ -398,7 +398,7 @@ def discover_pde(
     ctx.pde_discoveries[key] = found
     laws = {f: law.rhs for f, law in found.laws.items()}
     integrated, plots = None, []
-    if fields.periodic and fields.runs > 1:  # the last run was held out of the fit
+    if fields.periodic and fields.runs > 1 and set(fields.target_names) == set(fields.names):  # last run held out
         integrated, simulated = integrated_score(fields, laws, found.order, fields.runs - 1)
         if simulated:
             figure = field_figure(fields, simulated, fields.runs - 1, ctx.run_dir / "plots" / f"{key}_field.png")

@@ -52,11 +52,12 @@ def jet_names(fields: Iterable[str], dims: int, max_order: int = MAX_DERIVATIVE)
 
 
 def parse_pde(spec: str | Mapping[str, str], parameters: Iterable[str] = (), dims: int = 1,
-              ) -> tuple[tuple[str, ...], int, dict[str, sp.Expr]]:
+              extra_fields: Iterable[str] = ()) -> tuple[tuple[str, ...], int, dict[str, sp.Expr]]:
     """Read ``"u_t = 0.1*u_xx - u*u_x; v_t = …"`` (or a mapping ``{"u_t": "…"}``) through the safe parser.
 
-    Returns the field names, the order in time (1 or 2, the same for every field) and each field's right-hand side.
-    Raises ``ValueError`` naming the faulty part.
+    Returns the field names, the order in time (1 or 2, the same for every field) and each field's right-hand side;
+    ``extra_fields`` are fields the equations may use without evolving them (a flow's velocity). Raises
+    ``ValueError`` naming the faulty part.
     """
     if isinstance(spec, str):
         parts = [p for p in re.split(r"[;\n]", spec) if p.strip()]
@@ -80,7 +81,7 @@ def parse_pde(spec: str | Mapping[str, str], parameters: Iterable[str] = (), dim
         orders.add(len(match.group(2)))
     if len(orders) != 1:
         raise ValueError("every field must have the same order in time (all u_t or all u_tt)")
-    names = [*jet_names(fields, dims), *parameters]
+    names = [*jet_names([*fields, *extra_fields], dims), *parameters]
     rhs = {f: parse_expression(text, names) for f, (_, text) in zip(fields, pairs)}
     return tuple(fields), orders.pop(), rhs
 
@@ -165,9 +166,28 @@ class SpectralDerivatives:
         return np.real(np.fft.ifftn(spectrum * factor, axes=tuple(range(-len(self.shape), 0))))
 
 
+def flow_velocity(vorticity: np.ndarray, derivative: SpectralDerivatives) -> dict[str, np.ndarray]:
+    """The velocity (u, v) of a 2-D incompressible periodic flow from its vorticity ω: the stream function solves
+    Δψ = −ω (spectrally, its mean set to zero) and u = ψ_y, v = −ψ_x."""
+    axes = (-2, -1)
+    kx, ky = derivative.k[0][None, :], derivative.k[1][:, None]
+    k2 = kx**2 + ky**2
+    zero = k2 == 0  # the mean, and the Nyquist modes whose odd derivatives are dropped
+    psi = np.where(zero, 0.0, np.fft.fftn(vorticity, axes=axes) / np.where(zero, 1.0, k2))
+    return {"u": np.real(np.fft.ifftn(1j * ky * psi, axes=axes)), "v": np.real(np.fft.ifftn(-1j * kx * psi, axes=axes))}
+
+
+#: Fields a twin with ``velocity_of`` carries beside its own: the flow velocity, slaved to the vorticity.
+VELOCITY = ("u", "v")
+
+
 @dataclass
 class PdeTwin(Twin):
-    """A PDE field twin; ``equations`` maps each field to its right-hand side over jet symbols and parameters."""
+    """A PDE field twin; ``equations`` maps each field to its right-hand side over jet symbols and parameters.
+
+    ``velocity_of`` names the vorticity field of a 2-D incompressible flow: its velocity (u, v) is then a pair of
+    non-local fields the equations may use and the snapshots carry (as measured beside the vorticity).
+    """
 
     fields: tuple[str, ...] = ("u",)
     equations: dict[str, sp.Expr] = field(default_factory=dict)
@@ -176,10 +196,14 @@ class PdeTwin(Twin):
     initial: InitialState = field(default_factory=InitialState)
     method: str = "RK45"
     runs: int = 4
+    velocity_of: str = ""
 
     def __post_init__(self) -> None:
         self.kind = "pde"
-        jets = set(jet_names(self.fields, self.grid.dims))
+        if self.velocity_of and (self.grid.dims != 2 or self.velocity_of not in self.fields
+                                 or set(VELOCITY) & set(self.fields)):
+            raise ValueError("velocity_of needs a 2-D grid, one of the twin's fields, and no fields named u or v")
+        jets = set(jet_names((*self.fields, *(VELOCITY if self.velocity_of else ())), self.grid.dims))
         allowed = jets | {p.name for p in self.parameters}
         for f in self.fields:
             unknown = {s.name for s in self.equations[f].free_symbols} - allowed
@@ -203,6 +227,8 @@ class PdeTwin(Twin):
         def rhs(_t: float, state: np.ndarray) -> np.ndarray:
             values = dict(params)
             fields = {f: state[i * size:(i + 1) * size].reshape(shape) for i, f in enumerate(self.fields)}
+            if self.velocity_of:
+                fields.update(flow_velocity(fields[self.velocity_of], derivative))
             for name in needed:
                 f, nx, ny = parse_jet(name)
                 values[name] = fields[f] if nx == ny == 0 else derivative(fields[f], nx, ny)
@@ -244,15 +270,18 @@ class PdeTwin(Twin):
             size = int(np.prod(derivative.shape))
             for i, f in enumerate(self.fields):
                 out[f].append(values[:, i * size:(i + 1) * size].reshape(len(times), *derivative.shape))
+            if self.velocity_of:
+                for name, velocity in flow_velocity(out[self.velocity_of][-1], derivative).items():
+                    out.setdefault(name, []).append(velocity)
         noisy = {f: add_noise(np.stack(v), noise, noise_model, np.random.default_rng(seed + 1 + i))
                  for i, (f, v) in enumerate(out.items())}
         axes = dict(zip(("x", "y"), self.grid.axes()))
         return Dataset(
             twin=self.name, kind="snapshots", arrays={**noisy, "t": times, **axes},
-            input_names=list(axes), output_names=list(self.fields),
+            input_names=list(axes), output_names=list(out),
             units={v.name: v.unit for v in self.inputs + self.outputs}, params=p,
             noise={"sigma": noise, "model": noise_model}, seed=seed,
-            meta={"order": self.order, "periodic": True, "runs": len(out[self.fields[0]])},
+            meta={"order": self.order, "periodic": True, "runs": len(out[self.fields[0]]), "targets": list(self.fields)},
         )
 
 

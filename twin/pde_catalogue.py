@@ -28,14 +28,17 @@ class PdeSpec:
     method: str = "RK45"
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    velocity_of: str = ""
 
     def build(self) -> PdeTwin:
-        fields, order, rhs = parse_pde(self.equations, [p.name for p in self.parameters], self.grid.dims)
+        fields, order, rhs = parse_pde(self.equations, [p.name for p in self.parameters], self.grid.dims,
+                                       extra_fields=("u", "v") if self.velocity_of else ())
         return PdeTwin(
             name=self.name, description=f"{self.description}: {self.equations}", kind="pde",
             inputs=[Variable(a, "m") for a in ("x", "y")[:self.grid.dims]], outputs=[Variable(f) for f in fields],
             parameters=list(self.parameters), aliases=self.aliases, keywords=self.keywords, group="pde",
             fields=fields, equations=rhs, order=order, grid=self.grid, initial=self.initial, method=self.method,
+            velocity_of=self.velocity_of,
         )
 
 
@@ -67,6 +70,12 @@ PDES: tuple[PdeSpec, ...] = (
             InitialState(3, 0.1, per_field=(("u", 0.6, 0.1), ("v", 0.3, 0.1))),
             aliases=("gray-scott", "gray scott", "reaction-diffusion", "reaction diffusion"),
             keywords=("turing", "pattern", "reaction", "diffusion pair")),
+    PdeSpec("vorticity_2d", "2-D incompressible Navier–Stokes in vorticity form, w_t + ∇·(w·(u, v)) = ν·Δw, "
+            "with the flow's velocity (u, v) measured beside the vorticity w (u_x + v_y = 0)",
+            "w_t = nu*(w_xx + w_yy) - u*w_x - u_x*w - v*w_y - v_y*w", (Parameter("nu", 0.01),),
+            Grid((2 * np.pi, 2 * np.pi), (48, 48), 4.0, 41), InitialState(3, 1.0), velocity_of="w",
+            aliases=("navier-stokes", "navier stokes", "vorticity equation", "2-d turbulence"),
+            keywords=("vorticity", "flow", "fluid", "incompressible", "navier")),
 )
 
 

@@ -102,6 +102,7 @@ def show_report(report: dict, key: str) -> None:
         if len(sample["inputs"]) >= 1:
             frame[sample["inputs"][0]] = [row[0] for row in sample["X"]]
             right.scatter_chart(frame, x=sample["inputs"][0], y="residual")
+    show_field_law(report.get("metrics", {}).get("pde"), Path(report["session"]))
     resonance = report.get("metrics", {}).get("resonance")
     if resonance:
         if resonance.get("curve"):
@@ -120,6 +121,24 @@ def show_report(report: dict, key: str) -> None:
         if report_md.is_file():
             left.download_button("report (Markdown)", report_md.read_bytes(), "report.md", key=f"md-{key}")
         right.download_button("session (zip)", session_zip(session), f"{session.name}.zip", key=f"zip-{key}")
+
+
+def show_field_law(pde: dict | None, session: Path) -> None:
+    """A found PDE's scores and its picture: a held-out run's field beside the found law integrated from the same
+    initial state (x–t images in 1-D, the last snapshot in 2-D)."""
+    if not pde:
+        return
+    integrated = "" if pde.get("r2_integrated") is None else \
+        f"; integrated from a held-out run's initial state, R² = {pde['r2_integrated']:.6f}"
+    st.caption(f"weak-form held-out R² = {pde['r2_test']:.6f}{integrated}; estimated noise "
+               + ", ".join(f"{k}: {v:.2%}" for k, v in pde.get("noise", {}).items()))
+    for plot in pde.get("plots", []):
+        try:
+            image = inside_runs(session / plot)
+        except ValueError:
+            continue
+        if image.is_file():
+            st.image(str(image), caption="data | the found PDE integrated | difference")
 
 
 def show_training(training: dict, session: Path) -> None:

@@ -30,6 +30,8 @@ class FieldData:
     t: np.ndarray
     axes: list[np.ndarray]  # x first
     periodic: bool = True
+    #: The fields whose law is sought (default: all); the others only enter the library (a flow's velocity).
+    targets: list[str] | None = None
 
     @classmethod
     def checked(cls, fields: dict[str, np.ndarray], t: np.ndarray, axes: list[np.ndarray], periodic: bool = True,
@@ -73,12 +75,18 @@ class FieldData:
         if data.kind != "snapshots":
             raise FieldDataError(f"dataset of kind {data.kind!r} holds no field snapshots")
         axes = [data.arrays[a] for a in ("x", "y") if a in data.arrays]
-        return cls.checked({f: data.arrays[f] for f in data.output_names}, data.arrays["t"], axes,
-                           bool(data.meta.get("periodic", False)))
+        checked = cls.checked({f: data.arrays[f] for f in data.output_names}, data.arrays["t"], axes,
+                              bool(data.meta.get("periodic", False)))
+        checked.targets = data.meta.get("targets")
+        return checked
 
     @property
     def names(self) -> list[str]:
         return list(self.fields)
+
+    @property
+    def target_names(self) -> list[str]:
+        return list(self.targets or self.fields)
 
     @property
     def dims(self) -> int:
@@ -106,7 +114,7 @@ class FieldData:
         return tuple(float(a[1] - a[0]) for a in self.axes)
 
     def select_runs(self, runs: np.ndarray | list[int]) -> FieldData:
-        return FieldData({f: v[runs] for f, v in self.fields.items()}, self.t, self.axes, self.periodic)
+        return FieldData({f: v[runs] for f, v in self.fields.items()}, self.t, self.axes, self.periodic, self.targets)
 
     def rms(self) -> dict[str, float]:
         return {f: float(np.sqrt(np.mean(v**2))) for f, v in self.fields.items()}

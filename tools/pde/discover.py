@@ -179,17 +179,17 @@ def discover_pde(data: FieldData, options: PdeOptions = PdeOptions(), progress: 
         train, _, groups = _split_rows(system, data.runs)
         systems[order] = system
         results[order] = {f: choose(system.columns[train], system.lhs[f][train], groups, options.select)
-                          for f in data.names}
+                          for f in data.target_names}
     order = 1 if 1 in results else 2
     if 2 in results and 1 in results:
-        first = max(results[1][f][0].residual for f in data.names)
-        second = max(results[2][f][0].residual for f in data.names)
+        first = max(results[1][f][0].residual for f in data.target_names)
+        second = max(results[2][f][0].residual for f in data.target_names)
         if first > options.first_order_fails and second * options.second_order_gain < first:
             order = 2
     system = systems[order]
     train, test, groups = _split_rows(system, data.runs)
     laws = {}
-    for name in data.names:
+    for name in data.target_names:
         chosen, ranked = results[order][name]
         columns, lhs = system.columns[train], system.lhs[name][train]
         # The same terms chosen again with each cross-validation group left out: a law the data pins down.

@@ -60,8 +60,8 @@ def refit_pde(data: FieldData, terms: dict[str, dict[str, sp.Expr]], start: dict
               order: int, noise: dict[str, float], options: RefitOptions = RefitOptions()) -> RefitResult:
     """Least-squares refit of the coefficients (``start``) of each field's ``terms`` (term text → strong form)
     against windows of the snapshots; the relative error of the integrated windows before and after."""
-    if not data.periodic:
-        raise ValueError("the integrated refit needs a periodic domain")
+    if not data.periodic or set(data.target_names) != set(data.names):
+        raise ValueError("the integrated refit needs a periodic domain and a law for every field")
     names = [(f, key) for f in data.names for key in terms[f]]
     symbols = {pair: sp.Symbol(f"c{i}", real=True) for i, pair in enumerate(names)}
     rhs = {f: sum((symbols[(f, key)] * expr for key, expr in terms[f].items()), sp.Integer(0)) for f in data.names}

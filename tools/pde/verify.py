@@ -35,8 +35,8 @@ def integrated_score(data: FieldData, laws: dict[str, sp.Expr], order: int, run:
                      method: str = "LSODA") -> tuple[float, dict[str, np.ndarray]]:
     """R² of the found law integrated from run ``run``'s first snapshot against that run's snapshots (all fields
     pooled), and the integrated fields. Periodic data only; a law that blows up scores −inf."""
-    if not data.periodic:
-        raise ValueError("integrating a found law needs a periodic domain")
+    if not data.periodic or set(data.target_names) != set(data.names):
+        raise ValueError("integrating a found law needs a periodic domain and a law for every field")
     twin = integrated_twin(data, laws, order, {}, method, float(data.t[-1] - data.t[0]), data.n_times)
     initial = {f: data.fields[f][run, 0] for f in data.names}
     velocity = None

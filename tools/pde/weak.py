@@ -101,7 +101,7 @@ def weak_system(data: FieldData, terms: list[Term], order: int, options: WeakOpt
         return result.reshape(result.shape[0], -1).ravel() * weight
 
     sign = -1.0 if order % 2 else 1.0
-    lhs = {f: sign * integrate(data.fields[f], 0, 0, order) for f in data.names}
+    lhs = {f: sign * integrate(data.fields[f], 0, 0, order) for f in data.target_names}
     columns = np.column_stack([(-1.0) ** term.order * sum(
         m * integrate(term.values(data.fields), nx, ny, 0) for m, nx, ny in term.parts()) for term in terms])
     rows_per_run = len(next(iter(lhs.values()))) // data.runs
