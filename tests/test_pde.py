@@ -140,3 +140,11 @@ def test_a_smaller_library_is_honoured():
     data = FieldData.from_dataset(get_twin("kdv").simulate(runs=3, seed=0))
     found = discover_pde(data, PdeOptions(library=LibraryOptions(max_order=2)))
     assert "u_xxx" not in found.equation and not found.confident
+
+
+def test_function_terms_beyond_the_polynomial_library():
+    """A constant inside a function (tanh(2u)) is fitted; the polynomial stand-in u − u³ … is not kept."""
+    twin = from_pde("u_t = 0.2*u_xx - 0.5*tanh(2*u)", Grid((2 * np.pi,), (64,), 1.0, 61), InitialState(4, 1.0))
+    found = discover_pde(FieldData.from_dataset(twin.simulate(runs=4, seed=0)))
+    assert matches({"u_t": found.laws["u"].rhs}, twin.field_equations(), 0.01)
+    assert found.confident

@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from tools.pde.data import FieldData
+from tools.pde.functions import FunctionOptions, with_functions
 from tools.pde.library import LibraryOptions, Term, build_library
 from tools.pde.refit import RefitOptions, refit_pde
 from tools.pde.select import Fit, SelectOptions, choose, exact_value, simple_values, snap
@@ -33,6 +34,8 @@ class PdeOptions:
     Parameters
     ----------
     library, weak, select : the term library, the test functions and the term choice.
+    functions : the search for terms the polynomial library does not hold (sin(a·u), u/(1 + a·u²), …;
+        tools.pde.functions); None to skip it.
     orders : orders in time tried (1: u_t = F; 2: u_tt = F). Second order is kept only where the first-order law
         leaves more than ``first_order_fails`` of the time derivative unexplained and the second-order one
         ``second_order_gain`` times less, since u_t = F implies a u_tt law too.
@@ -50,6 +53,7 @@ class PdeOptions:
     second_order_gain: float = 4.0
     refit: bool = False
     refit_options: RefitOptions = RefitOptions()
+    functions: FunctionOptions | None = FunctionOptions()
 
 
 @dataclass
@@ -63,6 +67,7 @@ class FieldLaw:
     r2_test: float
     snapped: bool
     stable: bool = False
+    rival: str | None = None
     candidates: list[dict] = field(default_factory=list)
 
     @property
@@ -96,15 +101,16 @@ class PdeDiscovery:
     @property
     def confident(self) -> bool:
         """Every field's law is chosen again with any one run (or block of time) left out, explains the held-out
-        weak-form rows (R² ≥ 0.9) and is not cut off at the most terms allowed."""
-        return self.r2_test >= 0.9 and all(law.stable and len(law.terms) < SelectOptions.max_terms
+        weak-form rows (R² ≥ 0.9), has no rival with function terms that fits as well, and is not cut off at the
+        most terms allowed."""
+        return self.r2_test >= 0.9 and all(law.stable and law.rival is None and len(law.terms) < SelectOptions.max_terms
                                            for law in self.laws.values())
 
     def as_dict(self) -> dict:
         return {
             "equation": self.equation, "order": self.order,
             "laws": {f: {"lhs": law.lhs, "rhs": text(law.rhs), "equation": law.equation, "terms": law.coefficients,
-                         "residual": law.residual, "r2_test": law.r2_test, "snapped": law.snapped, "stable": law.stable,
+                         "residual": law.residual, "r2_test": law.r2_test, "snapped": law.snapped, "stable": law.stable, "rival": law.rival,
                          "candidates": law.candidates[:6]} for f, law in self.laws.items()},
             "r2_test": self.r2_test, "confident": self.confident, "noise": self.noise,
             "seconds": self.seconds, **({"refit": self.refit} if self.refit else {}),
@@ -191,19 +197,29 @@ def discover_pde(data: FieldData, options: PdeOptions = PdeOptions(), progress: 
     laws = {}
     for name in data.target_names:
         chosen, ranked = results[order][name]
-        columns, lhs = system.columns[train], system.lhs[name][train]
+        field_terms, all_columns, rival = terms, system.columns, None
+        if options.functions is not None:
+            progress("pde_functions", {"field": name})
+            search = with_functions(system.integrator, train, groups, system.columns[train],
+                                    system.lhs[name][train], terms, chosen, options.select, options.functions)
+            if search is not None and search.accepted:
+                chosen, ranked, field_terms = search.chosen, search.ranked, [*terms, *search.added]
+                all_columns = np.column_stack([system.columns, *[system.integrator.column(t) for t in search.added]])
+            elif search is not None and search.rival:
+                rival = f"{name}_{'t' * order} = " + text(_law([*terms, *search.added], search.chosen, ""))
+        columns, lhs = all_columns[train], system.lhs[name][train]
         # The same terms chosen again with each cross-validation group left out: a law the data pins down.
         stable = all(choose(columns[groups != g], lhs[groups != g], groups[groups != g], options.select)[0].support
                      == chosen.support for g in np.unique(groups))
         snapped = snap(columns, lhs, chosen, options.select)
         label = f"{name}_{'t' * order}"
         laws[name] = FieldLaw(
-            lhs=label, rhs=_law(terms, snapped, label),
-            terms={sp.sstr(terms[i].strong()): float(snapped.coefficients[i]) for i in snapped.support},
+            lhs=label, rhs=_law(field_terms, snapped, label),
+            terms={sp.sstr(field_terms[i].strong()): float(snapped.coefficients[i]) for i in snapped.support},
             residual=snapped.residual,
-            r2_test=_r2(system.columns[test], system.lhs[name][test], snapped.coefficients),
-            snapped=bool(np.any(snapped.coefficients != chosen.coefficients)), stable=stable,
-            candidates=[{"equation": f"{label} = {text(_law(terms, f, label))}", "terms": len(f.support),
+            r2_test=_r2(all_columns[test], system.lhs[name][test], snapped.coefficients),
+            snapped=bool(np.any(snapped.coefficients != chosen.coefficients)), stable=stable, rival=rival,
+            candidates=[{"equation": f"{label} = {text(_law(field_terms, f, label))}", "terms": len(f.support),
                          "residual": f.residual, "validation": f.validation} for f in ranked[:8]],
         )
     noise = estimate_noise(data)

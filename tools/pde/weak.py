@@ -53,6 +53,7 @@ class WeakSystem:
     lhs: dict[str, np.ndarray]
     columns: np.ndarray  # (rows, terms)
     run_of_row: np.ndarray  # which run each row's test function sits in
+    integrator: WeakIntegrator | None = None  # for columns of terms added later
 
 
 def _half_widths(data: FieldData, options: WeakOptions) -> tuple[int, list[int]]:
@@ -77,32 +78,47 @@ def _correlate(values: np.ndarray, kernel: np.ndarray, axis: int, periodic: bool
     return np.fft.irfft(np.fft.rfft(values, axis=axis) * spectrum, n=n, axis=axis)
 
 
+class WeakIntegrator:
+    """Integrals of a field's functions against the test functions of one data set (their centres fixed once)."""
+
+    def __init__(self, data: FieldData, options: WeakOptions):
+        self.data, self.options = data, options
+        self.mt, self.mx = _half_widths(data, options)
+        valid_t = data.n_times - 2 * self.mt
+        if valid_t < 1:
+            raise ValueError(f"too few snapshots ({data.n_times}) for test functions {2 * self.mt + 1} wide in time")
+        valid_space = [n if data.periodic else n - 2 * m for n, m in zip(data.shape, self.mx)]
+        count_t = min(valid_t, max(4, round(options.centres ** (1 / (data.dims + 1)))))
+        per_axis = max(1, round((options.centres / count_t) ** (1 / data.dims)))
+        self.stride_t = max(1, valid_t // count_t)
+        self.strides = [max(1, n // per_axis) for n in valid_space]
+        self.weight = np.prod(data.spacing) * data.dt
+
+    def integrate(self, values: np.ndarray, nx: int, ny: int, nt: int) -> np.ndarray:
+        """∫ (∂ₓ^nx ∂ᵧ^ny ∂ₜ^nt φ) · values for every test function: rows (runs × centres)."""
+        data, options = self.data, self.options
+        result = _correlate(values, bump(self.mx[0], data.spacing[0], options.power, nx), -1, data.periodic)
+        result = result[..., ::self.strides[0]]
+        if data.dims == 2:
+            result = _correlate(result, bump(self.mx[1], data.spacing[1], options.power, ny), -2, data.periodic)
+            result = result[..., ::self.strides[1], :]
+        result = _correlate(result, bump(self.mt, data.dt, options.power, nt), 1, False)[:, ::self.stride_t]
+        return result.reshape(result.shape[0], -1).ravel() * self.weight
+
+    def lhs(self, field: str, order: int) -> np.ndarray:
+        """∫ φ·∂ₜ^order u, by parts: (−1)^order ∫ (∂ₜ^order φ)·u."""
+        return (-1.0) ** order * self.integrate(self.data.fields[field], 0, 0, order)
+
+    def column(self, term: Term) -> np.ndarray:
+        """∫ φ·∂^α g(u) = (−1)^|α| ∫ (∂^α φ)·g(u)."""
+        values = term.values(self.data.fields)
+        return (-1.0) ** term.order * sum(m * self.integrate(values, nx, ny, 0) for m, nx, ny in term.parts())
+
+
 def weak_system(data: FieldData, terms: list[Term], order: int, options: WeakOptions) -> WeakSystem:
     """Integrate the left-hand sides (∂ₜ^order of each field) and every term against the test functions."""
-    mt, mx = _half_widths(data, options)
-    valid_t = data.n_times - 2 * mt
-    if valid_t < 1:
-        raise ValueError(f"too few snapshots ({data.n_times}) for test functions {2 * mt + 1} wide in time")
-    valid_space = [n if data.periodic else n - 2 * m for n, m in zip(data.shape, mx)]
-    count_t = min(valid_t, max(4, round(options.centres ** (1 / (data.dims + 1)))))
-    per_axis = max(1, round((options.centres / count_t) ** (1 / data.dims)))
-    stride_t = max(1, valid_t // count_t)
-    strides = [max(1, n // per_axis) for n in valid_space]
-    weight = np.prod(data.spacing) * data.dt
-
-    def integrate(values: np.ndarray, nx: int, ny: int, nt: int) -> np.ndarray:
-        """∫ (∂ₓ^nx ∂ᵧ^ny ∂ₜ^nt φ) · values for every test function: rows (runs × centres)."""
-        result = _correlate(values, bump(mx[0], data.spacing[0], options.power, nx), -1, data.periodic)
-        result = result[..., ::strides[0]]
-        if data.dims == 2:
-            result = _correlate(result, bump(mx[1], data.spacing[1], options.power, ny), -2, data.periodic)
-            result = result[..., ::strides[1], :]
-        result = _correlate(result, bump(mt, data.dt, options.power, nt), 1, False)[:, ::stride_t]
-        return result.reshape(result.shape[0], -1).ravel() * weight
-
-    sign = -1.0 if order % 2 else 1.0
-    lhs = {f: sign * integrate(data.fields[f], 0, 0, order) for f in data.target_names}
-    columns = np.column_stack([(-1.0) ** term.order * sum(
-        m * integrate(term.values(data.fields), nx, ny, 0) for m, nx, ny in term.parts()) for term in terms])
+    integrator = WeakIntegrator(data, options)
+    lhs = {f: integrator.lhs(f, order) for f in data.target_names}
+    columns = np.column_stack([integrator.column(term) for term in terms])
     rows_per_run = len(next(iter(lhs.values()))) // data.runs
-    return WeakSystem(lhs, columns, np.repeat(np.arange(data.runs), rows_per_run))
+    return WeakSystem(lhs, columns, np.repeat(np.arange(data.runs), rows_per_run), integrator)
