@@ -25,6 +25,9 @@ GOALS = [
     "Where is the resonance of the driven oscillator and how sharp is it?",
     "Calibrate the damped oscillator to data.csv",
     "Find the law in measurements.csv predicting y",
+    "What equation governs the Burgers field?",
+    "Find the PDE of the heat lattice",
+    "What equation governs the Klein–Gordon field?",
 ]
 
 

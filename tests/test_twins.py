@@ -40,6 +40,10 @@ def test_every_catalogue_twin_simulates():
         elif t.kind == "ode":
             data = t.simulate(n_steps=min(t.n_steps, 400), t_end=t.t_end * min(1.0, 400 / t.n_steps))
             assert np.isfinite(data.arrays["states"]).all(), t.name
+        elif t.kind == "pde":
+            data = t.simulate(runs=1)
+            assert data.kind == "snapshots" and all(np.isfinite(data.arrays[f]).all() for f in data.output_names)
+            assert data.arrays[t.fields[0]].shape == (1, t.grid.n_times, *t.grid.points[::-1]), t.name
         else:
             data = t.simulate(np.array([[0.5, 0.1], [1.5, 0.2]]), n_steps=200, t_end=t.t_end / 10)
             assert data.arrays["u"].shape == (2, 201, t.sites)
