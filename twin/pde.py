@@ -281,7 +281,8 @@ class PdeTwin(Twin):
             input_names=list(axes), output_names=list(out),
             units={v.name: v.unit for v in self.inputs + self.outputs}, params=p,
             noise={"sigma": noise, "model": noise_model}, seed=seed,
-            meta={"order": self.order, "periodic": True, "runs": len(out[self.fields[0]]), "targets": list(self.fields)},
+            meta={"order": self.order, "periodic": True, "runs": len(out[self.fields[0]]), "targets": list(self.fields),
+                  **({"velocity_of": self.velocity_of} if self.velocity_of else {})},
         )
 
 

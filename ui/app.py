@@ -132,13 +132,21 @@ def show_field_law(pde: dict | None, session: Path) -> None:
         f"; integrated from a held-out run's initial state, R² = {pde['r2_integrated']:.6f}"
     st.caption(f"weak-form held-out R² = {pde['r2_test']:.6f}{integrated}; estimated noise "
                + ", ".join(f"{k}: {v:.2%}" for k, v in pde.get("noise", {}).items()))
-    for plot in pde.get("plots", []):
+    for image in session_images(session, pde.get("plots", [])):
+        st.image(str(image), caption="data | the found PDE integrated | difference")
+
+
+def session_images(session: Path, plots: list[str]) -> list[Path]:
+    """The plot files a result names that exist under the runs directory (others are skipped)."""
+    images = []
+    for plot in plots:
         try:
             image = inside_runs(session / plot)
         except ValueError:
             continue
         if image.is_file():
-            st.image(str(image), caption="data | the found PDE integrated | difference")
+            images.append(image)
+    return images
 
 
 def show_training(training: dict, session: Path) -> None:
@@ -149,13 +157,8 @@ def show_training(training: dict, session: Path) -> None:
     st.caption(f"{training['kind']} `{training['model']}`: log10 training and validation loss")
     st.line_chart(history, x="step", y=["train_loss", "val_loss"])
     left, right = st.columns(2)
-    for plot in training.get("plots", []):
-        try:
-            image = inside_runs(session / plot)
-        except ValueError:
-            continue
-        if image.is_file():
-            left.image(str(image), caption="KAN diagram (pykan): each edge's learned function")
+    for image in session_images(session, training.get("plots", [])):
+        left.image(str(image), caption="KAN diagram (pykan): each edge's learned function")
     if training.get("attribution"):
         right.caption("input attribution (pykan feature score)")
         right.bar_chart(pd.DataFrame({"input": list(training["attribution"]),

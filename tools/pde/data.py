@@ -32,6 +32,8 @@ class FieldData:
     periodic: bool = True
     #: The fields whose law is sought (default: all); the others only enter the library (a flow's velocity).
     targets: list[str] | None = None
+    #: The vorticity field whose flow velocity the fields u and v are (2-D incompressible flow), if they are.
+    velocity_of: str = ""
 
     @classmethod
     def checked(cls, fields: dict[str, np.ndarray], t: np.ndarray, axes: list[np.ndarray], periodic: bool = True,
@@ -78,6 +80,7 @@ class FieldData:
         checked = cls.checked({f: data.arrays[f] for f in data.output_names}, data.arrays["t"], axes,
                               bool(data.meta.get("periodic", False)))
         checked.targets = data.meta.get("targets")
+        checked.velocity_of = data.meta.get("velocity_of", "")
         return checked
 
     @property
@@ -114,7 +117,8 @@ class FieldData:
         return tuple(float(a[1] - a[0]) for a in self.axes)
 
     def select_runs(self, runs: np.ndarray | list[int]) -> FieldData:
-        return FieldData({f: v[runs] for f, v in self.fields.items()}, self.t, self.axes, self.periodic, self.targets)
+        return FieldData({f: v[runs] for f, v in self.fields.items()}, self.t, self.axes, self.periodic, self.targets,
+                         self.velocity_of)
 
     def rms(self) -> dict[str, float]:
         return {f: float(np.sqrt(np.mean(v**2))) for f, v in self.fields.items()}

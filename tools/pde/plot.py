@@ -19,7 +19,7 @@ def field_figure(data: FieldData, simulated: dict[str, np.ndarray], run: int, pa
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    names = data.names
+    names = data.target_names
     figure, axes = plt.subplots(len(names), 3, figsize=(11, 3.2 * len(names)), squeeze=False)
     for row, name in zip(axes, names):
         observed = data.fields[name][run]

@@ -44,8 +44,9 @@ def integrated_twin(data: FieldData, rhs: dict[str, sp.Expr], order: int, params
     lengths = tuple(float(len(a) * (a[1] - a[0])) for a in data.axes)
     grid = Grid(lengths, data.shape, t_end, n_times)
     return PdeTwin(name="found_pde", description="a found PDE", kind="pde", inputs=[], outputs=[],
-                   parameters=[Parameter(k, v) for k, v in params.items()], fields=tuple(data.names),
-                   equations=rhs, order=order, grid=grid, initial=InitialState(), method=method)
+                   parameters=[Parameter(k, v) for k, v in params.items()], fields=tuple(data.target_names),
+                   equations=rhs, order=order, grid=grid, initial=InitialState(), method=method,
+                   velocity_of=data.velocity_of)
 
 
 @dataclass

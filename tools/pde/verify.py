@@ -35,18 +35,19 @@ def integrated_score(data: FieldData, laws: dict[str, sp.Expr], order: int, run:
                      method: str = "LSODA") -> tuple[float, dict[str, np.ndarray]]:
     """R² of the found law integrated from run ``run``'s first snapshot against that run's snapshots (all fields
     pooled), and the integrated fields. Periodic data only; a law that blows up scores −inf."""
-    if not data.periodic or set(data.target_names) != set(data.names):
+    slaved = {"u", "v"} if data.velocity_of else set()
+    if not data.periodic or set(data.target_names) | slaved != set(data.names):
         raise ValueError("integrating a found law needs a periodic domain and a law for every field")
     twin = integrated_twin(data, laws, order, {}, method, float(data.t[-1] - data.t[0]), data.n_times)
-    initial = {f: data.fields[f][run, 0] for f in data.names}
+    initial = {f: data.fields[f][run, 0] for f in data.target_names}
     velocity = None
     if order == 2:
-        velocity = {f: (data.fields[f][run, 1] - data.fields[f][run, 0]) / data.dt for f in data.names}
+        velocity = {f: (data.fields[f][run, 1] - data.fields[f][run, 0]) / data.dt for f in data.target_names}
     try:
         simulated = twin.simulate(initial=initial, initial_velocity=velocity)
     except SimulationError:
         return float("-inf"), {}
-    observed = np.concatenate([data.fields[f][run].ravel() for f in data.names])
-    predicted = np.concatenate([simulated.arrays[f][0].ravel() for f in data.names])
+    observed = np.concatenate([data.fields[f][run].ravel() for f in data.target_names])
+    predicted = np.concatenate([simulated.arrays[f][0].ravel() for f in data.target_names])
     score = 1.0 - np.sum((observed - predicted) ** 2) / (np.sum((observed - observed.mean()) ** 2) or 1.0)
-    return float(score), {f: simulated.arrays[f][0] for f in data.names}
+    return float(score), {f: simulated.arrays[f][0] for f in data.target_names}
