@@ -86,10 +86,19 @@ def candidate_supports(columns: np.ndarray, lhs: np.ndarray, max_terms: int) -> 
             active = updated
         if 0 < active.sum() <= max_terms:
             supports.add(tuple(np.flatnonzero(active).tolist()))
+    # Backward elimination on the Gram matrix: each trial is a k×k solve, not a least squares over every row.
+    gram, moment, total = scaled.T @ scaled, scaled.T @ lhs, float(lhs @ lhs)
+
+    def rss(subset: list[int]) -> float:
+        try:
+            solution = np.linalg.solve(gram[np.ix_(subset, subset)], moment[subset])
+        except np.linalg.LinAlgError:
+            return math.inf
+        return total - float(moment[subset] @ solution)
+
     current = list(range(columns.shape[1]))
     while len(current) > 1:
-        trials = [(least_squares(scaled, lhs, tuple(c for c in current if c != drop)).residual, drop)
-                  for drop in current]
+        trials = [(rss([c for c in current if c != drop]), drop) for drop in current]
         current.remove(min(trials)[1])
         if len(current) <= max_terms:
             supports.add(tuple(current))
