@@ -250,12 +250,25 @@ def summarise(rows: list[dict]) -> str:
             chosen = [r for r in rows if r["method"] == method and r["noise"] == noise]
             cells.append(f"{sum(r['exact'] for r in chosen)}/{len(chosen)}" if chosen else "")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += ["", "| problem | " + " | ".join(f"σ={n:g}: engine / PDE-FIND / WSINDy (defaults)" for n in noises) + " |",
+              "|---|" + "---|" * len(noises)]
+    for problem in dict.fromkeys(r["problem"] for r in rows):
+        cells = []
+        for noise in noises:
+            counts = []
+            for method in ("engine", "pdefind_default", "wsindy_default"):
+                chosen = [r for r in rows if r["problem"] == problem and r["noise"] == noise and r["method"] == method]
+                counts.append(f"{sum(r['exact'] for r in chosen)}/{len(chosen)}")
+            cells.append(" / ".join(counts))
+        lines.append(f"| {problem} | " + " | ".join(cells) + " |")
     engine = [r for r in rows if r["method"] == "engine"]
     if engine:
-        seconds = np.median([r["seconds"] for r in engine])
+        one_d = [r["seconds"] for r in engine if r["problem"] not in ("gray_scott", "vorticity_2d")]
+        two_d = [r["seconds"] for r in engine if r["problem"] in ("gray_scott", "vorticity_2d")]
         r2 = np.median([r["r2_integrated_held_out"] for r in engine])
-        lines.append(f"\nengine: median {seconds:.1f} s per problem; median integrated R² on held-out initial "
-                     f"states {r2:.5f}")
+        lines.append(f"\nengine: median {np.median(one_d):.1f} s per 1-D problem"
+                     + (f", {np.median(two_d):.1f} s per 2-D problem" if two_d else "")
+                     + f"; median integrated R² on held-out initial states {r2:.5f}")
     return "\n".join(lines)
 
 

@@ -132,8 +132,9 @@ def with_functions(integrator: WeakIntegrator, rows: np.ndarray, groups: np.ndar
     chosen, ranked = choose(extended, lhs, groups, select)
     uses_function = any(i >= columns.shape[1] for i in chosen.support)
     better = chosen.validation * options.gain < polynomial.validation
-    # A fitted constant inside a function is one more number to write down: sin(3.1·u) costs two, sin(u) one.
-    size = len(chosen.support) + sum(_inner_constants(added[i - columns.shape[1]][1])
+    # A function term costs its coefficient and the choice of its function, and a fitted constant inside it one
+    # more: sin(u) two, sin(3.1·u) three; a polynomial term one.
+    size = len(chosen.support) + sum(1 + _inner_constants(added[i - columns.shape[1]][1])
                                      for i in chosen.support if i >= columns.shape[1])
     simpler = size < len(polynomial.support) and chosen.validation <= polynomial.validation * (1 + select.tolerance)
     if not uses_function:
