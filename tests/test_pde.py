@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from tools.pde import FieldData, FieldDataError, LibraryOptions, PdeOptions, Term, build_library, discover_pde
-from tools.pde.library import Term as LibraryTerm
 from tools.pde.verify import matches
 from tools.pde.weak import WeakOptions, weak_system
 from tools.registry import ToolContext, ToolError, call_tool
@@ -33,7 +32,7 @@ def test_weak_form_integrates_by_parts_with_the_right_signs():
     t = np.linspace(0, 2, 41)
     field = np.sin(x[None] - t[:, None]) + 0.5 * np.cos(2 * x[None] - 2 * t[:, None])
     data = FieldData.checked({"u": field}, t, [x])
-    system = weak_system(data, [LibraryTerm(u, 1)], 1, WeakOptions(power=8))
+    system = weak_system(data, [Term(u, 1)], 1, WeakOptions(power=8))
     assert np.allclose(system.lhs["u"], -system.columns[:, 0], atol=1e-4 * np.abs(system.lhs["u"]).max())
 
 
