@@ -33,10 +33,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pysindy as ps
 import sympy as sp
 
 from tools.pde import FieldData, discover_pde
-from tools.pde.verify import integrated_score, matches
+from tools.pde.verify import integrated_score, matches, term_coefficients
 from twin import Grid, InitialState, from_pde, get_twin
 
 RESULTS = Path(__file__).parent / "results"
@@ -103,8 +104,6 @@ def _pysindy_arrays(data) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray
 
 def pysindy_fits(data, order: int, weak: bool, seed: int) -> dict[float, dict[str, sp.Expr]]:
     """The baseline's law at each threshold (the default 0.1 among them)."""
-    import pysindy as ps
-
     runs, t, axes = _pysindy_arrays(data)
     names = data.output_names
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1) if len(axes) == 2 else axes[0]
@@ -150,25 +149,17 @@ def pysindy_fits(data, order: int, weak: bool, seed: int) -> dict[float, dict[st
     return out
 
 
-class _Recording:
+class _Recording(ps.STLSQ):
     """STLSQ that keeps the library matrix and targets it was fitted on (so other thresholds reuse them)."""
 
-    def __new__(cls, threshold: float):
-        import pysindy as ps
-
-        class Recording(ps.STLSQ):
-            def fit(self, x_, y, **kwargs):
-                self.recorded = (x_, y)
-                return super().fit(x_, y, **kwargs)
-
-        return Recording(threshold=threshold)
+    def fit(self, x_, y, **kwargs):
+        self.recorded = (x_, y)
+        return super().fit(x_, y, **kwargs)
 
 
 def closeness(found: dict[str, sp.Expr], truth: dict[str, sp.Expr]) -> tuple[int, float]:
     """How far a law is from the truth, for the oracle threshold: wrong terms (missing or spurious), then the
     largest relative error of a true term's coefficient."""
-    from tools.pde.verify import term_coefficients
-
     wrong, worst = 0, 0.0
     for lhs, expr in truth.items():
         want, got = term_coefficients(expr), term_coefficients(found.get(lhs, sp.Integer(0)))
@@ -178,17 +169,9 @@ def closeness(found: dict[str, sp.Expr], truth: dict[str, sp.Expr]) -> tuple[int
 
 
 def coefficient_error(found: dict[str, sp.Expr], truth: dict[str, sp.Expr]) -> float:
-    """Largest relative error over the true terms (a missing term counts 1) plus the size of spurious terms."""
-    from tools.pde.verify import term_coefficients
-
-    worst = 0.0
-    for lhs, expr in truth.items():
-        want = term_coefficients(expr)
-        got = term_coefficients(found.get(lhs, sp.Integer(0)))
-        for term, value in want.items():
-            worst = max(worst, abs(got.get(term, 0.0) - value) / abs(value))
-        worst = max([worst] + [1.0 for term in got if term not in want])
-    return worst
+    """Largest relative error of a true term's coefficient; 1 where a term is missing or spurious."""
+    wrong, worst = closeness(found, truth)
+    return max(worst, 1.0) if wrong else worst
 
 
 # --- the run -------------------------------------------------------------------------------------------------
@@ -196,8 +179,6 @@ def coefficient_error(found: dict[str, sp.Expr], truth: dict[str, sp.Expr]) -> f
 def prune(law: dict[str, sp.Expr]) -> dict[str, sp.Expr]:
     """Drop terms below 1e-4 of a law's largest coefficient (round-off a thresholded fit leaves; applied to every
     method alike before the exact check)."""
-    from tools.pde.verify import term_coefficients
-
     out = {}
     for lhs, expr in law.items():
         terms = term_coefficients(expr)

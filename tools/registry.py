@@ -408,7 +408,7 @@ def discover_pde(
             plots.append(str(figure.relative_to(ctx.run_dir)))
     source = ctx.twins.get(data.twin)
     exact = None
-    if source is not None and hasattr(source, "field_equations") and data.noise.get("sigma", 0.0) <= 0.5:
+    if source is not None and hasattr(source, "field_equations"):
         tolerance = 0.01 if data.noise.get("sigma", 0.0) == 0 else 0.05
         exact = matches({law.lhs: law.rhs for law in found.laws.values()}, source.field_equations(data.params),
                         tolerance)

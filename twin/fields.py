@@ -130,7 +130,6 @@ class FieldTwin(Twin):
             meta={"equation": self.equation, "sites": self.sites, "t_end": t_end, "n_steps": n_steps},
         )
 
-
     def field_equations(self, params: Mapping[str, float] | None = None) -> dict[str, sp.Expr]:
         """The continuum PDE the lattice discretises, keyed ``u_t`` / ``u_tt`` (verification and benchmarks only:
         discovery never reads it). The lattice's differences approximate it to O(a²·k²)."""

@@ -254,6 +254,7 @@ class PdeTwin(Twin):
         rhs = self._rhs(p, derivative)
         times = self.grid.times()
         out = {f: [] for f in self.fields}
+        size = int(np.prod(derivative.shape))
         for _ in range(1 if initial is not None else runs):
             start = dict(initial) if initial is not None else self.initial.draw(self.fields, self.grid, rng)
             state = np.concatenate([np.asarray(start[f], float).ravel() for f in self.fields])
@@ -267,7 +268,6 @@ class PdeTwin(Twin):
                 raise SimulationError(f"twin {self.name!r} could not be integrated: {solution.message}")
             values = solution.y.T
             check_finite(values, self.name, p, bound=1e8)
-            size = int(np.prod(derivative.shape))
             for i, f in enumerate(self.fields):
                 out[f].append(values[:, i * size:(i + 1) * size].reshape(len(times), *derivative.shape))
             if self.velocity_of:
@@ -288,19 +288,21 @@ class PdeTwin(Twin):
 
 def from_pde(spec: str | Mapping[str, str], grid: Grid | None = None, initial: InitialState | None = None,
              name: str = "custom_pde", params: Mapping[str, float] | None = None, method: str = "RK45",
-             description: str = "") -> PdeTwin:
+             description: str = "", velocity_of: str = "", **twin: object) -> PdeTwin:
     """A twin of a user's PDE written as text, e.g. ``from_pde("u_t = nu*u_xx - u*u_x", params={"nu": 0.1})``.
 
-    ``grid`` sets the periodic domain and snapshot times, ``initial`` the random initial states; the text goes
-    through the safe parser (no eval). Raises ``ValueError`` with the reason for a malformed spec.
+    ``grid`` sets the periodic domain and snapshot times, ``initial`` the random initial states, ``velocity_of``
+    a 2-D vorticity field whose flow velocity (u, v) the equations may use; further keywords (``aliases``,
+    ``keywords``, ``group``) go to the twin. The text goes through the safe parser (no eval). Raises
+    ``ValueError`` with the reason for a malformed spec.
     """
     grid = grid or Grid()
     params = dict(params or {})
-    fields, order, rhs = parse_pde(spec, params, grid.dims)
+    fields, order, rhs = parse_pde(spec, params, grid.dims, extra_fields=VELOCITY if velocity_of else ())
     return PdeTwin(
         name=name, description=description or "; ".join(f"{f}_{'t' * order} = {e}" for f, e in rhs.items()),
         kind="pde", inputs=[Variable(a, "m") for a in ("x", "y")[:grid.dims]],
         outputs=[Variable(f) for f in fields], parameters=[Parameter(k, float(v)) for k, v in params.items()],
         fields=fields, equations=rhs, order=order, grid=grid, initial=initial or InitialState(), method=method,
-        group="custom",
+        velocity_of=velocity_of, **{"group": "custom", **twin},
     )

@@ -1,5 +1,5 @@
 """The PDE twins of the catalogue: KdV, Kuramoto–Sivashinsky, Fisher–KPP, Allen–Cahn, nonlinear Schrödinger
-(ψ = u + i·v as two real fields) and the 2-D Gray–Scott reaction–diffusion pair.
+(ψ = u + i·v as two real fields), the 2-D Gray–Scott reaction–diffusion pair and 2-D vorticity (Navier–Stokes).
 
 Each entry's grid, time window and initial states are chosen so that a run shows the equation's own dynamics
 (steepening, solitons, fronts, phase separation, patterns) while staying resolved on its grid.
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.core import Parameter, Variable
-from twin.pde import Grid, InitialState, PdeTwin, parse_pde
+from twin.core import Parameter
+from twin.pde import Grid, InitialState, PdeTwin, from_pde
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,9 @@ class PdeSpec:
     velocity_of: str = ""
 
     def build(self) -> PdeTwin:
-        fields, order, rhs = parse_pde(self.equations, [p.name for p in self.parameters], self.grid.dims,
-                                       extra_fields=("u", "v") if self.velocity_of else ())
-        return PdeTwin(
-            name=self.name, description=f"{self.description}: {self.equations}", kind="pde",
-            inputs=[Variable(a, "m") for a in ("x", "y")[:self.grid.dims]], outputs=[Variable(f) for f in fields],
-            parameters=list(self.parameters), aliases=self.aliases, keywords=self.keywords, group="pde",
-            fields=fields, equations=rhs, order=order, grid=self.grid, initial=self.initial, method=self.method,
-            velocity_of=self.velocity_of,
-        )
+        return from_pde(self.equations, self.grid, self.initial, self.name, {p.name: p.default for p in self.parameters},
+                        self.method, f"{self.description}: {self.equations}", self.velocity_of,
+                        aliases=self.aliases, keywords=self.keywords, group="pde")
 
 
 PDES: tuple[PdeSpec, ...] = (

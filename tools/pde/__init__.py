@@ -1,7 +1,7 @@
 """PDE discovery: the field law behind snapshots u(x, t) (1-D or 2-D in space, one or several fields).
 
-Weak-form sparse regression over a library of conservative terms, chosen by cross-validated residual, snapped to
-simple coefficients and refitted against the snapshots by integrating the found PDE. Entry point:
+Weak-form sparse regression over a library of conservative terms, chosen by cross-validated residual, with
+function terms where the polynomials fall short, and snapped to simple coefficients. Entry point:
 :func:`discover_pde`; data in through :class:`FieldData` or :func:`load_field_file`.
 """
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from twin.dataset import Dataset
+from twin.pde import VELOCITY
 
 #: Fewest snapshots in time a weak-form fit can use (test functions need room on both sides of their centres).
 MIN_TIMES = 15
@@ -37,7 +38,7 @@ class FieldData:
 
     @classmethod
     def checked(cls, fields: dict[str, np.ndarray], t: np.ndarray, axes: list[np.ndarray], periodic: bool = True,
-                ) -> FieldData:
+                targets: list[str] | None = None, velocity_of: str = "") -> FieldData:
         """Validate and build: uniform spacing, matching shapes, finite values, enough snapshots."""
         if not fields:
             raise FieldDataError("no field arrays: give at least one, e.g. 'u'")
@@ -54,10 +55,10 @@ class FieldData:
             if values.ndim == len(shape):
                 values = values[None]
             if values.ndim != len(shape) + 1 or values.shape[1:] != shape:
-                raise FieldDataError(
-                    f"field {name!r} has shape {values.shape}; with t of {len(t)} and "
-                    f"{' × '.join(str(len(a)) for a in axes[::-1])} sites it must be (times, {'ny, ' if len(axes) == 2 else ''}nx)"
-                    " or (runs, times, …)")
+                sites = " × ".join(str(len(a)) for a in axes[::-1])
+                layout = "ny, nx" if len(axes) == 2 else "nx"
+                raise FieldDataError(f"field {name!r} has shape {values.shape}; with t of {len(t)} and {sites} sites "
+                                     f"it must be (times, {layout}) or (runs, times, …)")
             bad = ~np.isfinite(values)
             if bad.any():
                 raise FieldDataError(f"field {name!r} holds {int(bad.sum())} NaN/inf values: fill or crop them first")
@@ -69,7 +70,7 @@ class FieldData:
             raise FieldDataError(f"only {len(t)} snapshots in time; PDE discovery needs at least {MIN_TIMES}")
         if min(len(a) for a in axes) < MIN_POINTS:
             raise FieldDataError(f"only {min(len(a) for a in axes)} sites along an axis; at least {MIN_POINTS} needed")
-        return cls(out, t, axes, periodic)
+        return cls(out, t, axes, periodic, targets, velocity_of)
 
     @classmethod
     def from_dataset(cls, data: Dataset) -> FieldData:
@@ -77,11 +78,9 @@ class FieldData:
         if data.kind != "snapshots":
             raise FieldDataError(f"dataset of kind {data.kind!r} holds no field snapshots")
         axes = [data.arrays[a] for a in ("x", "y") if a in data.arrays]
-        checked = cls.checked({f: data.arrays[f] for f in data.output_names}, data.arrays["t"], axes,
-                              bool(data.meta.get("periodic", False)))
-        checked.targets = data.meta.get("targets")
-        checked.velocity_of = data.meta.get("velocity_of", "")
-        return checked
+        return cls.checked({f: data.arrays[f] for f in data.output_names}, data.arrays["t"], axes,
+                           bool(data.meta.get("periodic", False)), data.meta.get("targets"),
+                           data.meta.get("velocity_of", ""))
 
     @property
     def names(self) -> list[str]:
@@ -116,9 +115,12 @@ class FieldData:
     def spacing(self) -> tuple[float, ...]:
         return tuple(float(a[1] - a[0]) for a in self.axes)
 
-    def select_runs(self, runs: np.ndarray | list[int]) -> FieldData:
-        return FieldData({f: v[runs] for f, v in self.fields.items()}, self.t, self.axes, self.periodic, self.targets,
-                         self.velocity_of)
+    def check_integrable(self) -> None:
+        """Raise ``ValueError`` unless a found law can be integrated on these data: a periodic domain (the
+        integrator is spectral) and a law for every field but the flow velocity slaved to a vorticity."""
+        slaved = set(VELOCITY) if self.velocity_of else set()
+        if not self.periodic or set(self.target_names) | slaved != set(self.names):
+            raise ValueError("integrating a found law needs a periodic domain and a law for every field")
 
     def rms(self) -> dict[str, float]:
         return {f: float(np.sqrt(np.mean(v**2))) for f, v in self.fields.items()}

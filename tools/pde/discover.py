@@ -1,9 +1,10 @@
 """PDE discovery: the law u_t = F(u, u_x, u_xx, …) (or u_tt = F) behind snapshots of one or several fields.
 
 The pipeline: a library of conservative terms (tools.pde.library) → their weak-form integrals against test
-functions (tools.pde.weak) → candidate term sets from three sparse searches, chosen by residual against terms
-(tools.pde.select) → coefficients snapped to simple values → where the data is noisy and periodic, a refit of the
-coefficients against the snapshots themselves by integrating the found PDE (tools.pde.refit).
+functions (tools.pde.weak) → candidate term sets from three sparse searches, chosen by cross-validated residual
+(tools.pde.select) → function terms the polynomial library does not hold (tools.pde.functions) → coefficients
+snapped to simple values → on request, a refit of the coefficients against the snapshots themselves by integrating
+the found PDE (tools.pde.refit; off by default, see :class:`PdeOptions`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class FieldLaw:
     snapped: bool
     stable: bool = False
     rival: str | None = None
+    capped: bool = False  # as many terms as the term choice allows: the law may have been cut off
     candidates: list[dict] = field(default_factory=list)
 
     @property
@@ -103,15 +105,16 @@ class PdeDiscovery:
         """Every field's law is chosen again with any one run (or block of time) left out, explains the held-out
         weak-form rows (R² ≥ 0.9), has no rival with function terms that fits as well, and is not cut off at the
         most terms allowed."""
-        return self.r2_test >= 0.9 and all(law.stable and law.rival is None and len(law.terms) < SelectOptions.max_terms
+        return self.r2_test >= 0.9 and all(law.stable and law.rival is None and not law.capped
                                            for law in self.laws.values())
 
     def as_dict(self) -> dict:
         return {
             "equation": self.equation, "order": self.order,
             "laws": {f: {"lhs": law.lhs, "rhs": text(law.rhs), "equation": law.equation, "terms": law.coefficients,
-                         "residual": law.residual, "r2_test": law.r2_test, "snapped": law.snapped, "stable": law.stable, "rival": law.rival,
-                         "candidates": law.candidates[:6]} for f, law in self.laws.items()},
+                         "residual": law.residual, "r2_test": law.r2_test, "snapped": law.snapped,
+                         "stable": law.stable, "rival": law.rival, "candidates": law.candidates[:6]}
+                     for f, law in self.laws.items()},
             "r2_test": self.r2_test, "confident": self.confident, "noise": self.noise,
             "seconds": self.seconds, **({"refit": self.refit} if self.refit else {}),
         }
@@ -146,7 +149,7 @@ def _split_rows(system: WeakSystem, runs: int) -> tuple[np.ndarray, np.ndarray, 
     return rows[blocks < 3], rows[blocks == 3], blocks[blocks < 3]
 
 
-def _law(terms: list[Term], fit: Fit, lhs: str) -> sp.Expr:
+def _law(terms: list[Term], fit: Fit) -> sp.Expr:
     return sp.expand(sum((exact_value(float(fit.coefficients[i])) * terms[i].strong() for i in fit.support),
                          sp.Integer(0)))
 
@@ -204,9 +207,9 @@ def discover_pde(data: FieldData, options: PdeOptions = PdeOptions(), progress: 
                                     system.lhs[name][train], terms, chosen, options.select, options.functions)
             if search is not None and search.accepted:
                 chosen, ranked, field_terms = search.chosen, search.ranked, [*terms, *search.added]
-                all_columns = np.column_stack([system.columns, *[system.integrator.column(t) for t in search.added]])
+                all_columns = np.column_stack([system.columns, search.columns])
             elif search is not None and search.rival:
-                rival = f"{name}_{'t' * order} = " + text(_law([*terms, *search.added], search.chosen, ""))
+                rival = f"{name}_{'t' * order} = " + text(_law([*terms, *search.added], search.chosen))
         columns, lhs = all_columns[train], system.lhs[name][train]
         # The same terms chosen again with each cross-validation group left out: a law the data pins down.
         stable = all(choose(columns[groups != g], lhs[groups != g], groups[groups != g], options.select)[0].support
@@ -214,12 +217,13 @@ def discover_pde(data: FieldData, options: PdeOptions = PdeOptions(), progress: 
         snapped = snap(columns, lhs, chosen, options.select)
         label = f"{name}_{'t' * order}"
         laws[name] = FieldLaw(
-            lhs=label, rhs=_law(field_terms, snapped, label),
+            lhs=label, rhs=_law(field_terms, snapped),
             terms={sp.sstr(field_terms[i].strong()): float(snapped.coefficients[i]) for i in snapped.support},
             residual=snapped.residual,
             r2_test=_r2(all_columns[test], system.lhs[name][test], snapped.coefficients),
             snapped=bool(np.any(snapped.coefficients != chosen.coefficients)), stable=stable, rival=rival,
-            candidates=[{"equation": f"{label} = {text(_law(field_terms, f, label))}", "terms": len(f.support),
+            capped=len(snapped.support) >= options.select.max_terms,
+            candidates=[{"equation": f"{label} = {text(_law(field_terms, f))}", "terms": len(f.support),
                          "residual": f.residual, "validation": f.validation} for f in ranked[:8]],
         )
     noise = estimate_noise(data)
@@ -244,15 +248,14 @@ def _refit(data: FieldData, laws: dict[str, FieldLaw], order: int, noise: dict[s
     except ValueError as error:
         return {"skipped": str(error)}
     if result.error_after >= result.error_before:
-        return {"error_before": result.error_before, "error_after": result.error_before, "kept": "weak-form fit"}
+        return {"error_before": result.error_before, "error_after": result.error_after, "kept": "weak-form fit"}
     for f, law in laws.items():
-        values = {}
+        values, snapped = {}, False
         for key, value in result.coefficients[f].items():
             error = result.standard_errors[f][key]
             near = [v for v in simple_values(value) if abs(v - value) <= 2 * error]
-            values[key] = near[0] if near else value
-        law.terms = values
+            values[key], snapped = (near[0], True) if near else (value, snapped)
+        law.terms, law.snapped = values, snapped
         law.rhs = sp.expand(sum((exact_value(v) * strong[f][key] for key, v in values.items()), sp.Integer(0)))
-        law.snapped = any(v in simple_values(v) for v in values.values())
     return {"error_before": result.error_before, "error_after": result.error_after,
             "standard_errors": result.standard_errors}

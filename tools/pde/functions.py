@@ -3,8 +3,8 @@ constant a inside fitted to the data.
 
 The polynomial law found first is a smooth stand-in where the law holds such a term (u − 0.15·u³ for sin u, to
 the order the data's amplitude reaches); a function term is kept only where it explains the time derivative
-markedly better (``gain`` times smaller cross-validated residual) or as well with fewer terms (within the term
-choice's tolerance), so polynomial laws stay polynomial.
+markedly better (``gain`` times smaller cross-validated residual) or as well with fewer numbers to write down
+(within the term choice's tolerance), so polynomial laws stay polynomial.
 """
 
 from __future__ import annotations
@@ -99,10 +99,12 @@ def _fit_scale(integrator: WeakIntegrator, rows: np.ndarray, base: np.ndarray, l
 
 @dataclass
 class FunctionSearch:
-    """Function terms tried, the law chosen with them, and whether it replaces the polynomial law (``accepted``)
-    or, not accepted, fits about as well (``rival``: the data cannot tell the two apart)."""
+    """Function terms tried (with their weak-form columns over every row), the law chosen with them, and whether
+    it replaces the polynomial law (``accepted``) or, not accepted, fits about as well (``rival``: the data cannot
+    tell the two apart)."""
 
     added: list[Term]
+    columns: np.ndarray
     chosen: Fit
     ranked: list[Fit]
     accepted: bool
@@ -128,17 +130,17 @@ def with_functions(integrator: WeakIntegrator, rows: np.ndarray, groups: np.ndar
     added = function_terms(integrator, rows, bases, lhs, options)
     if not added:
         return None
-    extended = np.column_stack([columns, *[column[rows] for _, _, column in added]])
-    chosen, ranked = choose(extended, lhs, groups, select)
-    uses_function = any(i >= columns.shape[1] for i in chosen.support)
-    better = chosen.validation * options.gain < polynomial.validation
+    added_columns = np.column_stack([column for _, _, column in added])
+    chosen, ranked = choose(np.column_stack([columns, added_columns[rows]]), lhs, groups, select)
+    functions = [i - columns.shape[1] for i in chosen.support if i >= columns.shape[1]]
+    if not functions:
+        return None
     # A function term costs its coefficient and the choice of its function, and a fitted constant inside it one
     # more: sin(u) two, sin(3.1·u) three; a polynomial term one.
-    size = len(chosen.support) + sum(1 + _inner_constants(added[i - columns.shape[1]][1])
-                                     for i in chosen.support if i >= columns.shape[1])
-    simpler = size < len(polynomial.support) and chosen.validation <= polynomial.validation * (1 + select.tolerance)
-    if not uses_function:
-        return None
-    rival = size <= len(polynomial.support) and chosen.validation <= polynomial.validation * (1 + select.tolerance)
-    return FunctionSearch([term for _, term, _ in added], chosen, ranked, better or simpler, rival)
+    size = len(chosen.support) + sum(1 + _inner_constants(added[i][1]) for i in functions)
+    as_good = chosen.validation <= polynomial.validation * (1 + select.tolerance)
+    better = chosen.validation * options.gain < polynomial.validation
+    simpler = as_good and size < len(polynomial.support)
+    rival = as_good and size <= len(polynomial.support)
+    return FunctionSearch([term for _, term, _ in added], added_columns, chosen, ranked, better or simpler, rival)
 

@@ -86,8 +86,8 @@ class LibraryOptions:
     isotropic : in 2-D, even-order terms as Δg and Δ²g (not g_xx, g_yy, g_xy apart), odd orders above 1 left
         out: the laws of isotropic media, and a library a third the size.
     constant : whether a constant source term is a candidate.
-    functions : extra underived terms beyond the polynomials, as sympy expressions of the fields
-        (e.g. ``sin(u)``, ``u/(1 + u**2)``), from a user or the symbolic search of the residual.
+    functions : extra underived terms beyond the polynomials, as sympy expressions of the fields (e.g. ``sin(u)``,
+        ``u/(1 + u**2)``); the function-term search (tools.pde.functions) adds its own with fitted constants.
     """
 
     degree: int = 3

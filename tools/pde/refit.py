@@ -1,6 +1,7 @@
 """Refit of a found PDE's coefficients against the snapshots themselves (method of lines), as the ODE path refits
-against trajectories: weak-form regression sees the noise through integrals of the data, which bias constants
-of small terms; integrating the candidate law from observed states and matching what follows does not.
+against trajectories: weak-form regression sees the noise through integrals of the data, which can bias the
+constants of small terms; integrating the candidate law from observed states and matching what follows is meant
+to avoid that (measured so far, it does not: docs/pde.md).
 
 Windows of a few snapshots, each started from a low-pass filtered observed state, keep chaotic fields (KS) from
 parting with the data, and bound the cost. Periodic domains only (the integrator is spectral).
@@ -51,6 +52,9 @@ def integrated_twin(data: FieldData, rhs: dict[str, sp.Expr], order: int, params
 
 @dataclass
 class RefitResult:
+    """Refitted coefficients with standard errors, and the windows' relative error before and after (the caller
+    keeps the refit only where it lowered that error)."""
+
     coefficients: dict[str, dict[str, float]]  # field → term → coefficient
     standard_errors: dict[str, dict[str, float]]
     error_before: float
@@ -61,24 +65,26 @@ def refit_pde(data: FieldData, terms: dict[str, dict[str, sp.Expr]], start: dict
               order: int, noise: dict[str, float], options: RefitOptions = RefitOptions()) -> RefitResult:
     """Least-squares refit of the coefficients (``start``) of each field's ``terms`` (term text → strong form)
     against windows of the snapshots; the relative error of the integrated windows before and after."""
-    if not data.periodic or set(data.target_names) != set(data.names):
-        raise ValueError("the integrated refit needs a periodic domain and a law for every field")
-    names = [(f, key) for f in data.names for key in terms[f]]
+    data.check_integrable()
+    fields = data.target_names
+    names = [(f, key) for f in fields for key in terms[f]]
     symbols = {pair: sp.Symbol(f"c{i}", real=True) for i, pair in enumerate(names)}
-    rhs = {f: sum((symbols[(f, key)] * expr for key, expr in terms[f].items()), sp.Integer(0)) for f in data.names}
+    rhs = {f: sum((symbols[(f, key)] * expr for key, expr in terms[f].items()), sp.Integer(0)) for f in fields}
     window = min(options.window, data.n_times - 1)
     starts = np.linspace(1, data.n_times - window, options.windows).round().astype(int)
     runs = range(min(options.runs, data.runs))
     rms = data.rms()
     twin = integrated_twin(data, rhs, order, {s.name: 0.0 for s in symbols.values()}, options.method,
                            data.dt * (window - 1), window)
+
     def smooth(f: str, r: int, s: int) -> np.ndarray:
         return low_pass(data.fields[f][r, s], noise[f] * rms[f], data.dims)
 
-    initial = {(r, s): {f: smooth(f, r, s) for f in data.names} for r in runs for s in starts}
+    initial = {(r, s): {f: smooth(f, r, s) for f in fields} for r in runs for s in starts}
     # Second order in time: each window also starts from a velocity, the central difference of filtered states.
-    velocity = {(r, s): {f: (smooth(f, r, s + 1) - smooth(f, r, s - 1)) / (2 * data.dt) for f in data.names}
+    velocity = {(r, s): {f: (smooth(f, r, s + 1) - smooth(f, r, s - 1)) / (2 * data.dt) for f in fields}
                 for r in runs for s in starts} if order == 2 else {}
+    size = len(initial) * window * len(fields) * int(np.prod(data.shape))
 
     def residuals(x: np.ndarray) -> np.ndarray:
         params = {s.name: float(v) for s, v in zip(symbols.values(), x)}
@@ -87,8 +93,8 @@ def refit_pde(data: FieldData, terms: dict[str, dict[str, sp.Expr]], start: dict
             try:
                 run = twin.simulate(params=params, initial=state, initial_velocity=velocity.get((r, s)))
             except SimulationError:
-                return np.full(len(initial) * window * sum(1 for _ in data.names) * int(np.prod(data.shape)), 1e3)
-            for f in data.names:
+                return np.full(size, 1e3)
+            for f in fields:
                 out.append(((run.arrays[f][0] - data.fields[f][r, s:s + window]) / rms[f]).ravel())
         return np.concatenate(out)
 
@@ -102,12 +108,10 @@ def refit_pde(data: FieldData, terms: dict[str, dict[str, sp.Expr]], start: dict
         errors = np.sqrt(np.clip(np.diag(covariance), 0, None))
     except np.linalg.LinAlgError:
         errors = np.full(len(x0), np.inf)
-    better = float(after @ after) < float(before @ before)
-    values = fit.x if better else x0
-    coefficients = {f: {} for f in data.names}
-    standard_errors = {f: {} for f in data.names}
-    for (f, key), value, error in zip(names, values, errors):
+    coefficients = {f: {} for f in fields}
+    standard_errors = {f: {} for f in fields}
+    for (f, key), value, error in zip(names, fit.x, errors):
         coefficients[f][key], standard_errors[f][key] = float(value), float(error)
     norm = np.sqrt(len(before))
     return RefitResult(coefficients, standard_errors, float(np.linalg.norm(before) / norm),
-                       float(np.linalg.norm(after if better else before) / norm))
+                       float(np.linalg.norm(after) / norm))

@@ -166,4 +166,6 @@ def exact_value(value: float) -> sp.Expr:
     """A coefficient as an exact number where it is a fraction with a small denominator (or 1/10, 1/100),
     else as a float of six significant digits."""
     fraction = sp.nsimplify(value, rational=True, tolerance=1e-12)
-    return fraction if fraction.q <= 12 or fraction.q in (100, 1000) and abs(fraction.p) == 1 else sp.Float(f"{value:.6g}", 15)
+    if fraction.q <= 12 or fraction.q in (100, 1000) and abs(fraction.p) == 1:
+        return fraction
+    return sp.Float(f"{value:.6g}", 15)

@@ -35,9 +35,7 @@ def integrated_score(data: FieldData, laws: dict[str, sp.Expr], order: int, run:
                      method: str = "LSODA") -> tuple[float, dict[str, np.ndarray]]:
     """R² of the found law integrated from run ``run``'s first snapshot against that run's snapshots (all fields
     pooled), and the integrated fields. Periodic data only; a law that blows up scores −inf."""
-    slaved = {"u", "v"} if data.velocity_of else set()
-    if not data.periodic or set(data.target_names) | slaved != set(data.names):
-        raise ValueError("integrating a found law needs a periodic domain and a law for every field")
+    data.check_integrable()
     twin = integrated_twin(data, laws, order, {}, method, float(data.t[-1] - data.t[0]), data.n_times)
     initial = {f: data.fields[f][run, 0] for f in data.target_names}
     velocity = None

@@ -4,8 +4,8 @@ integrated against compactly supported test functions φ, and integration by par
     −∫ φ_t u = Σ c·(−1)^|α| ∫ (∂^α φ) g(u)      (∫ φ_tt u on the left for second order in time).
 
 No derivative of the data is taken, so noise enters only through integrals that average it. Written here rather
-than taken from pysindy's WeakPDELibrary because the engine needs each term's column on its own (selection,
-snapping and the description-length choice work on them), terms ∂^α g(u) with any g, and second order in time.
+than taken from pysindy's WeakPDELibrary because the engine needs each term's column on its own (the term choice,
+snapping and the function-term search work on them), terms ∂^α g(u) with any g, and second order in time.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ class WeakOptions:
 
     Parameters
     ----------
-    support_x, support_t : half-width of φ as a share of the axis (the data's resolution decides it
-        elsewhere: :func:`choose_supports`).
-    power : p; at least the highest derivative order + 1 so that φ's derivatives vanish at its edges.
+    support_x, support_t : half-width of φ as a share of the spatial axes and of the time axis.
+    power : p; :func:`tools.pde.discover_pde` raises it to the library's highest derivative order + 4, so that
+        φ's derivatives vanish smoothly at its edges (the quadrature needs it).
     centres : about how many test functions per run (their centres on a regular lattice).
     """
 
@@ -53,7 +53,7 @@ class WeakSystem:
     lhs: dict[str, np.ndarray]
     columns: np.ndarray  # (rows, terms)
     run_of_row: np.ndarray  # which run each row's test function sits in
-    integrator: WeakIntegrator | None = None  # for columns of terms added later
+    integrator: WeakIntegrator  # for columns of terms added later
 
 
 def _half_widths(data: FieldData, options: WeakOptions) -> tuple[int, list[int]]:
