@@ -56,6 +56,9 @@ def run(
                                                   "evaluations so that a replay repeats it; polish and scoring come on top)"),
     units: Optional[str] = typer.Option(None, help="units of a CSV's columns, e.g. 'F=N,m1=kg' (added to the goal)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    assist: bool = typer.Option(True, "--assist/--no-assist", help="with --llm openai: when the model produces no "
+                                "result, the offline planner runs the pipeline for the goal (the report says who "
+                                "chose each step)"),
 ) -> None:
     """Run a goal end to end and report the formula, its scores and an explanation."""
     from agent import Agent, describe_result
@@ -64,7 +67,7 @@ def run(
     if given:  # in the goal's words, so that a model reads them too and a replay sees the same goal
         goal = f"{goal} (units: {', '.join(f'{n}={u}' for n, u in given.items())})"
 
-    agent = Agent(llm=_llm_spec(llm), runs_dir=runs_dir, seed=seed, discovery_seconds=time_budget)
+    agent = Agent(llm=_llm_spec(llm), runs_dir=runs_dir, seed=seed, discovery_seconds=time_budget, assist=assist)
     try:
         with err.status("starting…") as status:
             current: dict[str, Any] = {}
@@ -86,7 +89,7 @@ def run(
                              else event.get("stage", ""))
                     status.update(f"discover_law: {elapsed:.0f} s; the search budget is {current['budget']:g} s per "
                                   f"output of search work (refits and scoring add to it) · {stage}")
-                elif event["type"] == "error" and not as_json:
+                elif event["type"] in ("error", "assist") and not as_json:
                     err.print(f"! {event['message']}", markup=False)
 
             report = agent.run(goal, listener=show)

@@ -32,6 +32,7 @@ class Decision:
     tool_calls: list[ToolCall] = field(default_factory=list)
     text: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    calls_from_text: bool = False  # the calls were read from ``text`` (agent.toolcalls), which is kept as written
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,4 +40,4 @@ class Decision:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
         return cls(tool_calls=[ToolCall(**c) for c in data.get("tool_calls", [])], text=data.get("text"),
-                   usage=data.get("usage") or {})
+                   usage=data.get("usage") or {}, calls_from_text=bool(data.get("calls_from_text")))

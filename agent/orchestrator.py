@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.grounding import unmeasured_numbers
 from agent.messages import Message
-from agent.providers import ProviderError, ReplayProvider, make_provider, prompt
+from agent.planner import OfflinePlanner
+from agent.providers import OpenAIProvider, ProviderError, ReplayProvider, make_provider, prompt
 from agent.report import Report, explain
 from agent.session import SessionWriter, load_events
 from tools.registry import TOOLS, ToolContext, ToolError, call_tool
@@ -30,9 +32,29 @@ class Stopped(Exception):
 
 @dataclass
 class Budgets:
+    """Limits of one session: steps per conversation, seconds in tools, tokens, and failed tool calls in a row a
+    model may repair before the planner takes over."""
+
     max_steps: int = 30
     tool_seconds: float = 1800.0
     max_tokens: int = 200_000
+    max_repairs: int = 3
+
+
+@dataclass
+class _Run:
+    """What the conversations of one session share: the tools' context, the writer, every result, error and step,
+    and the budgets spent."""
+
+    ctx: ToolContext
+    writer: SessionWriter
+    live: queue.Queue
+    stop: threading.Event
+    results: list[tuple[str, dict, dict, bool]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    tokens: int = 0
+    tool_seconds: float = 0.0
 
 
 def _stable(value: Any) -> Any:
@@ -67,6 +89,7 @@ class Agent:
     discovery_seconds: float = 30.0
     budgets: Budgets = field(default_factory=Budgets)
     provider_options: dict[str, Any] = field(default_factory=dict)
+    assist: bool = True  # with llm="openai": the offline planner runs the pipeline when the model produced no result
     last_report: Report | None = field(default=None, init=False)
 
     def run(self, goal: str, listener: Listener | None = None) -> Report:
@@ -83,7 +106,9 @@ class Agent:
             raise ValueError("the goal is longer than 2000 characters; state it in a few sentences")
         _check_search_budget(self.discovery_seconds)  # before any experiment runs
         provider = make_provider(self.llm, self.discovery_seconds, **self.provider_options)
-        writer = SessionWriter.create(self.runs_dir, goal, self.seed, self.llm)
+        endpoint = ({"name": provider.model, "base_url": provider.base_url} if isinstance(provider, OpenAIProvider)
+                    else None)
+        writer = SessionWriter.create(self.runs_dir, goal, self.seed, self.llm, endpoint)
         yield writer.write("goal", {"goal": goal, "seed": self.seed, "llm": self.llm})
         live: queue.Queue[dict[str, Any]] = queue.Queue()
         stop = threading.Event()
@@ -94,12 +119,33 @@ class Agent:
             live.put({"stage": stage, **info})
 
         ctx = ToolContext(writer.directory, self.seed, self.device, progress=progress)
+        run = _Run(ctx, writer, live, stop)
+        role = "model" if self._model_explains(provider) else "planner"
+        final_text, ended = yield from self._converse(run, provider, goal, role)
+        if ended == "no result" and self._assisted(provider) and not build_report(
+                goal, writer.directory, run.results, [], None, ctx).answered:
+            yield writer.write("assist", {"message": "the model produced no result; the offline planner runs the "
+                                                     "pipeline for the goal"})
+            helper = provider if isinstance(provider, ReplayProvider) else OfflinePlanner(self.discovery_seconds)
+            final_text, ended = yield from self._converse(run, helper, goal, "planner")
+        results, errors = run.results, run.errors
+        report = build_report(goal, writer.directory, results, errors, final_text, ctx)
+        report.steps = run.steps
+        if self._model_explains(provider) and report.answered:  # nothing measured: nothing for a model to word
+            yield from self._explain_with_model(provider, writer, report)
+        report.save(writer.directory)
+        self.last_report = report
+        yield writer.write("report", {"report": report.as_dict()})
+
+    def _converse(self, run: _Run, provider, goal: str, role: str
+                  ) -> Generator[dict[str, Any], None, tuple[str | None, str]]:
+        """One conversation with ``provider`` (the model, or the planner) over the session's tools; returns its
+        final text and why it ended: ``"no result"`` (it finished, or its calls kept failing), ``"provider failed"``
+        (the endpoint: no planner takes over a broken configuration) or ``"budget"``. A model whose calls fail ``max_repairs`` times in a row is stopped (each failure was fed
+        back to it with the validation error, for it to repair)."""
+        writer, ctx = run.writer, run.ctx
         messages = [Message("system", prompt("system")), Message("user", goal)]
-        results: list[tuple[str, dict, dict, bool]] = []
-        errors: list[str] = []
-        final_text = None
-        tokens = 0
-        tool_seconds = 0.0
+        failures = 0
         for step in range(self.budgets.max_steps):
             request_digest = digest(messages)
             yield writer.write("llm_request", {"step": step, "digest": request_digest, "messages": len(messages)})
@@ -107,46 +153,52 @@ class Agent:
                 decision = (provider.decide(messages, request_digest) if isinstance(provider, ReplayProvider)
                             else provider.decide(messages))
             except ProviderError as error:
-                errors.append(str(error))
+                run.errors.append(str(error))
                 yield writer.write("error", {"step": step, "code": "provider", "message": str(error)})
-                break
+                return None, "provider failed"
             yield writer.write("llm_response", {"step": step, "decision": decision.as_dict()})
-            tokens += int(decision.usage.get("total_tokens", 0))
+            run.tokens += int(decision.usage.get("total_tokens", 0))
             if not decision.tool_calls:
-                final_text = decision.text
-                break
+                return decision.text, "no result"
             messages.append(Message("assistant", decision.text or "", tool_calls=decision.tool_calls))
             for call in decision.tool_calls:
-                yield writer.write("tool_call", {"step": step, "id": call.id, "name": call.name, "args": call.args})
+                yield writer.write("tool_call", {"step": step, "id": call.id, "name": call.name, "args": call.args,
+                                                 "by": role})
                 started = time.perf_counter()
                 try:
-                    result, failed = yield from self._call_live(ctx, call, tool_seconds, live, stop)
+                    result, failed = yield from self._call_live(ctx, call, run.tool_seconds, run.live, run.stop)
                 except (GeneratorExit, KeyboardInterrupt):  # the consumer closed the stream, or Ctrl-C
                     writer.write("error", {"step": step, "code": "stopped", "message": "stopped by the user"})
                     raise
-                tool_seconds += time.perf_counter() - started
+                run.tool_seconds += time.perf_counter() - started
                 yield writer.write("tool_result", {"step": step, "id": call.id, "name": call.name, "result": result,
                                                    "error": failed, "seconds": time.perf_counter() - started,
                                                    "artifacts": dict(ctx.artifacts)})
-                results.append((call.name, call.args or {}, result, failed))
+                run.results.append((call.name, call.args or {}, result, failed))
+                run.steps.append({"tool": call.name, "by": role, "failed": failed})
+                failures = failures + 1 if failed else 0
                 if failed:
-                    errors.append(f"{call.name}: {result.get('message')}")
+                    run.errors.append(f"{call.name}: {result.get('message')}")
                 messages.append(Message("tool", json.dumps(_stable(result)), tool_call_id=call.id, name=call.name,
                                         payload=result, error=failed))
-            if tokens > self.budgets.max_tokens or tool_seconds > self.budgets.tool_seconds:
-                reason = "token" if tokens > self.budgets.max_tokens else "tool-time"
-                errors.append(f"the session's {reason} budget ran out; reporting what was found so far")
-                yield writer.write("error", {"step": step, "code": "budget", "message": errors[-1]})
-                break
-        else:
-            errors.append(f"the session reached its limit of {self.budgets.max_steps} steps")
-            yield writer.write("error", {"code": "budget", "message": errors[-1]})
-        report = build_report(goal, writer.directory, results, errors, final_text, ctx)
-        if self._model_explains(provider):
-            yield from self._explain_with_model(provider, writer, report)
-        report.save(writer.directory)
-        self.last_report = report
-        yield writer.write("report", {"report": report.as_dict()})
+            if run.tokens > self.budgets.max_tokens or run.tool_seconds > self.budgets.tool_seconds:
+                reason = "token" if run.tokens > self.budgets.max_tokens else "tool-time"
+                run.errors.append(f"the session's {reason} budget ran out; reporting what was found so far")
+                yield writer.write("error", {"step": step, "code": "budget", "message": run.errors[-1]})
+                return None, "budget"
+            if role == "model" and failures >= self.budgets.max_repairs:
+                run.errors.append(f"the model's tool calls failed {failures} times in a row")
+                yield writer.write("error", {"step": step, "code": "repairs", "message": run.errors[-1]})
+                return None, "no result"
+        run.errors.append(f"the session reached its limit of {self.budgets.max_steps} steps")
+        yield writer.write("error", {"code": "budget", "message": run.errors[-1]})
+        return None, "budget"
+
+    def _assisted(self, provider) -> bool:
+        """Whether the planner takes over when the model produced no result (a replay: as the recording did)."""
+        if isinstance(provider, ReplayProvider):
+            return provider.assisted
+        return self.llm == "openai" and self.assist
 
     def _model_explains(self, provider) -> bool:
         """Sessions driven by a model get a model-written explanation (replays of them replay it)."""
@@ -156,6 +208,7 @@ class Agent:
 
     def _explain_with_model(self, provider, writer: SessionWriter, report: Report) -> Iterator[dict[str, Any]]:
         facts = {k: v for k, v in report.as_dict().items() if k not in ("explanation", "session", "alternatives")}
+        facts["measured_summary"] = report.explanation
         request = prompt("explain").replace("{result}", json.dumps(_stable(facts), indent=1, default=str))
         request_digest = digest([Message("user", request)])
         yield writer.write("llm_request", {"step": "explain", "digest": request_digest, "messages": 1})
@@ -167,8 +220,15 @@ class Agent:
             yield writer.write("error", {"step": "explain", "code": "provider", "message": str(error)})
             return
         yield writer.write("llm_response", {"step": "explain", "decision": decision.as_dict()})
-        if decision.text:
-            report.explanation = decision.text.strip() + "\n\n(Measured: " + report.explanation + ")"
+        if not decision.text:
+            return
+        invented = unmeasured_numbers(decision.text, facts, report.goal)
+        if invented:  # a report never carries a number that was not measured: the measured text stands alone
+            count = f"{len(invented)} number{'s' if len(invented) > 1 else ''}"
+            report.explanation += (f" (The model's explanation was left out: it stated {count} that nothing "
+                                   "measured; its words are in the session log.)")
+        else:
+            report.explanation = f"In the model's words: {decision.text.strip()}\n\nMeasured: {report.explanation}"
 
     def _call_live(self, ctx: ToolContext, call, tool_seconds: float, live: queue.Queue,
                    stop: threading.Event) -> Generator[dict[str, Any], None, tuple[dict, bool]]:

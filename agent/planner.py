@@ -23,6 +23,11 @@ _UNIT_PAIR = re.compile(r"([A-Za-z_]\w*)\s*=\s*([^,;)]+)")
 _RESONANCE_WORDS = ("resonance", "resonant", "how sharp", "quality factor", "q factor", "linewidth")
 _KAN = re.compile(r"\bkan\b|kolmogorov", re.I)
 _NEURAL_ODE = re.compile(r"neural[ -]ode", re.I)
+#: Goals that ask for the runs themselves to be chosen (tools.sequential): "with as few runs as possible",
+#: "design the experiments", "decide between the laws".
+_SEQUENTIAL = re.compile(r"\bsequential|adaptive(?:ly)?\b|design(?:s|ed|ing)? (?:the |its |my )?(?:experiments|runs)"
+                         r"|few(?:er|est)? (?:twin |simulation )?runs|decide between|tell (?:the )?(?:rival )?laws apart",
+                         re.I)
 #: Goals that ask for a system's dynamics (its equations of motion), not for a closed-form law.
 _DYNAMICS = re.compile(r"equations? of motion|\bdynamics\b|differential equations?|\bodes?\b|vector field", re.I)
 #: Goals that ask for a field's dispersion relation ω(k) or decay rates, rather than the PDE itself.
@@ -66,7 +71,8 @@ def capabilities() -> str:
         "I could not map that goal to a twin or a data file. I can: rediscover a law from a catalogue twin "
         "(e.g. 'Rediscover the relativistic velocity addition law', 'What law governs Coulomb's force?', "
         "'Find the period of a pendulum as a function of its length', any Feynman equation by number such as "
-        "'I.16.6'); find equations of motion ('Find the equations of motion of the Lotka-Volterra system'); "
+        "'I.16.6'), with the runs designed in rounds where rival laws disagree ('Find Coulomb's law with as few "
+        "runs as possible'); find equations of motion ('Find the equations of motion of the Lotka-Volterra system'); "
         "train a KAN or a neural ODE on the way ('Train a KAN on the relativistic velocity addition law', "
         "'Learn the Lotka-Volterra equations with a neural ODE'); find the PDE of a field ('What equation governs "
         "the Burgers field?', 'Find the PDE of the Kuramoto-Sivashinsky equation'); measure a dispersion relation "
@@ -110,7 +116,7 @@ def plan(goal: str, discovery_seconds: float) -> Plan:
         return _dispersion(twin_match.name, discovery_seconds)
     if twin_match.kind in ("field", "pde"):  # "What equation governs the Burgers field?": its PDE
         return _field_law(twin_match.name)
-    return _law(twin_match.name, discovery_seconds, bool(_KAN.search(goal)))
+    return _law(twin_match.name, discovery_seconds, bool(_KAN.search(goal)), bool(_SEQUENTIAL.search(goal)))
 
 
 def _cannot_measure(observable: str, twin: str) -> str:
@@ -137,10 +143,12 @@ def _discover_and_verify(dataset: str, seconds: float) -> Plan:
     return "done"
 
 
-def _law(name: str, seconds: float, kan: bool = False) -> Plan:
-    """Sample, (train a KAN when asked: its diagram and input attribution), discover, verify."""
+def _law(name: str, seconds: float, kan: bool = False, sequential: bool = False) -> Plan:
+    """Sample (400 Sobol points, or up to 400 runs designed in rounds where rival laws disagree), (train a KAN when
+    asked: its diagram and input attribution), discover, verify."""
     yield "select_twin", {"name": name}
-    data = yield "run_experiment", {"twin": name, "samples": 400, "method": "sobol"}
+    design = {"method": "sequential", "search_seconds": seconds} if sequential else {"method": "sobol"}
+    data = yield "run_experiment", {"twin": name, "samples": 400, **design}
     if kan:
         yield "train_model", {"dataset": data["dataset"], "kind": "kan"}
     yield from _discover_and_verify(data["dataset"], seconds)

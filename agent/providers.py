@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from agent.messages import Decision, Message, ToolCall
 from agent.planner import OfflinePlanner
+from agent.toolcalls import calls_in_text
 from agent.session import load_events
 from tools.registry import TOOLS
 
@@ -28,24 +29,38 @@ def prompt(name: str) -> str:
     return resources.files("prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
 
 
+OPENAI_URL = "https://api.openai.com/v1"
+#: Seconds per request for a model served anywhere but OpenAI (local CPU inference).
+LOCAL_TIMEOUT = 300.0
+
+
 class OpenAIProvider:
     """Chat Completions through langchain-openai ``ChatOpenAI`` against any OpenAI-compatible URL."""
 
     name = "openai"
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 60.0, max_retries: int = 2, temperature: float = 0.0):
+                 timeout: float | None = None, max_retries: int = 2, temperature: float = 0.0,
+                 max_tokens: int = 1024):
+        """``timeout`` (seconds per request) defaults to 60 s for api.openai.com and to ``LOCAL_TIMEOUT`` for any
+        other URL (a small model on a laptop's CPU reads a long prompt for minutes); ``max_tokens`` caps every
+        answer, so a chatty model cannot run past the timeout."""
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
 
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
+        local = self.base_url.rstrip("/") != OPENAI_URL
         chat = ChatOpenAI(
             model=self.model,
             base_url=self.base_url,
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
-            timeout=timeout, max_retries=max_retries, temperature=temperature, use_responses_api=False,
+            timeout=timeout or (LOCAL_TIMEOUT if local else 60.0), max_retries=max_retries, temperature=temperature,
+            use_responses_api=False, max_tokens=max_tokens,
+            # langchain sends OpenAI's max_completion_tokens; llama.cpp's and Ollama's servers read max_tokens
+            extra_body={"max_tokens": max_tokens} if local else None,
         )
         self._plain = chat
+        self._written = 0  # tool calls read from text so far (their ids count on)
         self._chat = chat.bind_tools([tool.schema() for tool in TOOLS.values()])
 
     def explain(self, request: str) -> Decision:
@@ -68,10 +83,13 @@ class OpenAIProvider:
         calls += [ToolCall(id=c.get("id") or f"bad_{i}", name=c.get("name") or "", args=None,
                            malformed=str(c.get("args")))
                   for i, c in enumerate(reply.invalid_tool_calls)]
-        usage = dict(reply.usage_metadata or {})
+        usage = {k: int(v) for k, v in dict(reply.usage_metadata or {}).items() if isinstance(v, int)}
         text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
-        return Decision(tool_calls=calls, text=None if calls else text,
-                        usage={k: int(v) for k, v in usage.items() if isinstance(v, int)})
+        if calls:
+            return Decision(tool_calls=calls, usage=usage)
+        written = calls_in_text(text, TOOLS, self._written + 1) if chat is self._chat else []
+        self._written += len(written)
+        return Decision(tool_calls=written, text=text, usage=usage, calls_from_text=bool(written))
 
 
 def _to_langchain(messages: list[Message]) -> list[Any]:
@@ -117,6 +135,7 @@ class ReplayProvider:
         start = events[0]
         self.seed = int(start.get("seed", 0))
         self.recorded_llm = start.get("llm", "offline")
+        self.assisted = any(e["type"] == "assist" for e in events)
 
     def decide(self, messages: list[Message], digest: str | None = None) -> Decision:
         if self._next >= len(self._outcomes) or self._outcomes[self._next] is None:

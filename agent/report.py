@@ -24,6 +24,7 @@ class Report:
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # each tool call: its tool, who chose it, failed
 
     @property
     def answered(self) -> bool:
@@ -36,7 +37,7 @@ class Report:
     def cli_json(self) -> dict[str, Any]:
         """The object ``twinsight run --json`` prints (DESIGN §6)."""
         return {"session": self.session, "twin": self.twin, "formula": self.formula, "latex": self.latex,
-                "r2_test": self.r2_test, "exact": self.exact, "explanation": self.explanation}
+                "r2_test": self.r2_test, "exact": self.exact, "explanation": self.explanation, "errors": self.errors}
 
     def to_markdown(self) -> str:
         lines = [f"# {self.goal}", "", f"Session: `{self.session}`", ""]
@@ -56,6 +57,10 @@ class Report:
             shown = {k: {f: v for f, v in m.items() if f != "curve"} if isinstance(m, dict) else m
                      for k, m in self.metrics.items()}
             lines += ["## Measurements", "", "```json", json.dumps(shown, indent=2, default=str), "```", ""]
+        if self.steps:
+            lines += ["## Steps", "", *[f"{i}. `{step['tool']}`, chosen by the {step['by']}"
+                                         + (" (failed)" if step["failed"] else "")
+                                         for i, step in enumerate(self.steps, 1)], ""]
         if self.errors:
             lines += ["## Problems", "", *[f"- {e}" for e in self.errors], ""]
         return "\n".join(lines)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 EVENT_TYPES = ("session_start", "goal", "llm_request", "llm_response", "tool_call", "tool_result",
-               "error", "report")
+               "error", "assist", "report")
 _SECRET_KEYS = re.compile(
     r"(api[_-]?key|authorization|secret|password|bearer|^token$|(access|auth|refresh|session)[_-]?token$)", re.I)
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
@@ -64,13 +64,16 @@ class SessionWriter:
     _previous: str = "0" * 64
 
     @classmethod
-    def create(cls, runs_dir: str | Path, goal: str, seed: int, llm: str) -> SessionWriter:
+    def create(cls, runs_dir: str | Path, goal: str, seed: int, llm: str, model: dict[str, str] | None = None
+               ) -> SessionWriter:
+        """A new session folder under ``runs_dir``; ``model``: the model name and base URL that answer (never a
+        key), recorded in ``session_start``."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         directory = Path(runs_dir) / f"{stamp}-{_slug(goal)}"
         directory.mkdir(parents=True, exist_ok=False)
         writer = cls(directory)
         writer.write("session_start", {"llm": llm, "seed": seed, "versions": library_versions(),
-                                       "pid": os.getpid()})
+                                       "pid": os.getpid(), **({"model": model} if model else {})})
         return writer
 
     @property

@@ -144,7 +144,7 @@ def test_openai_provider_drives_a_full_session(tmp_path, monkeypatch):
     with OpenAIStub(SCRIPT) as stub:
         agent = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "model": "stub-model"})
         report = agent.run("What law governs Coulomb's force?")
-    assert report.exact is True and report.explanation.startswith("Coulomb's inverse-square law")
+    assert report.exact is True and report.explanation.startswith("In the model's words: Coulomb's inverse-square law")
     assert "Result (JSON)" in stub.requests[-1]["messages"][0]["content"] and "tools" not in stub.requests[-1]
     assert stub.requests[0]["model"] == "stub-model" and stub.requests[0]["tools"]
     assert any(m["role"] == "tool" for m in stub.requests[-2]["messages"])
@@ -169,7 +169,7 @@ def test_openai_provider_failure_modes(tmp_path, monkeypatch):
     assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]  # the failure replays as recorded
     with OpenAIStub([429, completion("nothing to do"), completion("No law was sought.")]) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url}).run("hello")
-    assert not report.errors and len(stub.requests) == 3
+    assert not report.errors and len(stub.requests) == 2  # no result: no explanation is asked for
     with OpenAIStub([500, 500, 500]) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "max_retries": 1}).run("hi")
     assert any(f"model endpoint {stub.base_url} (model" in e and "500" in e for e in report.errors)
@@ -178,7 +178,8 @@ def test_openai_provider_failure_modes(tmp_path, monkeypatch):
                  completion(tool_calls=[("c2", "no_such_tool", {})]),
                  completion("giving up")]
     with OpenAIStub(malformed) as stub:
-        report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url}).run("coulomb")
+        report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url},
+                       assist=False).run("coulomb")
     tool_messages = [m for m in stub.requests[2]["messages"] if m["role"] == "tool"]
     assert "malformed_arguments" in tool_messages[0]["content"] and "unknown_tool" in tool_messages[1]["content"]
     assert SECRET not in _all_text(tmp_path)

@@ -15,7 +15,7 @@ def test_run_json_contract_and_replay(tmp_path):
                 "--json", "--time-budget", "5")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
-    assert set(payload) == {"session", "twin", "formula", "latex", "r2_test", "exact", "explanation"}
+    assert set(payload) == {"session", "twin", "formula", "latex", "r2_test", "exact", "explanation", "errors"}
     assert payload["twin"] == "coulomb_force" and payload["exact"] is True
     replayed = _cli("replay", payload["session"], "--json")
     assert replayed.returncode == 0, replayed.stderr

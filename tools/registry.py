@@ -33,6 +33,7 @@ from tools.pde.plot import field_figure
 from tools.pde.verify import integrated_score, matches
 from tools.resonance import find_resonance as sweep_resonance
 from tools.results import Discovery, r2_score, split
+from tools.sequential import SequentialDesign, SequentialOptions
 from tools.symbolic import discover
 from tools.system import DERIVATIVE_CHOICE, noisy, refine
 from tools.tool import Tool, tool
@@ -165,23 +166,30 @@ def run_experiment(
         twin: Annotated[str, Field(max_length=100)],
         samples: Annotated[int, Field(ge=1, le=100_000, description=(
             "points (closed form, at least 10), runs (ODE, and PDE or lattice snapshots)"))] = 400,
-        method: Annotated[Literal["grid", "uniform", "lhs", "sobol", "resonance", "snapshots"], Field(
+        method: Annotated[Literal["grid", "uniform", "lhs", "sobol", "resonance", "snapshots", "sequential"], Field(
             description="'resonance' concentrates points where the output is most sensitive to the parameters; "
-                        "'snapshots' runs a field from random smooth initial states (for discover_pde)")
+                        "'snapshots' runs a field from random smooth initial states (for discover_pde); "
+                        "'sequential' (closed-form twins) designs its runs in rounds where the rival laws found "
+                        "so far disagree, up to `samples` runs")
         ] = "sobol",
         noise: Annotated[float, Field(ge=0.0, le=0.5, description="σ relative to the output RMS")] = 0.0,
         noise_model: Literal["gaussian", "multiplicative"] = "gaussian",
         params: dict[str, float] | None = None,
         steps: Annotated[int | None, Field(ge=20, le=20_000, description="time steps for ODE/field twins")] = None,
+        search_seconds: Annotated[float, Field(ge=1.0, le=900.0, description=(
+            "seconds of search per round of a sequential design (counted as work)"))] = 10.0,
 ) -> Experiment:
     """Design inputs and run the twin (or load its measurements); returns a dataset id."""
     params = params or {}
     t = ctx.twin(twin)
     seed = ctx.seed
     extra: dict = {}
-    if method == "resonance" and not isinstance(t, twins.ExpressionTwin):
-        raise ToolError("bad_arguments", "the resonance design needs a closed-form twin with parameters",
-                        "use method 'sobol' for this twin")
+    if method in ("resonance", "sequential") and not isinstance(t, twins.ExpressionTwin):
+        raise ToolError("bad_arguments", f"the {method} design runs a closed-form twin at chosen inputs; "
+                        f"{t.name!r} is {t.kind}", "use method 'sobol' for this twin")
+    if method == "sequential" and samples < SequentialOptions().initial:
+        raise ToolError("bad_arguments", f"a sequential design needs at least {SequentialOptions().initial} runs, "
+                        f"got {samples}")
     if isinstance(t, twins.ExpressionTwin) and samples < 10:
         raise ToolError("bad_arguments", f"a closed-form twin needs at least 10 points, got {samples}")
     if method == "snapshots" and not isinstance(t, (twins.PdeTwin, twins.FieldTwin)):
@@ -196,12 +204,20 @@ def run_experiment(
         elif isinstance(t, twins.DataTwin):
             data = t.simulate()
         elif isinstance(t, twins.ExpressionTwin):
-            if method == "resonance":
+            if method == "sequential":
+                options = SequentialOptions(search_budget=search_seconds)
+                rounds = SequentialDesign(samples, seed, options, progress=ctx.progress).run(
+                    t, params=params, noise=noise, noise_model=noise_model)
+                data = rounds.data_
+                extra = {"simulator_calls": data.n_samples + data.meta["dropped"], "stopped": rounds.stopped_because_,
+                         "rounds": [r.as_dict() for r in rounds.rounds_]}
+            elif method == "resonance":
                 plan = resonance_design(t, samples, seed=seed, params=params or None)
-                X, extra = plan.points, {"simulator_calls": plan.simulator_calls, "rounds": plan.rounds}
+                data = t.simulate(plan.points, params=params, drop_invalid=True, **common)
+                extra = {"simulator_calls": plan.simulator_calls, "rounds": plan.rounds}
             else:
-                X = design(t.input_bounds(), samples, method, seed)
-            data = t.simulate(X, params=params, drop_invalid=True, **common)
+                data = t.simulate(design(t.input_bounds(), samples, method, seed), params=params, drop_invalid=True,
+                                  **common)
         elif isinstance(t, twins.OdeTwin):
             x0 = design(t.input_bounds(), min(samples, 2048), method, seed)
             data = t.simulate(x0, params=params, n_steps=steps, **common)

@@ -41,8 +41,30 @@ class Experiment(ToolResult):
     dataset: str
     shapes: dict[str, list[int]]
 
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        extra = self.model_extra or {}
+        if "stopped" in extra:  # a sequential design: the law found on its data reports how the runs were chosen
+            seen.setdefault("designs", {})[self.dataset] = _design_findings(extra)
+
     def describe(self) -> str:
-        return f"dataset `{self.dataset}`: {self.shapes}"
+        extra = self.model_extra or {}
+        rounds = f" in {len(extra['rounds'])} designed rounds ({extra['stopped']})" if "stopped" in extra else ""
+        return f"dataset `{self.dataset}`: {self.shapes}{rounds}"
+
+
+def _design_findings(extra: dict[str, Any]) -> list[str]:
+    """A sequential design in words: the runs it took, where, why it stopped, and the rivals each round refuted."""
+    rounds = extra["rounds"]
+    outside = sum(r["outside_box"] for r in rounds)
+    lines = [f"the runs were designed in {len(rounds)} rounds ({rounds[0]['runs']} space-filling, then where the "
+             f"rival laws found so far disagreed; {outside} outside the first box): {extra['simulator_calls']} "
+             f"twin runs in all, stopped because {extra['stopped']}"]
+    for number, r in enumerate(rounds[1:], 2):
+        if r["eliminated"]:
+            shown = ", ".join(f"`{e['formula'][:60]}`" for e in r["eliminated"][:3])
+            more = f" and {len(r['eliminated']) - 3} more" if len(r["eliminated"]) > 3 else ""
+            lines.append(f"round {number} ({r['new_runs']} new runs) refuted {shown}{more}")
+    return lines
 
 
 class Table(ToolResult):
@@ -142,7 +164,7 @@ class Verdict(ToolResult):
             "formula": self.formula, "latex": self.latex, "r2_test": self.r2_test,
             "r2_extrapolation": self.r2_extrapolation, "exact": self.exact, "units_consistent": self.units_consistent,
             "complexity": self.complexity, "confident": self.confident, "held_out_sample": self.held_out_sample,
-            "findings": law.get("findings", [])})
+            "findings": [*law.get("findings", []), *seen.get("designs", {}).get(law.get("dataset"), [])]})
         report.alternatives.extend(law.get("pareto", []))
 
     def describe(self) -> str:

@@ -53,16 +53,18 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def add_noise(
-    values: np.ndarray, sigma: float, model: NoiseModel, rng: np.random.Generator
+    values: np.ndarray, sigma: float, model: NoiseModel, rng: np.random.Generator, rms: np.ndarray | None = None
 ) -> np.ndarray:
-    """Gaussian noise with σ relative to the RMS of ``values``, or multiplicative noise (1 + σ·N)."""
+    """Gaussian noise with σ relative to the RMS of ``values`` (or to a given ``rms`` per column, so that runs
+    taken in several batches share one noise level), or multiplicative noise (1 + σ·N)."""
     if sigma < 0:
         raise ValueError(f"noise sigma must be non-negative, got {sigma}")
     if sigma == 0:
         return values
     draws = rng.standard_normal(values.shape)
     if model == "gaussian":
-        rms = np.sqrt(np.mean(values**2, axis=tuple(range(values.ndim - 1)), keepdims=True))
+        if rms is None:
+            rms = np.sqrt(np.mean(values**2, axis=tuple(range(values.ndim - 1)), keepdims=True))
         return values + sigma * rms * draws
     if model == "multiplicative":
         return values * (1.0 + sigma * draws)

@@ -16,6 +16,7 @@ from tools.estimator import SymbolicRegressor, SystemRegressor
 from tools.pde import FieldData, PdeDiscovery, PdeOptions, discover_pde, load_field_file
 from tools.polish import PolishOptions
 from tools.results import Candidate, Discovery
+from tools.sequential import SequentialDesign, SequentialOptions
 from tools.symbolic import SearchOptions, discover
 from tools.system import SystemDiscovery, discover_system
 from twin import (Dataset, Grid, InitialState, Twin, all_twins, from_csv, from_expression, from_ode, from_pde, get_twin,
@@ -24,7 +25,8 @@ from twin import (Dataset, Grid, InitialState, Twin, all_twins, from_csv, from_e
 __all__ = [
     "ARMS", "DEFAULT_ARMS", "Agent", "Arm", "Budgets", "Candidate", "DataArm", "Dataset", "Discovery", "FieldData",
     "Grid", "InitialState", "PdeDiscovery", "PdeOptions", "PolishOptions",
-    "Problem", "Proposals", "Report", "SearchOptions", "SearchState", "SessionError", "SymbolicRegressor",
+    "Problem", "Proposals", "Report", "SearchOptions", "SearchState", "SequentialDesign", "SequentialOptions",
+    "SessionError", "SymbolicRegressor",
     "SystemDiscovery", "SystemRegressor", "Twin", "all_twins", "catalogue", "check_csv", "discover",
     "design", "discover_pde", "discover_system", "from_csv", "from_expression", "from_ode", "from_pde", "get_twin",
     "load_field_file", "load_events", "parse_expression",

@@ -1,0 +1,191 @@
+"""Sequential design benchmark (issue 38): twin runs needed to reach the exact law, the sequential design
+(tools.sequential) against one-shot Sobol and uniform designs of the same total size, paired by problem and seed.
+
+Run: python -m benchmarks.sequential --suite feynman|counterfactual [--noise σ] [--problems N] [--seeds 0,1,2,3,4]
+     [--budget 5] [--workers 2] [--one-shot sobol,uniform]
+Writes benchmarks/results/sequential_<suite>_noise<σ>.jsonl (one line per problem and seed; resumed on restart) and
+prints the summary (``summarise``) of every row measured so far.
+
+Each arm climbs the ladder of design sizes 25, 50, 100, 200, 400 and stops at the first size whose discovered law
+is exact (tools.verify.exact_match against the twin's law, scoring only): its runs to exact, or "not within 400".
+A one-shot arm draws a fresh design of each size (seeded as ``benchmarks.discovery``); the sequential arm's size
+B is its first design plus the rounds it chose, B runs in all, searched with the same seconds per search. The
+sequential design runs with its stop rule off (the ladder is fixed), and each row records where the stop rule
+would have stopped and whether the law there was exact. The problems are a seeded sample of the suite (the
+counterfactual rows carry the suite's held-out mark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+LADDER = (25, 50, 100, 200, 400)
+ONE_SHOT = ("sobol", "uniform")
+#: Runs to exact recorded for an arm that never got there (beyond the ladder), for the paired tests.
+NOT_FOUND = 800
+
+
+class _Solved(Exception):
+    """Raised from the sequential design's progress callback to end it at its first exact round (the rounds
+    before are what a longer run would also have taken; stopping saves the later searches)."""
+
+
+def _problem(name: str):
+    from benchmarks.discovery import closed_form_problem
+
+    twin, _, truth, samples = closed_form_problem(name, 0.0, 0)
+    units = {v.name: v.unit for v in twin.inputs}
+    return twin, truth, samples, units
+
+
+def one_shot(name: str, method: str, noise: float, seed: int, budget: float) -> dict:
+    """The one-shot arm: a fresh ``method`` design of each ladder size until the law found is exact."""
+    from tools.design import design
+    from tools.symbolic import discover
+    from tools.verify import exact_match
+
+    twin, truth, samples, units = _problem(name)
+    steps = []
+    for size in LADDER:
+        started = time.perf_counter()
+        data = twin.simulate(design(twin.input_bounds(), size, method, seed), noise=noise, seed=seed,
+                             drop_invalid=True)
+        found = discover(data.X, data.y[:, 0], twin.input_names, budget, seed, units=units,
+                         target_unit=twin.outputs[0].unit)
+        exact = exact_match(found.best.expression, truth, samples=samples)
+        steps.append({"runs": size, "formula": found.best.text, "exact": exact, "confident": found.confident,
+                      "seconds": time.perf_counter() - started})
+        if exact:
+            break
+    return {"runs_to_exact": steps[-1]["runs"] if steps[-1]["exact"] else NOT_FOUND, "steps": steps}
+
+
+def sequential(name: str, noise: float, seed: int, budget: float) -> dict:
+    """The sequential arm: one design grown round by round to 400 runs, ended at its first exact round."""
+    from tools.sequential import SequentialDesign, SequentialOptions
+    from tools.verify import exact_match
+    from twin import parse_expression
+
+    twin, truth, samples, units = _problem(name)
+    steps: list[dict] = []
+
+    def check(stage: str, info: dict) -> None:
+        exact = exact_match(parse_expression(info["formula"], twin.input_names), truth, samples=samples)
+        steps.append({key: info[key] for key in ("runs", "formula", "confident", "seconds", "outside_box",
+                                                 "one_law_left", "disagreement")}
+                     | {"exact": exact, "eliminated": len(info["eliminated"]), "rivals": len(info["rivals"])})
+        if exact:
+            raise _Solved
+
+    design = SequentialDesign(LADDER[-1], seed, SequentialOptions(initial=LADDER[0], search_budget=budget,
+                                                                   stop=False), progress=check)
+    try:
+        design.run(twin, noise=noise, units=units)
+    except _Solved:
+        pass
+    stop = next((s for s in steps if s["one_law_left"]), None)
+    return {"runs_to_exact": steps[-1]["runs"] if steps[-1]["exact"] else NOT_FOUND, "steps": steps,
+            "stop_rule": None if stop is None else {"runs": stop["runs"], "exact": stop["exact"]}}
+
+
+def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[str, ...] = ONE_SHOT) -> dict:
+    """The sequential arm and the ``one_shots`` arms on one problem and seed."""
+    from benchmarks.workers import one_thread
+
+    one_thread()
+    row = {"problem": name, "noise": noise, "seed": seed, "budget_s": budget}
+    for method in one_shots:
+        row[method] = one_shot(name, method, noise, seed, budget)
+    row["sequential"] = sequential(name, noise, seed, budget)
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Per arm: solved within each ladder size, median runs to exact (bootstrap 95 % interval); per one-shot arm
+    the paired Wilcoxon p of the sequential arm's runs to exact against it (two-sided), and wins/ties/losses."""
+    from scipy.stats import bootstrap, wilcoxon
+
+    summary: dict = {"rows": len(rows), "problems": len({r["problem"] for r in rows})}
+    one_shots = [arm for arm in ONE_SHOT if all(arm in r for r in rows)]
+    for arm in ("sequential", *one_shots):
+        runs = np.array([r[arm]["runs_to_exact"] for r in rows], dtype=float)
+        summary[arm] = {f"exact_within_{b}": f"{int((runs <= b).sum())}/{len(runs)}" for b in LADDER}
+        summary[arm]["median_runs_to_exact"] = float(np.median(runs))
+        if len(set(runs)) > 1:
+            interval = bootstrap((runs,), np.median, n_resamples=2000, random_state=0, method="percentile")
+            summary[arm]["median_95"] = [float(interval.confidence_interval.low),
+                                         float(interval.confidence_interval.high)]
+    ours = np.array([r["sequential"]["runs_to_exact"] for r in rows], dtype=float)
+    for arm in one_shots:
+        theirs = np.array([r[arm]["runs_to_exact"] for r in rows], dtype=float)
+        differs = ours != theirs
+        summary[f"sequential_vs_{arm}"] = {
+            "fewer_runs": int((ours < theirs).sum()), "same": int((~differs).sum()), "more_runs": int((ours > theirs).sum()),
+            "wilcoxon_p": float(wilcoxon(ours, theirs).pvalue) if differs.any() else None}
+    stops = [r["sequential"]["stop_rule"] for r in rows if r["sequential"].get("stop_rule")]
+    summary["stop_rule_fired"] = len(stops)
+    summary["stop_rule_exact"] = sum(s["exact"] for s in stops)
+    return summary
+
+
+def problems(suite: str, count: int) -> list[str]:
+    """A seeded sample of ``count`` problems of the suite (Feynman: the 100 main equations)."""
+    from benchmarks.counterfactual import problem_names
+    from twin import twin_names
+
+    names = ([n for n in twin_names() if n.startswith("feynman_") and not n.startswith("feynman_bonus_")]
+             if suite == "feynman" else problem_names())
+    chosen = np.random.default_rng(38).choice(len(names), size=min(count, len(names)), replace=False)
+    return [names[i] for i in sorted(chosen)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=("feynman", "counterfactual"), default="feynman")
+    parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--problems", type=int, default=10, help="size of the seeded sample of the suite")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--budget", type=float, default=5.0, help="seconds of search per discovery")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--one-shot", default=",".join(ONE_SHOT),
+                        help="one-shot designs to compare with (sobol, uniform; each costs as much as the sequential arm)")
+    args = parser.parse_args()
+    from benchmarks.counterfactual import laws
+
+    RESULTS.mkdir(exist_ok=True)
+    log = RESULTS / f"sequential_{args.suite}_noise{args.noise:g}.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    done = {(r["problem"], r["seed"]) for r in rows}
+    todo = [(p, int(s)) for s in args.seeds.split(",") for p in problems(args.suite, args.problems)
+            if (p, int(s)) not in done]
+    with ProcessPoolExecutor(args.workers) as pool, log.open("a") as handle:
+        one_shots = tuple(m for m in args.one_shot.split(",") if m)
+        if set(one_shots) - set(ONE_SHOT):
+            parser.error(f"--one-shot takes {', '.join(ONE_SHOT)}")
+        futures = [pool.submit(solve, p, args.noise, s, args.budget, one_shots) for p, s in todo]
+        for count, future in enumerate(as_completed(futures), 1):
+            row = future.result()
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            rows.append(row)
+            print(f"[{count}/{len(todo)}] {row['problem']} seed {row['seed']}: runs to exact "
+                  + ", ".join(f"{a} {row[a]['runs_to_exact']}" for a in ("sequential", *one_shots)), flush=True)
+    held = {n for n, law in laws().items() if law["held_out"]}
+    summary = {"all": summarise(rows)}
+    if args.suite == "counterfactual":
+        for split, keep in (("dev", False), ("held_out", True)):
+            chosen = [r for r in rows if (r["problem"] in held) == keep]
+            if chosen:
+                summary[split] = summarise(chosen)
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""A local model in the loop (issue 39), against a loopback server that answers the way the measured small models
+do: tool calls written as text, prose instead of calls, invented numbers in explanations."""
+
+import json
+
+import pytest
+
+from agent import Agent, load_events, replay
+from agent.grounding import numbers_in, unmeasured_numbers
+from agent.toolcalls import calls_in_text
+from openai_stub import OpenAIStub, completion
+from tools.registry import TOOLS
+
+
+@pytest.mark.parametrize("text, name, args", [
+    ('```json\n{"name": "discover_law", "arguments": {"dataset": "data_1"}}\n```', "discover_law",
+     {"dataset": "data_1"}),
+    ('<tool_call>\n{"name": "select_twin", "arguments": {"name": "coulomb_force"}}\n</tool_call>', "select_twin",
+     {"name": "coulomb_force"}),
+    ('I will run it: {"tool": "run_experiment", "parameters": "{\\"twin\\": \\"kepler\\"}"} now.', "run_experiment",
+     {"twin": "kepler"}),
+    ('{"type": "function", "function": {"name": "verify_law", "arguments": "{\\"discovery\\": \\"law_1\\"}"}}',
+     "verify_law", {"discovery": "law_1"}),
+    ('{"tool_calls": [{"function": "list_twins", "args": {"query": "pendulum"}}]}', "list_twins",
+     {"query": "pendulum"}),
+])
+def test_tool_calls_written_as_text_are_read(text, name, args):
+    calls = calls_in_text(text, TOOLS, first=4)
+    assert [(c.id, c.name, c.args) for c in calls] == [("text_call_4", name, args)]
+
+
+def test_text_that_holds_no_call_gives_none_and_broken_arguments_are_kept_raw():
+    assert calls_in_text('The twin {"name": "coulomb_force"} fits; R² = 1.', TOOLS) == []
+    assert calls_in_text("no JSON at all", TOOLS) == [] and calls_in_text(None, TOOLS) == []
+    [call] = calls_in_text('{"name": "discover_law", "arguments": "{broken"}', TOOLS)
+    assert call.args is None and call.malformed == "{broken"
+    two = calls_in_text('[{"name": "select_twin", "args": {"name": "a"}}, {"name": "list_twins"}]', TOOLS)
+    assert [c.name for c in two] == ["select_twin", "list_twins"]
+
+
+def test_numbers_in_explanations_must_be_measured():
+    assert [v for _, v in numbers_in("k = 6.674 × 10^-11, F ≈ 1,200.5 N, x = -3e-4")] == [6.674e-11, 1200.5, -3e-4]
+    facts = {"r2_test": 0.99999873, "formula": "0.0089875517923*q1*q2/r**2", "summary": "sampled in [0.5, 2]"}
+    grounded = "R² = 0.99999, or 99.9999 %; the constant 0.008988 (8.99e-3); ranges 0.5 to 2; an inverse square."
+    assert unmeasured_numbers(grounded, facts) == []
+    invented = "the Coulomb constant, approximately 8.98254726e-10 N/m², and a period of 2.1 s"
+    assert unmeasured_numbers(invented, facts) == ["8.98254726e-10", "2.1"]
+    assert unmeasured_numbers("at 300 K", facts, goal="How does it behave at 300 K?") == []
+
+
+TEXT_CALLS = [
+    completion('```json\n{"name": "select_twin", "arguments": {"name": "coulomb_force"}}\n```'),
+    completion('<tool_call>\n{"name": "run_experiment", "arguments": {"twin": "coulomb_force", "samples": 200}}'
+               '\n</tool_call>'),
+    completion('{"tool": "discover_law", "parameters": {"dataset": "data_1", "time_budget": 2}}'),
+    completion('{"function": {"name": "verify_law", "arguments": "{\\"discovery\\": \\"law_1\\"}"}}'),
+    completion("Done: F = k q1 q2 / r^2."),
+    completion("Coulomb's Law of Motion: the Coulomb constant is approximately 8.98254726e-10 N/m²."),
+]
+
+
+def test_a_session_of_text_tool_calls_answers_and_an_invented_number_never_reaches_the_report(tmp_path):
+    with OpenAIStub(TEXT_CALLS) as stub:
+        report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=2,
+                       provider_options={"base_url": stub.base_url, "model": "small-local"}).run(
+            "What law governs Coulomb's force?")
+    assert report.exact is True and [s["by"] for s in report.steps] == ["model"] * 4
+    assert "8.98254726e-10" not in report.explanation and "Law of Motion" not in report.explanation
+    assert "explanation was left out: it stated 1 number that nothing measured" in report.explanation
+    assert stub.requests[0]["max_tokens"] == 1024
+    events = load_events(report.session)
+    assert events[0]["model"] == {"name": "small-local", "base_url": stub.base_url}
+    responses = [e["decision"] for e in events if e["type"] == "llm_response"]
+    assert responses[0]["calls_from_text"] and responses[0]["text"].startswith("```json")  # as written
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
+
+
+def test_the_planner_takes_over_when_the_model_produces_no_call(tmp_path):
+    script = [completion("The period of a pendulum is directly proportional to its length."),
+              completion("The force falls as the inverse square of the distance (held-out R² = 1.000000).")]
+    with OpenAIStub(script) as stub:
+        report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=2,
+                       provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
+    assert report.exact is True and report.steps and all(s["by"] == "planner" for s in report.steps)
+    assert report.explanation.startswith("In the model's words: The force falls as the inverse square")
+    assert "Measured: The data from coulomb_force" in report.explanation
+    assert len(stub.requests) == 2 and "chosen by the planner" in report.to_markdown()
+    assert any(e["type"] == "assist" for e in load_events(report.session))
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
+    with OpenAIStub([completion("It is proportional to its length.")]) as stub:
+        pure = Agent(llm="openai", runs_dir=tmp_path, assist=False,
+                     provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
+    assert not pure.answered and not pure.steps and len(stub.requests) == 1
+    assert json.loads(json.dumps(pure.cli_json()))["errors"] == []

@@ -1,0 +1,80 @@
+"""Sequential design for discovery (tools.sequential): the acquisition separates rival laws, the design records its
+rounds, and a session that used it replays."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from agent import Agent, load_events, replay
+from agent.planner import plan
+from tools.results import Candidate, Discovery
+from tools.sequential import (Committee, SequentialDesign, SequentialOptions, next_inputs, refuted,
+                              widened_bounds)
+from twin import from_expression
+
+
+def test_one_round_separates_a_law_from_a_stand_in_that_agrees_in_the_box():
+    twin = from_expression("sqrt(1 + x)", {"x": (0.0, 0.3)}, name="toy")
+    x = sp.Symbol("x", real=True)
+    law = Candidate(sp.sqrt(1 + x), "toy", 1.0e-4, 6)
+    stand_in = Candidate(1 + x / 2 - x**2 / 8, "toy", 0.9e-4, 9)  # its Taylor polynomial, chosen on the box
+    found = Discovery(stand_in, [law, stand_in], True, 0.0, ["x"], candidates=[stand_in, law])
+    options = SequentialOptions()
+    box = twin.input_bounds()
+    grid = twin.simulate(np.linspace(0, 0.3, 50)[:, None])
+    assert np.allclose(grid.y[:, 0], 1 + grid.X[:, 0] / 2 - grid.X[:, 0] ** 2 / 8, rtol=2e-3)  # they agree there
+
+    pool = np.linspace(*widened_bounds(box, options.widen)[0], 400)[:, None]
+    committee = Committee.of(found, pool, ["x"], options)
+    assert len(committee.members) == 2 and committee.members[0] is stand_in
+    spread = committee.disagreement(pool, ["x"], scale=0.04)
+    batch = next_inputs(pool, spread, 8, box, options, seed=0)
+    chosen = batch[int(round(options.explore * 8)):]
+    at = committee.disagreement(chosen, ["x"], scale=0.04)
+    inside = committee.disagreement(grid.X, ["x"], scale=0.04)
+    assert chosen.max() > 0.3 and at.mean() > 5 * inside.mean()  # where they part, beyond the box's edge
+    taken = twin.simulate(batch)
+    eliminated = refuted(committee, taken.X, taken.y[:, 0], ["x"], options)
+    assert [e["formula"] for e in eliminated] == [stand_in.text]  # the law survives, the stand-in does not
+
+
+def test_widened_bounds_keep_the_sign_of_one_signed_ranges():
+    wide = widened_bounds(np.array([[1.0, 16.0], [-8.0, -2.0], [-1.0, 3.0]]), 0.25)
+    assert np.allclose(wide, [[0.5, 32.0], [-8 * 2**0.5, -2 / 2**0.5], [-2.0, 4.0]])
+
+
+def test_schedule_and_bad_budgets():
+    assert SequentialDesign(400).schedule() == [25, 50, 100, 200, 400]
+    assert SequentialDesign(60).schedule() == [25, 50, 60]
+    with pytest.raises(ValueError, match="at least 25"):
+        SequentialDesign(20).schedule()
+
+
+def test_the_planner_designs_in_rounds_when_asked():
+    steps = plan("Find Coulomb's law with as few runs as possible", 7.0)
+    assert next(steps) == ("select_twin", {"name": "coulomb_force"})
+    assert steps.send({}) == ("run_experiment", {"twin": "coulomb_force", "samples": 400, "method": "sequential",
+                                                 "search_seconds": 7.0})
+    steps = plan("What law governs Coulomb's force?", 7.0)
+    next(steps)
+    assert steps.send({})[1]["method"] == "sobol"
+
+
+def test_a_sequential_session_records_its_rounds_and_replays(tmp_path):
+    stream = Agent(runs_dir=tmp_path, discovery_seconds=2).stream("Find Coulomb's law with as few runs as possible")
+    results = []
+    for event in stream:
+        if event["type"] == "tool_result":
+            results.append(event)
+        if len(results) == 2:  # the twin and the designed experiment; stopped before the final search
+            break
+    stream.close()
+    experiment = results[1]["result"]
+    rounds = experiment["rounds"]
+    assert len(rounds) >= 2 and rounds[0]["runs"] == 25 and experiment["simulator_calls"] == rounds[-1]["runs"]
+    assert all(later["runs"] > earlier["runs"] for earlier, later in zip(rounds, rounds[1:]))
+    assert experiment["stopped"] in ("one law left", "budget spent")
+    session = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert any(e["type"] == "tool_result" and "rounds" in e.get("result", {}) for e in load_events(session))
+    result = replay(session, runs_dir=tmp_path / "replays")
+    assert result["reproduced"] and result["steps"] == 2, result["diffs"]

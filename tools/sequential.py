@@ -1,0 +1,339 @@
+"""Sequential design for discovery: the next runs go where the rival laws disagree.
+
+A small space-filling first design; discover; then rounds that choose new inputs by query-by-committee over the
+search's own candidates: the plausible laws (within a factor of the best validation error, distinct in what they
+predict) vote, each weighted by its plausibility (inverse RMS error), and the next runs go where their weighted
+disagreement is largest, in a pool that reaches beyond the first box (extrapolation is where a smooth stand-in and
+the law part ways), with a share of each batch kept space-filling inside the box. After each round the rivals of
+the round before are checked against the new runs and those the runs refute are reported as eliminated. The
+design stops when one law remains within the noise (DESIGN §7's stop rule applied to laws): the chosen law is
+confident, it predicted the round's new runs, and no plausible rival disagrees with it anywhere in the pool.
+
+Closed-form twins only (a twin that can be run at any input). The search is data only: nothing here reads a
+twin's ground truth.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from tools.constants import evaluate, nmse
+from tools.design import design
+from tools.results import Candidate, Discovery
+from tools.symbolic import discover
+from twin import Dataset, ExpressionTwin
+from twin.core import add_noise
+
+Progress = Callable[[str, dict], None]
+
+
+@dataclass(frozen=True)
+class SequentialOptions:
+    """Settings of the sequential design.
+
+    Parameters
+    ----------
+    initial : int
+        Runs of the first (Sobol) design.
+    growth : float
+        Each round multiplies the runs taken so far by this factor (2: 25, 50, 100, 200, 400).
+    search_budget : float
+        Seconds of search (counted as work) per round's discovery.
+    committee : int
+        At most this many rival laws vote on the next runs.
+    plausible : float
+        Candidates whose validation error is within this factor of the best (floored at ``resolution``) are rivals.
+    resolution : float
+        Normalised squared differences below this cannot be told apart in double precision: the floor of every
+        error and disagreement compared here.
+    explore : float
+        Share of each batch placed space-filling in the first box (so that a law chosen at the edges is still
+        checked inside).
+    widen : float
+        How far the candidate pool reaches beyond the first box: a positive range [a, b] becomes
+        [a·(b/a)^-w, b·(b/a)^w] (the sign kept), any other ±w of its span.
+    pool : int
+        Candidate inputs scored per round.
+    eliminate : float
+        A rival is refuted when its error on a round's new runs exceeds this factor times the larger of its own
+        validation error and the best rival's error on those runs.
+    agree : float
+        The stop rule's tolerance: rivals agree when their largest disagreement over the pool is below this factor
+        times the chosen law's validation error.
+    stop : bool
+        Stop when one law remains; otherwise run until the budget is spent (a benchmark's fixed ladder).
+    """
+
+    initial: int = 25
+    growth: float = 2.0
+    search_budget: float = 10.0
+    committee: int = 8
+    plausible: float = 100.0
+    resolution: float = 1e-12
+    explore: float = 0.25
+    widen: float = 0.25
+    pool: int = 4096
+    eliminate: float = 10.0
+    agree: float = 4.0
+    stop: bool = True
+
+
+@dataclass
+class Round:
+    """One round: the runs taken so far, the law then chosen, its rivals and the rivals the new runs refuted."""
+
+    runs: int
+    new_runs: int
+    formula: str
+    confident: bool
+    val_nmse: float
+    rivals: list[str]
+    eliminated: list[dict]
+    disagreement: float
+    outside_box: int
+    one_law_left: bool
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return {"runs": self.runs, "new_runs": self.new_runs, "formula": self.formula, "confident": self.confident,
+                "val_nmse": self.val_nmse, "rivals": self.rivals, "eliminated": self.eliminated,
+                "disagreement": self.disagreement, "outside_box": self.outside_box,
+                "one_law_left": self.one_law_left, "seconds": self.seconds}
+
+
+@dataclass
+class Committee:
+    """The rival laws that vote on the next runs, with their plausibility weights."""
+
+    members: list[Candidate]
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, found: Discovery, pool: np.ndarray, names: list[str], options: SequentialOptions) -> Committee:
+        """The chosen law first, then the most plausible candidates that predict something else on ``pool``."""
+        floor = options.resolution
+        best_error = max(min(c.val_nmse for c in found.candidates), floor)
+        ranked = sorted((c for c in found.candidates if c.val_nmse <= options.plausible * best_error),
+                        key=lambda c: c.val_nmse)
+        members, predictions = [], []
+        scale = None
+        for candidate in [found.best, *ranked]:
+            values = evaluate(candidate.expression, pool, names)
+            if scale is None:  # the chosen law's spread on the pool sets what "the same prediction" means
+                finite = values[np.isfinite(values)]
+                scale = float(np.std(finite)) if finite.size else 1.0
+                scale = scale if scale > 0 else 1.0
+            if any(_distance(values, other, scale) < floor for other in predictions):
+                continue
+            members.append(candidate)
+            predictions.append(values)
+            if len(members) == options.committee:
+                break
+        errors = np.array([max(c.val_nmse, floor) for c in members])
+        weights = 1.0 / np.sqrt(errors)
+        return cls(members, weights / weights.sum())
+
+    def disagreement(self, X: np.ndarray, names: list[str], scale: float) -> np.ndarray:
+        """The weighted variance of the members' predictions at each row of ``X``, in units of ``scale``²;
+        a member undefined at a row disagrees there by the largest finite amount seen."""
+        if len(self.members) < 2:
+            return np.zeros(len(X))
+        values = np.stack([evaluate(c.expression, X, names) for c in self.members]) / scale
+        with np.errstate(all="ignore"):
+            values = np.clip(values, -1e150, 1e150)
+            mean = np.nansum(self.weights[:, None] * values, axis=0) / np.sum(
+                self.weights[:, None] * np.isfinite(values), axis=0)
+            spread = np.sum(self.weights[:, None] * (values - mean) ** 2, axis=0)
+        finite = np.isfinite(spread)
+        top = float(spread[finite].max()) if finite.any() else 1.0
+        return np.where(finite, spread, top)
+
+
+def _distance(a: np.ndarray, b: np.ndarray, scale: float) -> float:
+    """Mean squared difference of two predictions in units of ``scale``² (infinite where they are not both
+    defined)."""
+    both = np.isfinite(a) & np.isfinite(b)
+    if both.mean() < 0.99:
+        return float("inf") if (np.isfinite(a) != np.isfinite(b)).any() else 0.0
+    with np.errstate(all="ignore"):
+        value = float(np.mean(((a[both] - b[both]) / scale) ** 2))
+    return value if np.isfinite(value) else float("inf")
+
+
+def widened_bounds(bounds: np.ndarray, widen: float) -> np.ndarray:
+    """The first box reached ``widen`` beyond each side: multiplicatively for a range of one sign (a mass stays
+    positive), by ``widen`` of the span otherwise."""
+    bounds = np.asarray(bounds, dtype=float)
+    out = bounds.copy()
+    for i, (low, high) in enumerate(bounds):
+        if low > 0 or high < 0:
+            sign, a, b = (1.0, low, high) if low > 0 else (-1.0, -high, -low)
+            factor = (b / a) ** widen
+            wide = sorted((sign * a / factor, sign * b * factor))
+        else:
+            span = high - low if high > low else 1.0
+            wide = [low - widen * span, high + widen * span]
+        out[i] = wide
+    return out
+
+
+def next_inputs(pool: np.ndarray, spread: np.ndarray, take: int, bounds: np.ndarray, options: SequentialOptions,
+                seed: int) -> np.ndarray:
+    """The next batch of ``take`` runs: the ``explore`` share space-filling in the first box ``bounds``, the rest
+    from ``pool`` where the committee's disagreement ``spread`` is largest (with no rival left, spread over the
+    pool, most of it beyond the box, where the one law left is least supported)."""
+    explore = int(round(options.explore * take))
+    parts = [design(bounds, explore, "sobol", seed)] if explore else []
+    if take > explore:
+        parts.append(_spread_out(pool, spread, take - explore))
+    return np.vstack(parts)
+
+
+def _spread_out(X: np.ndarray, scores: np.ndarray, take: int) -> np.ndarray:
+    """``take`` rows of ``X`` by falling score, each at least a typical spacing away (in the pool's unit box) from
+    the rows taken before, the spacing halved whenever too few rows qualify. (A greedy batch rule written here: the
+    batch acquisition libraries, BoTorch's among them, assume a Gaussian-process model, which a committee of
+    formulas is not.)"""
+    order = np.argsort(-scores, kind="stable")
+    low, span = X.min(axis=0), np.ptp(X, axis=0)
+    U = (X - low) / np.where(span > 0, span, 1.0)
+    spacing = 0.5 * take ** (-1.0 / X.shape[1])
+    while True:
+        picked: list[int] = []
+        for i in order:
+            if all(np.linalg.norm(U[i] - U[j]) >= spacing for j in picked):
+                picked.append(i)
+                if len(picked) == take:
+                    return X[picked]
+        spacing /= 2
+
+
+def refuted(committee: Committee, X: np.ndarray, y: np.ndarray, names: list[str],
+             options: SequentialOptions) -> list[dict]:
+    """The members whose error on the new runs ``(X, y)`` exceeds ``eliminate`` times the larger of their
+    validation error and the best member's error there."""
+    if len(y) < 2:
+        return []
+    errors = [nmse(evaluate(c.expression, X, names), y) for c in committee.members]
+    best_new = max(min(errors), options.resolution)
+    return [{"formula": c.text, "val_nmse": c.val_nmse, "new_runs_nmse": e}
+            for c, e in zip(committee.members, errors)
+            if e > options.eliminate * max(c.val_nmse, best_new)]
+
+
+class SequentialDesign:
+    """Design a twin's runs round by round where the rival laws disagree, discovering after each round.
+
+    Parameters
+    ----------
+    budget : int
+        Twin runs in all (the first design's included).
+    seed : int
+        Seed of every random choice (designs, noise, the searches).
+    options : SequentialOptions, optional
+        Settings of the rounds, the committee and the stop rule.
+    progress : callable, optional
+        Hears ``("design_round", info)`` after each round.
+
+    Attributes
+    ----------
+    data_ : twin.Dataset
+        Every run taken, in the order taken.
+    rounds_ : list of Round
+        What each round chose, refuted and found.
+    discovery_ : tools.results.Discovery
+        The last round's search.
+    stopped_because_ : str
+        ``"one law left"`` or ``"budget spent"``.
+    seconds_ : float
+        Wall time of the whole design, searches included.
+    """
+
+    def __init__(self, budget: int = 400, seed: int = 0, options: SequentialOptions | None = None,
+                 progress: Progress | None = None):
+        self.budget = budget
+        self.seed = seed
+        self.options = options
+        self.progress = progress
+
+    def schedule(self) -> list[int]:
+        """Runs taken after each round: the first design, then growth by ``growth`` up to ``budget``."""
+        options = self.options or SequentialOptions()
+        if self.budget < max(options.initial, 10):
+            raise ValueError(f"a sequential design needs a budget of at least {max(options.initial, 10)} runs, "
+                             f"got {self.budget}")
+        if options.growth <= 1:
+            raise ValueError(f"growth must exceed 1, got {options.growth}")
+        sizes = [options.initial]
+        while sizes[-1] < self.budget:
+            sizes.append(min(self.budget, int(round(sizes[-1] * options.growth))))
+        return sizes
+
+    def run(self, twin: ExpressionTwin, params: Mapping[str, float] | None = None, noise: float = 0.0,
+            noise_model: str = "gaussian", units: Mapping[str, str] | None = None,
+            target_unit: str | None = None) -> SequentialDesign:
+        """Run the rounds on ``twin`` (its first output); returns ``self`` with the fitted attributes set.
+
+        ``noise`` is σ relative to the RMS of the first design's outputs, the same for every later run (a run far
+        outside the box is not made noisier by the size of its output).
+        """
+        if not isinstance(twin, ExpressionTwin):
+            raise ValueError(f"a sequential design runs a closed-form twin at chosen inputs; {twin.name!r} is "
+                             f"{twin.kind}")
+        options = self.options or SequentialOptions()
+        started = time.perf_counter()
+        sizes = self.schedule()
+        names = twin.input_names
+        units = dict(units if units is not None else {v.name: v.unit for v in twin.inputs})
+        target_unit = twin.outputs[0].unit if target_unit is None else target_unit
+        bounds = twin.input_bounds()
+        wide = widened_bounds(bounds, options.widen)
+        rng = np.random.default_rng(self.seed)
+        X = np.empty((0, len(names)))
+        y = np.empty((0, 1))
+        batch = design(bounds, sizes[0], "sobol", self.seed)
+        rms, dropped = None, 0
+        rounds: list[Round] = []
+        committee: Committee | None = None
+        self.stopped_because_ = "budget spent"
+        for r in range(len(sizes)):
+            round_start = time.perf_counter()
+            taken = twin.simulate(batch, params=params, drop_invalid=True)
+            dropped += taken.meta["dropped"]
+            rms = np.sqrt(np.mean(taken.y ** 2, axis=0, keepdims=True)) if rms is None else rms
+            new_X, new_y = taken.X, add_noise(taken.y, noise, noise_model, rng, rms=rms)[:, 0]
+            X, y = np.vstack([X, new_X]), np.vstack([y, new_y[:, None]])
+            eliminated = [] if committee is None else refuted(committee, new_X, new_y, names, options)
+            found = discover(X, y[:, 0], names, options.search_budget, self.seed, units=units,
+                             target_unit=target_unit)
+            pool = design(wide, options.pool, "sobol", self.seed + 1000 + r)
+            committee = Committee.of(found, pool, names, options)
+            spread = committee.disagreement(pool, names, float(np.std(y)) or 1.0)
+            predicted = r > 0 and rounds[-1].formula not in {e["formula"] for e in eliminated}
+            one_left = bool(found.confident and predicted
+                            and spread.max() <= options.agree * max(found.best.val_nmse, options.resolution))
+            outside = int(((new_X < bounds[:, 0]) | (new_X > bounds[:, 1])).any(axis=1).sum())
+            rounds.append(Round(len(X), len(new_X), found.best.text, found.confident, found.best.val_nmse,
+                                [c.text for c in committee.members[1:]], eliminated, float(spread.max()), outside,
+                                one_left, time.perf_counter() - round_start))
+            if self.progress:
+                self.progress("design_round", {"round": r + 1, "of": len(sizes), **rounds[-1].as_dict()})
+            if one_left and options.stop:
+                self.stopped_because_ = "one law left"
+                break
+            if r + 1 < len(sizes):
+                batch = next_inputs(pool, spread, max(1, sizes[r + 1] - len(X) - dropped), bounds, options,
+                                    self.seed + 2000 + r)
+        self.data_ = Dataset(twin=twin.name, kind="algebraic", arrays={"X": X, "y": y},
+                             input_names=names, output_names=twin.output_names[:1],
+                             units={v.name: v.unit for v in twin.inputs + twin.outputs},
+                             params=twin.resolve_params(params), noise={"sigma": noise, "model": noise_model},
+                             seed=self.seed, meta={"design": "sequential", "rounds": len(rounds), "dropped": dropped})
+        self.rounds_ = rounds
+        self.discovery_ = found
+        self.seconds_ = time.perf_counter() - started
+        return self
