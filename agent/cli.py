@@ -245,12 +245,16 @@ def ui(port: int = typer.Option(8501), runs_dir: Path = typer.Option(Path("runs"
     app_path = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     if not app_path.is_file():
         _fail("the Streamlit app (ui/app.py) is not installed yet")
-    env = os.environ | {"TWINSIGHT_RUNS_DIR": str(runs_dir)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
-                               "--server.address", address, "--server.headless", "true",
-                               "--browser.gatherUsageStats", "false"], env=env)
+    _serve([sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
+            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+           os.environ | {"TWINSIGHT_RUNS_DIR": str(runs_dir)})
 
-    def stop(*_: object) -> None:  # stopping the command (Ctrl-C, kill) stops its server
+
+def _serve(command: list[str], env: dict[str, str] | None = None) -> None:
+    """Run a server in the foreground; stopping this command (Ctrl-C, kill) stops the server."""
+    server = subprocess.Popen(command, env=env)
+
+    def stop(*_: object) -> None:
         server.terminate()
 
     signal.signal(signal.SIGTERM, stop)
@@ -262,12 +266,45 @@ def ui(port: int = typer.Option(8501), runs_dir: Path = typer.Option(Path("runs"
     raise typer.Exit(code)
 
 
+model_app = typer.Typer(no_args_is_help=True, help="A local model for --llm openai (llama-cpp-python's server).")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("serve")
+def serve_model(
+        gguf: Path = typer.Option(..., help="an instruct model's GGUF file (you bring it; none is downloaded)"),
+        port: int = typer.Option(8080), context: int = typer.Option(8192, help="context size in tokens"),
+        threads: Optional[int] = typer.Option(None, help="CPU threads (default: llama.cpp's choice)"),
+        chat_format: Optional[str] = typer.Option(None, help="llama-cpp-python chat format (default: the GGUF's own "
+                                                           "template)"),
+        print_command: bool = typer.Option(False, "--print-command", help="print the server command and exit"),
+) -> None:
+    """Serve a GGUF model on 127.0.0.1 as an OpenAI-compatible endpoint; then, in another terminal:
+    OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 twinsight run GOAL --llm openai."""
+    import importlib.util
+
+    if not gguf.is_file():
+        _fail(f"no GGUF file at {gguf}")
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+               "--port", str(port), "--n_ctx", str(context),
+               *(["--n_threads", str(threads)] if threads else []),
+               *(["--chat_format", chat_format] if chat_format else [])]
+    if print_command:
+        out.print(" ".join(command), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(0)
+    if importlib.util.find_spec("llama_cpp") is None:
+        _fail("llama-cpp-python is not installed: pip install -e '.[local]' (on CPUs with AMX build it without: "
+              "CMAKE_ARGS='-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF'); see docs/local-model.md")
+    _serve(command)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(suite: str = typer.Argument(..., help="twin_speed | offline_goals | discovery"),
+def bench(suite: str = typer.Argument(..., help="twin_speed | offline_goals | discovery | local_model | sequential"),
           extra: Optional[list[str]] = typer.Argument(None)) -> None:
     """Run a benchmark suite from benchmarks/."""
     modules = {"twin_speed": "benchmarks.twin_speed", "offline_goals": "benchmarks.offline_goals",
-               "discovery": "benchmarks.discovery"}
+               "discovery": "benchmarks.discovery", "local_model": "benchmarks.local_model",
+               "sequential": "benchmarks.sequential"}
     if suite not in modules:
         _fail(f"unknown suite {suite!r}; suites: {', '.join(modules)}")
     raise typer.Exit(subprocess.call([sys.executable, "-m", modules[suite], *(extra or [])]))

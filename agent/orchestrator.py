@@ -128,6 +128,8 @@ class Agent:
                                                      "pipeline for the goal"})
             helper = provider if isinstance(provider, ReplayProvider) else OfflinePlanner(self.discovery_seconds)
             final_text, ended = yield from self._converse(run, helper, goal, "planner")
+        elif role == "model" and final_text:
+            final_text = _closing_words(final_text, run.results, goal)
         results, errors = run.results, run.errors
         report = build_report(goal, writer.directory, results, errors, final_text, ctx)
         report.steps = run.steps
@@ -277,6 +279,16 @@ def _check_search_budget(seconds: float) -> None:
     high = next(m.le for m in field.metadata if hasattr(m, "le"))
     if not (isinstance(seconds, (int, float)) and low <= seconds <= high):
         raise ValueError(f"the search budget must be between {low:g} and {high:g} seconds per output, got {seconds}")
+
+
+def _closing_words(text: str, results: list, goal: str) -> str:
+    """A model's closing text as a report may carry it: labelled as the model's, or left out when it states a
+    number no tool measured."""
+    invented = unmeasured_numbers(text, [result for _, _, result, _ in results], goal)
+    if invented:
+        return (f"(The model's closing words were left out: they stated {len(invented)} number"
+                f"{'s' if len(invented) > 1 else ''} that nothing measured; they are in the session log.)")
+    return f"The model wrote (not a measured result): {text.strip()}"
 
 
 def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict, bool]], errors: list[str],

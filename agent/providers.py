@@ -32,6 +32,10 @@ def prompt(name: str) -> str:
 OPENAI_URL = "https://api.openai.com/v1"
 #: Seconds per request for a model served anywhere but OpenAI (local CPU inference).
 LOCAL_TIMEOUT = 300.0
+#: The tools a small model is offered: those of the law pipelines (calibration, resonance and training are
+#: offered with the full list).
+COMPACT_TOOLS = ("select_twin", "twin_from_csv", "run_experiment", "derive_table", "discover_law", "verify_law",
+                 "discover_pde", "test_hypothesis")
 
 
 class OpenAIProvider:
@@ -41,10 +45,12 @@ class OpenAIProvider:
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, max_retries: int = 2, temperature: float = 0.0,
-                 max_tokens: int = 1024):
+                 max_tokens: int = 1024, compact: bool | None = None):
         """``timeout`` (seconds per request) defaults to 60 s for api.openai.com and to ``LOCAL_TIMEOUT`` for any
         other URL (a small model on a laptop's CPU reads a long prompt for minutes); ``max_tokens`` caps every
-        answer, so a chatty model cannot run past the timeout."""
+        answer, so a chatty model cannot run past the timeout; ``compact`` (default: for any URL but OpenAI's)
+        offers only the pipeline's tools (``COMPACT_TOOLS``) with short schemas (``Tool.compact_schema``): about a
+        third of the full list's characters, which alone overflows a 2,048-token context."""
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
 
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
@@ -61,7 +67,11 @@ class OpenAIProvider:
         )
         self._plain = chat
         self._written = 0  # tool calls read from text so far (their ids count on)
-        self._chat = chat.bind_tools([tool.schema() for tool in TOOLS.values()])
+        compact = local if compact is None else compact
+        offered = [TOOLS[name].compact_schema() for name in COMPACT_TOOLS] if compact else [
+            tool.schema() for tool in TOOLS.values()]
+        # an explicit tool_choice: llama-cpp-python's function-calling chat format drops the tools without one
+        self._chat = chat.bind_tools(offered, tool_choice="auto")
 
     def explain(self, request: str) -> Decision:
         """A plain completion (no tools) for the explanation of a finished session."""

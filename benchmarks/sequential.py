@@ -78,8 +78,9 @@ def sequential(name: str, noise: float, seed: int, budget: float) -> dict:
 
     def check(stage: str, info: dict) -> None:
         exact = exact_match(parse_expression(info["formula"], twin.input_names), truth, samples=samples)
-        steps.append({key: info[key] for key in ("runs", "formula", "confident", "seconds", "outside_box",
+        steps.append({key: info[key] for key in ("calls", "formula", "confident", "seconds", "outside_box",
                                                  "one_law_left", "disagreement")}
+                     | {"runs": info["calls"], "valid_runs": info["runs"]}
                      | {"exact": exact, "eliminated": len(info["eliminated"]), "rivals": len(info["rivals"])})
         if exact:
             raise _Solved
@@ -107,6 +108,13 @@ def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[st
     return row
 
 
+def _runs(row: dict, arm: str) -> int:
+    """An arm's runs to exact as the ladder size it reached: rows written before the sequential steps counted the
+    runs the twin could not evaluate (``calls``) recorded only the valid ones (47 of 50)."""
+    runs = row[arm]["runs_to_exact"]
+    return next((size for size in LADDER if size >= runs), NOT_FOUND)
+
+
 def summarise(rows: list[dict]) -> dict:
     """Per arm: solved within each ladder size, median runs to exact (bootstrap 95 % interval); per one-shot arm
     the paired Wilcoxon p of the sequential arm's runs to exact against it (two-sided), and wins/ties/losses."""
@@ -115,16 +123,16 @@ def summarise(rows: list[dict]) -> dict:
     summary: dict = {"rows": len(rows), "problems": len({r["problem"] for r in rows})}
     one_shots = [arm for arm in ONE_SHOT if all(arm in r for r in rows)]
     for arm in ("sequential", *one_shots):
-        runs = np.array([r[arm]["runs_to_exact"] for r in rows], dtype=float)
+        runs = np.array([_runs(r, arm) for r in rows], dtype=float)
         summary[arm] = {f"exact_within_{b}": f"{int((runs <= b).sum())}/{len(runs)}" for b in LADDER}
         summary[arm]["median_runs_to_exact"] = float(np.median(runs))
         if len(set(runs)) > 1:
             interval = bootstrap((runs,), np.median, n_resamples=2000, random_state=0, method="percentile")
             summary[arm]["median_95"] = [float(interval.confidence_interval.low),
                                          float(interval.confidence_interval.high)]
-    ours = np.array([r["sequential"]["runs_to_exact"] for r in rows], dtype=float)
+    ours = np.array([_runs(r, "sequential") for r in rows], dtype=float)
     for arm in one_shots:
-        theirs = np.array([r[arm]["runs_to_exact"] for r in rows], dtype=float)
+        theirs = np.array([_runs(r, arm) for r in rows], dtype=float)
         differs = ours != theirs
         summary[f"sequential_vs_{arm}"] = {
             "fewer_runs": int((ours < theirs).sum()), "same": int((~differs).sum()), "more_runs": int((ours > theirs).sum()),

@@ -81,3 +81,18 @@ def test_run_takes_units_for_a_csv_goal(tmp_path):
     assert csv_call["args"]["units"] == {"m": "kg", "v": "m/s", "E": "J"}
     verdict = next(e for e in events if e.get("type") == "tool_result" and e.get("name") == "verify_law")
     assert verdict["result"]["units_consistent"] is True
+
+
+def test_model_serve_says_what_is_missing(tmp_path):
+    missing = _cli("model", "serve", "--gguf", str(tmp_path / "none.gguf"))
+    assert missing.returncode == 1 and "no GGUF file" in missing.stderr
+    model = tmp_path / "small.gguf"
+    model.write_bytes(b"GGUF")
+    shown = _cli("model", "serve", "--gguf", str(model), "--port", "8090", "--print-command")
+    assert shown.returncode == 0 and "-m llama_cpp.server --model" in shown.stdout and "--port 8090" in shown.stdout
+    assert "--host 127.0.0.1" in shown.stdout
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:  # the default install: the extra is named
+        served = _cli("model", "serve", "--gguf", str(model))
+        assert served.returncode == 1 and ".[local]" in served.stderr

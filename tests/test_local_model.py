@@ -7,6 +7,7 @@ import pytest
 
 from agent import Agent, load_events, replay
 from agent.grounding import numbers_in, unmeasured_numbers
+from agent.providers import COMPACT_TOOLS
 from agent.toolcalls import calls_in_text
 from openai_stub import OpenAIStub, completion
 from tools.registry import TOOLS
@@ -67,7 +68,10 @@ def test_a_session_of_text_tool_calls_answers_and_an_invented_number_never_reach
     assert report.exact is True and [s["by"] for s in report.steps] == ["model"] * 4
     assert "8.98254726e-10" not in report.explanation and "Law of Motion" not in report.explanation
     assert "explanation was left out: it stated 1 number that nothing measured" in report.explanation
-    assert stub.requests[0]["max_tokens"] == 1024
+    first = stub.requests[0]
+    assert first["max_tokens"] == 1024 and first["tool_choice"] == "auto"  # llama.cpp's servers need both
+    offered = json.dumps(first["tools"])
+    assert [t["function"]["name"] for t in first["tools"]] == list(COMPACT_TOOLS) and len(offered) < 4000
     events = load_events(report.session)
     assert events[0]["model"] == {"name": "small-local", "base_url": stub.base_url}
     responses = [e["decision"] for e in events if e["type"] == "llm_response"]
@@ -91,4 +95,9 @@ def test_the_planner_takes_over_when_the_model_produces_no_call(tmp_path):
         pure = Agent(llm="openai", runs_dir=tmp_path, assist=False,
                      provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
     assert not pure.answered and not pure.steps and len(stub.requests) == 1
+    assert "The model wrote (not a measured result): It is proportional to its length." in pure.explanation
+    with OpenAIStub([completion("Its period is 2.1 s at 1 m.")]) as stub:
+        pure = Agent(llm="openai", runs_dir=tmp_path, assist=False,
+                     provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
+    assert "2.1" not in pure.explanation and "closing words were left out" in pure.explanation
     assert json.loads(json.dumps(pure.cli_json()))["errors"] == []

@@ -71,7 +71,7 @@ def test_a_sequential_session_records_its_rounds_and_replays(tmp_path):
     stream.close()
     experiment = results[1]["result"]
     rounds = experiment["rounds"]
-    assert len(rounds) >= 2 and rounds[0]["runs"] == 25 and experiment["simulator_calls"] == rounds[-1]["runs"]
+    assert len(rounds) >= 2 and rounds[0]["runs"] == 25 and experiment["simulator_calls"] == rounds[-1]["calls"]
     assert all(later["runs"] > earlier["runs"] for earlier, later in zip(rounds, rounds[1:]))
     assert experiment["stopped"] in ("one law left", "budget spent")
     session = next(p for p in tmp_path.iterdir() if p.is_dir())

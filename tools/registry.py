@@ -209,7 +209,7 @@ def run_experiment(
                 rounds = SequentialDesign(samples, seed, options, progress=ctx.progress).run(
                     t, params=params, noise=noise, noise_model=noise_model)
                 data = rounds.data_
-                extra = {"simulator_calls": data.n_samples + data.meta["dropped"], "stopped": rounds.stopped_because_,
+                extra = {"simulator_calls": rounds.rounds_[-1].calls, "stopped": rounds.stopped_because_,
                          "rounds": [r.as_dict() for r in rounds.rounds_]}
             elif method == "resonance":
                 plan = resonance_design(t, samples, seed=seed, params=params or None)

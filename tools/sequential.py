@@ -84,9 +84,11 @@ class SequentialOptions:
 
 @dataclass
 class Round:
-    """One round: the runs taken so far, the law then chosen, its rivals and the rivals the new runs refuted."""
+    """One round: the runs taken so far (``calls`` counts those the twin could not evaluate too), the law then
+    chosen, its rivals and the rivals the new runs refuted."""
 
     runs: int
+    calls: int
     new_runs: int
     formula: str
     confident: bool
@@ -99,7 +101,7 @@ class Round:
     seconds: float
 
     def as_dict(self) -> dict:
-        return {"runs": self.runs, "new_runs": self.new_runs, "formula": self.formula, "confident": self.confident,
+        return {"runs": self.runs, "calls": self.calls, "new_runs": self.new_runs, "formula": self.formula, "confident": self.confident,
                 "val_nmse": self.val_nmse, "rivals": self.rivals, "eliminated": self.eliminated,
                 "disagreement": self.disagreement, "outside_box": self.outside_box,
                 "one_law_left": self.one_law_left, "seconds": self.seconds}
@@ -317,7 +319,7 @@ class SequentialDesign:
             one_left = bool(found.confident and predicted
                             and spread.max() <= options.agree * max(found.best.val_nmse, options.resolution))
             outside = int(((new_X < bounds[:, 0]) | (new_X > bounds[:, 1])).any(axis=1).sum())
-            rounds.append(Round(len(X), len(new_X), found.best.text, found.confident, found.best.val_nmse,
+            rounds.append(Round(len(X), len(X) + dropped, len(new_X), found.best.text, found.confident, found.best.val_nmse,
                                 [c.text for c in committee.members[1:]], eliminated, float(spread.max()), outside,
                                 one_left, time.perf_counter() - round_start))
             if self.progress:

@@ -64,6 +64,14 @@ class Tool:
         return {"type": "function", "function": {"name": self.name, "description": self.description,
                                                  "parameters": self.input_model.model_json_schema()}}
 
+    def compact_schema(self) -> dict:
+        """The schema for a small model's short context: the description's first sentence, and of each parameter
+        only its type, choices and whether it is required (bounds and wording are checked when the call is
+        validated, and a violation is fed back to the model)."""
+        parameters = _compact(self.input_model.model_json_schema())
+        first = self.description.split(". ")[0].rstrip(".") + "."
+        return {"type": "function", "function": {"name": self.name, "description": first, "parameters": parameters}}
+
     def run(self, context: Any, arguments: BaseModel) -> dict:
         """Run on validated ``arguments``: the result as the JSON-ready dict sessions record."""
         return self.function(context, **dict(arguments)).as_dict()
@@ -84,3 +92,22 @@ def tool(function: Callable[..., ToolResult]) -> Tool:
     input_model = create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
     description = inspect.cleandoc(function.__doc__ or "").split("\n\n")[0].replace("\n", " ")
     return Tool(name, description, input_model, hints["return"], function)
+
+
+#: JSON-schema keys a compact schema keeps.
+_COMPACT_KEYS = ("type", "properties", "required", "enum", "items", "anyOf", "const", "$defs", "$ref")
+
+
+def _compact(schema: Any) -> Any:
+    """A JSON schema with only the keys of ``_COMPACT_KEYS`` (recursively; property names kept)."""
+    if isinstance(schema, list):
+        return [_compact(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    kept = {}
+    for key, value in schema.items():
+        if key == "properties":
+            kept[key] = {name: _compact(spec) for name, spec in value.items()}
+        elif key in _COMPACT_KEYS:
+            kept[key] = _compact(value)
+    return kept

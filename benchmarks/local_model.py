@@ -1,0 +1,76 @@
+"""The README's offline goals through a model behind an OpenAI-compatible URL (a local llama.cpp, Ollama or vLLM
+server), with and without planner assist (issue 39).
+
+Run: python -m benchmarks.local_model --base-url http://127.0.0.1:8080/v1 --model NAME [--goals N]
+     [--assist on,off] [--time-budget S]
+Writes benchmarks/results/local_model_<model>.json and prints one line per goal: tool calls the model made and how
+many of them were valid (the registry ran them without an argument error), the steps the planner took over,
+whether the goal was answered exact, whether the model's explanation stated a number nothing measured (then left
+out of the report), and the seconds per goal beside the offline planner's (``--assist off`` alone skips it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from agent import Agent, load_events
+from benchmarks.offline_goals import GOALS, _write_csvs
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def run_goal(goal: str, runs: Path, llm: str, options: dict, assist: bool, budget: float) -> dict:
+    """One goal: the counts read from its session."""
+    started = time.perf_counter()
+    report = Agent(llm=llm, runs_dir=runs, seed=0, discovery_seconds=budget, provider_options=options,
+                   assist=assist).run(goal)
+    events = load_events(report.session)
+    by_model = [s for s in report.steps if s["by"] == "model"]
+    return {"goal": goal, "llm": llm, "assist": assist, "seconds": round(time.perf_counter() - started, 2),
+            "model_calls": len(by_model), "valid_model_calls": sum(not s["failed"] for s in by_model),
+            "calls_written_as_text": sum(len(e["decision"]["tool_calls"]) for e in events
+                                         if e["type"] == "llm_response" and e["decision"].get("calls_from_text")),
+            "planner_steps": sum(s["by"] == "planner" for s in report.steps), "answered": report.answered,
+            "exact": report.exact, "invented_numbers_caught": "explanation was left out" in report.explanation,
+            "errors": report.errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--goals", type=int, default=len(GOALS), help="the first N goals")
+    parser.add_argument("--assist", default="on,off")
+    parser.add_argument("--time-budget", type=float, default=30.0)
+    args = parser.parse_args()
+    settings = [{"on": True, "off": False}[a] for a in args.assist.split(",")]
+    options = {"base_url": args.base_url, "model": args.model}
+    rows = []
+    here = Path.cwd()
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        try:
+            _write_csvs(Path(scratch))
+            for goal in GOALS[: args.goals]:
+                if True in settings:
+                    rows.append(run_goal(goal, Path(scratch) / "runs", "offline", {}, False, args.time_budget))
+                    print(json.dumps(rows[-1]), flush=True)
+                for assist in settings:
+                    rows.append(run_goal(goal, Path(scratch) / "runs", "openai", options, assist, args.time_budget))
+                    print(json.dumps(rows[-1]), flush=True)
+        finally:
+            os.chdir(here)
+    RESULTS.mkdir(exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in args.model)
+    (RESULTS / f"local_model_{name}.json").write_text(json.dumps(
+        {"model": args.model, "machine": f"{platform.machine()}, {os.cpu_count()} cores", "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
