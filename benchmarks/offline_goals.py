@@ -1,10 +1,14 @@
 """Goal-to-formula time of the offline planner for the goals it must understand (issue: LLM layer).
 
-Run: python -m benchmarks.offline_goals; writes benchmarks/results/offline_goals.json.
+Run: python -m benchmarks.offline_goals [--suite readme|words]; writes benchmarks/results/offline_goals.json
+(the README's goals) or offline_goals_words.json (every goal of benchmarks/data/goals.json, in English, Russian and
+Chinese, each with the twin it must reach or "refuse"; the answer is right when the twin is and, for a law, it is
+exact, or when a goal marked "refuse" produced no answer).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import tempfile
@@ -46,22 +50,33 @@ def _write_csvs(directory: Path) -> None:
 def main() -> None:
     import os
 
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=("readme", "words"), default="readme")
+    args = parser.parse_args()
+    suite = json.loads((Path(__file__).parent / "data" / "goals.json").read_text())["goals"]
+    goals = GOALS if args.suite == "readme" else [g["goal"] for g in suite]
+    expected = {g["goal"]: g for g in suite}
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         here = Path.cwd()
         os.chdir(scratch)
         try:
             _write_csvs(Path(scratch))
-            for goal in GOALS:
+            for goal in goals:
                 started = time.perf_counter()
                 report = Agent(runs_dir=Path(scratch) / "runs", seed=0).run(goal)
                 results.append({"goal": goal, "seconds": round(time.perf_counter() - started, 2),
                                 "twin": report.twin, "formula": report.formula, "r2_test": report.r2_test,
                                 "exact": report.exact, "metrics": report.metrics, "errors": report.errors})
+                if goal in expected and args.suite == "words":
+                    want = expected[goal]
+                    results[-1]["right"] = (not report.answered if want["question"] == "refuse" else
+                                            report.twin == want["twin"] and report.exact is not False)
                 print(json.dumps(results[-1], default=str))
         finally:
             os.chdir(here)
-    out = Path(__file__).parent / "results" / "offline_goals.json"
+    out = Path(__file__).parent / "results" / ("offline_goals.json" if args.suite == "readme"
+                                               else "offline_goals_words.json")
     out.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "goals": results},
                               indent=2, default=str))
 
