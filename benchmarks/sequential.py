@@ -143,15 +143,23 @@ def summarise(rows: list[dict]) -> dict:
     return summary
 
 
+#: The first draw of ``problems``; larger samples add problems drawn from the rest, so that a larger sample holds
+#: every smaller one (rows already measured stay in it).
+FIRST_DRAW = 8
+
+
 def problems(suite: str, count: int) -> list[str]:
-    """A seeded sample of ``count`` problems of the suite (Feynman: the 100 main equations)."""
+    """A seeded sample of ``count`` problems of the suite (Feynman: the 100 main equations): ``FIRST_DRAW`` drawn at
+    once, then the rest in a seeded order."""
     from benchmarks.counterfactual import problem_names
     from twin import twin_names
 
     names = ([n for n in twin_names() if n.startswith("feynman_") and not n.startswith("feynman_bonus_")]
              if suite == "feynman" else problem_names())
-    chosen = np.random.default_rng(38).choice(len(names), size=min(count, len(names)), replace=False)
-    return [names[i] for i in sorted(chosen)]
+    first = np.random.default_rng(38).choice(len(names), size=min(FIRST_DRAW, len(names)), replace=False)
+    rest = [i for i in np.random.default_rng(39).permutation(len(names)) if i not in set(first)]
+    chosen = [*sorted(first), *rest][:count]
+    return [names[i] for i in chosen]
 
 
 def main() -> None:

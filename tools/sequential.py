@@ -6,8 +6,9 @@ predict) vote, each weighted by its plausibility (inverse RMS error), and the ne
 disagreement is largest, in a pool that reaches beyond the first box (extrapolation is where a smooth stand-in and
 the law part ways), with a share of each batch kept space-filling inside the box. After each round the rivals of
 the round before are checked against the new runs and those the runs refute are reported as eliminated. The
-design stops when one law remains within the noise (DESIGN §7's stop rule applied to laws): the chosen law is
-confident, it predicted the round's new runs, and no plausible rival disagrees with it anywhere in the pool.
+design stops when one law remains within the noise (DESIGN §7's stop rule applied to laws): the law chosen a round
+before predicted the round's new runs (a test of it where its rivals disagreed, often beyond the box) and no rival
+the data cannot tell from it (within the final choice's validation margin) disagrees with it anywhere in the pool.
 
 Closed-form twins only (a twin that can be run at any input). The search is data only: nothing here reads a
 twin's ground truth.
@@ -24,6 +25,7 @@ import numpy as np
 from tools.constants import evaluate, nmse
 from tools.design import design
 from tools.results import Candidate, Discovery
+from tools.selection import margin, selection_tolerance
 from tools.symbolic import discover
 from twin import Dataset, ExpressionTwin
 from twin.core import add_noise
@@ -62,8 +64,8 @@ class SequentialOptions:
         A rival is refuted when its error on a round's new runs exceeds this factor times the larger of its own
         validation error and the best rival's error on those runs.
     agree : float
-        The stop rule's tolerance: rivals agree when their largest disagreement over the pool is below this factor
-        times the chosen law's validation error.
+        The stop rule's tolerance: the rivals tied with the chosen law on validation error agree with it when their
+        largest disagreement over the pool is below this factor times its validation error.
     stop : bool
         Stop when one law remains; otherwise run until the budget is spent (a benchmark's fixed ladder).
     """
@@ -138,6 +140,13 @@ class Committee:
         errors = np.array([max(c.val_nmse, floor) for c in members])
         weights = 1.0 / np.sqrt(errors)
         return cls(members, weights / weights.sum())
+
+    def tied(self, tolerance: float) -> Committee:
+        """The members whose validation error the data cannot tell from the chosen law's: within ``tolerance``
+        (relative) of the best (``tools.selection.margin``, the final choice's own margin)."""
+        threshold = margin(self.members, tolerance)
+        keep = [i for i, c in enumerate(self.members) if i == 0 or c.val_nmse <= threshold]
+        return Committee([self.members[i] for i in keep], self.weights[keep] / self.weights[keep].sum())
 
     def disagreement(self, X: np.ndarray, names: list[str], scale: float) -> np.ndarray:
         """The weighted variance of the members' predictions at each row of ``X``, in units of ``scale``²;
@@ -316,8 +325,11 @@ class SequentialDesign:
             committee = Committee.of(found, pool, names, options)
             spread = committee.disagreement(pool, names, float(np.std(y)) or 1.0)
             predicted = r > 0 and rounds[-1].formula not in {e["formula"] for e in eliminated}
-            one_left = bool(found.confident and predicted
-                            and spread.max() <= options.agree * max(found.best.val_nmse, options.resolution))
+            # rivals the data cannot tell from the chosen law (the final choice's margin, on the validation share
+            # of tools.results.split) must agree with it everywhere in the pool
+            tied = committee.tied(selection_tolerance(int(0.2 * len(y))))
+            left = tied.disagreement(pool, names, float(np.std(y)) or 1.0).max()
+            one_left = bool(predicted and left <= options.agree * max(found.best.val_nmse, options.resolution))
             outside = int(((new_X < bounds[:, 0]) | (new_X > bounds[:, 1])).any(axis=1).sum())
             rounds.append(Round(len(X), len(X) + dropped, len(new_X), found.best.text, found.confident, found.best.val_nmse,
                                 [c.text for c in committee.members[1:]], eliminated, float(spread.max()), outside,

@@ -70,7 +70,11 @@ def describe(event: dict) -> str | None:
         return f"dimensional analysis: {event['reduction']}"
     if kind == "progress" and event.get("stage") == "candidates":
         return f"best validation error so far {event['best']:.3g} ({event['source']})"
-    if kind == "error":
+    if kind == "progress" and event.get("stage") == "design_round":
+        refuted = f"; refuted {len(event['eliminated'])} rival law(s)" if event["eliminated"] else ""
+        return (f"designed round {event['round']} of at most {event['of']}: {event['calls']} runs, "
+                f"law so far `{event['formula'][:80]}`{refuted}")
+    if kind in ("error", "assist"):
         return f"⚠️ {event['message']}"
     return None
 
@@ -278,6 +282,9 @@ def main() -> None:
                     if event["type"] == "progress" and "step" in event and "of" in event:
                         bar.progress(min(1.0, event["step"] / event["of"]),
                                      text=f"{event['stage']} step {event['step']} of {event['of']}")
+                    elif event["type"] == "progress" and event.get("stage") == "design_round":
+                        bar.progress(min(1.0, event["round"] / event["of"]),
+                                     text=f"designed round {event['round']} of at most {event['of']}")
                     line = describe(event)
                     if line:
                         status.write(line)
