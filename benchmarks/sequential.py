@@ -96,6 +96,24 @@ def sequential(name: str, noise: float, seed: int, budget: float) -> dict:
             "stop_rule": None if stop is None else {"runs": stop["runs"], "exact": stop["exact"]}}
 
 
+def rescore(row: dict) -> dict:
+    """A row judged again with the current exact check (tools.verify.exact_match) on the formulas it stored: each
+    arm's runs to exact become those of its first step now exact (the steps after the first exact one were never
+    run; a check that accepts more can only move it earlier)."""
+    from tools.verify import exact_match
+    from twin import parse_expression
+
+    twin, truth, samples, _ = _problem(row["problem"])
+    for arm in ("sequential", *ONE_SHOT):
+        if arm not in row:
+            continue
+        for step in row[arm]["steps"]:
+            step["exact"] = exact_match(parse_expression(step["formula"], twin.input_names), truth, samples=samples)
+        first = next((s for s in row[arm]["steps"] if s["exact"]), None)
+        row[arm]["runs_to_exact"] = first["runs"] if first else NOT_FOUND
+    return row
+
+
 def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[str, ...] = ONE_SHOT) -> dict:
     """The sequential arm and the ``one_shots`` arms on one problem and seed."""
     from benchmarks.workers import one_thread
@@ -172,15 +190,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--one-shot", default=",".join(ONE_SHOT),
                         help="one-shot designs to compare with (sobol, uniform; each costs as much as the sequential arm)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="judge the stored rows again with the current exact check (writes <stem>_rescored.jsonl)")
     args = parser.parse_args()
     from benchmarks.counterfactual import laws
 
     RESULTS.mkdir(exist_ok=True)
     log = RESULTS / f"sequential_{args.suite}_noise{args.noise:g}.jsonl"
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    if args.rescore:
+        rows = [rescore(row) for row in rows]
+        log = log.with_name(log.stem + "_rescored.jsonl")
+        log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     done = {(r["problem"], r["seed"]) for r in rows}
-    todo = [(p, int(s)) for s in args.seeds.split(",") for p in problems(args.suite, args.problems)
-            if (p, int(s)) not in done]
+    todo = [] if args.rescore else [(p, int(s)) for s in args.seeds.split(",")
+                                    for p in problems(args.suite, args.problems) if (p, int(s)) not in done]
     with ProcessPoolExecutor(args.workers) as pool, log.open("a") as handle:
         one_shots = tuple(m for m in args.one_shot.split(",") if m)
         if set(one_shots) - set(ONE_SHOT):

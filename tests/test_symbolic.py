@@ -335,3 +335,16 @@ def test_periodic_arm_fits_the_frequency_inside_a_cosine():
     assert nmse(evaluate(best, k[:, None], ["k"]), omega) < 1e-12
     assert arm.propose_data(np.ones((20, 2)), np.ones(20), ["a", "b"]) == []
     assert "periodic" not in DEFAULT_ARMS  # asked for where periodicity is known, not by default
+
+
+def test_exact_match_recognises_one_law_written_two_ways_with_fitted_constants():
+    rng = np.random.default_rng(0)
+    samples = {"A": rng.uniform(0.5, 3, 200), "t": rng.uniform(0, 10, 200)}
+    truth = parse_expression("A*sin(2.3*t + 0.7)", ["A", "t"])
+    doubled = parse_expression("-A + 2*A*cos(-0.435398163397448 + 1.15*t)**2", ["A", "t"])  # a double angle
+    assert not exact_match(doubled, truth) and exact_match(doubled, truth, samples=samples)
+    x = {"x": rng.uniform(0, 5, 200)}
+    logistic = parse_expression("-1/2 + 1/(exp(0.5 - x/0.96) + 1)", ["x"])  # RC charging, issue 35
+    assert exact_match(parse_expression("tanh(-1/4 + 0.520833333333333*x)/2", ["x"]), logistic, samples=x)
+    taylor = parse_expression("1 - x**2/2 + x**4/24", ["x"])  # fits cos x on [0, 0.1] to 1.4e-9
+    assert not exact_match(taylor, sp.cos(sp.Symbol("x")), samples={"x": rng.uniform(0, 0.1, 200)})

@@ -89,6 +89,41 @@ def _one_sign(ratio: sp.Expr, samples: Mapping[str, np.ndarray]) -> bool:
     return len(values) > 0 and bool((values > 0).all() or (values < 0).all())
 
 
+#: Relative spread below which truth − found (or truth / found) counts as one constant in the numeric identity test.
+IDENTITY_TOLERANCE = 1e-10
+
+
+def numerically_identical(found: sp.Expr, truth: sp.Expr, samples: Mapping[str, np.ndarray],
+                          tolerance: float = IDENTITY_TOLERANCE) -> bool:
+    """Whether truth − found or truth / found is one constant, to ``tolerance``, on the samples and on as many
+    points of the box widened by its span on each side (``extrapolation_inputs``), wherever the truth is defined (the
+    found formula must be defined there too).
+
+    What sympy misses when one law is written two ways with fitted constants: A·sin(2.3t + 0.7) found as
+    −A + 2A·cos²(1.15t − 0.4354) (a double angle and a shifted phase; rounding each constant to three digits breaks
+    the identity symbolically), tanh(z)/2 against a logistic. A smooth stand-in that fits the samples to 1e-10 would
+    still part from the law on the widened box (a fourth-order Taylor polynomial of cos x on [0, 0.1]: 1e-7)."""
+    names = list(samples)
+    if not {s.name for s in found.free_symbols | truth.free_symbols} <= set(names):
+        return False
+    X = np.column_stack([np.asarray(samples[n], dtype=float) for n in names])
+    bounds = np.column_stack([X.min(axis=0), X.max(axis=0)])
+    for points in (X, extrapolation_inputs(bounds, len(X), seed=0, widen=1.0)):
+        a, b = evaluate(truth, points, names), evaluate(found, points, names)
+        defined = np.isfinite(a)
+        if defined.sum() < max(2, 0.5 * len(a)) or not np.isfinite(b[defined]).all():
+            return False
+        a, b = a[defined], b[defined]
+        scale = float(np.max(np.abs(a))) or 1.0
+        with np.errstate(all="ignore"):
+            ratio = a / b
+        offset = np.ptp(a - b) <= tolerance * scale
+        factor = bool(np.isfinite(ratio).all()) and np.ptp(ratio) <= tolerance * float(np.max(np.abs(ratio)) or 1.0)
+        if not (offset or factor):
+            return False
+    return True
+
+
 def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECONDS,
                 positive: set[str] | frozenset[str] = frozenset(),
                 samples: Mapping[str, np.ndarray] | None = None) -> bool:
@@ -101,6 +136,8 @@ def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECOND
     inputs positive on every sample, and allow one rule beyond SRBench's: (truth / found)² simplifies to a
     constant and truth / found has one sign on every sample. That proves the ratio constant where the data live,
     where sympy cannot use an order between inputs (ω√(c − v)/√(c + v) against ω√(1 − v²/c²)/(1 + v/c), v < c).
+    With ``samples``, a numeric identity test comes first (``numerically_identical``): the same function written
+    two ways with fitted constants, which sympy's simplification and the rounding of constants miss.
     """
     if samples:
         positive = frozenset(positive) | {name for name, values in samples.items() if (values > 0).all()}
@@ -109,6 +146,8 @@ def exact_match(found: sp.Expr, truth: sp.Expr, timeout: float = SIMPLIFY_SECOND
     found, truth = found.xreplace(by_name), truth.xreplace(by_name)
     if not found.free_symbols:
         return False
+    if samples and numerically_identical(found, truth, samples):
+        return True
     context = multiprocessing.get_context("fork")
     results: multiprocessing.Queue = context.Queue()
     worker = context.Process(target=_exact_worker, args=(found, truth, samples, results), daemon=True)
