@@ -4,7 +4,7 @@
 Run: python -m benchmarks.sequential --suite feynman|counterfactual [--noise σ] [--problems N] [--seeds 0,1,2,3,4]
      [--budget 5] [--workers 2] [--one-shot sobol,uniform]
 Writes benchmarks/results/sequential_<suite>_noise<σ>.jsonl (one line per problem and seed; resumed on restart) and
-prints the summary (``summarise``) of every row measured so far.
+the summary (``summarise``) of every row measured so far beside it (.json), and prints it.
 
 Each arm climbs the ladder of design sizes 25, 50, 100, 200, 400 and stops at the first size whose discovered law
 is exact (tools.verify.exact_match against the twin's law, scoring only): its runs to exact, or "not within 400".
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -97,10 +98,12 @@ def sequential(name: str, noise: float, seed: int, budget: float) -> dict:
 
 
 def rescore(row: dict) -> dict:
-    """A row judged again with the current exact check (tools.verify.exact_match) on the formulas it stored: each
-    arm's runs to exact become those of its first step now exact (the steps after the first exact one were never
-    run; a check that accepts more can only move it earlier)."""
-    from tools.verify import exact_match
+    """A row judged again with the numeric identity test that ``exact_match`` gained in session 29
+    (tools.verify.numerically_identical) on the formulas it stored; the symbolic verdicts stand (that part of the
+    check did not change, and re-running its simplifications takes up to 10 s a formula). Each arm's runs to exact
+    become those of its first step now exact (the steps after the first exact one were never run; a check that
+    accepts more can only move it earlier)."""
+    from tools.verify import numerically_identical
     from twin import parse_expression
 
     twin, truth, samples, _ = _problem(row["problem"])
@@ -108,7 +111,8 @@ def rescore(row: dict) -> dict:
         if arm not in row:
             continue
         for step in row[arm]["steps"]:
-            step["exact"] = exact_match(parse_expression(step["formula"], twin.input_names), truth, samples=samples)
+            found = parse_expression(step["formula"], twin.input_names)
+            step["exact"] = bool(step["exact"] or (found.free_symbols and numerically_identical(found, truth, samples)))
         first = next((s for s in row[arm]["steps"] if s["exact"]), None)
         row[arm]["runs_to_exact"] = first["runs"] if first else NOT_FOUND
     return row
@@ -224,6 +228,8 @@ def main() -> None:
             chosen = [r for r in rows if (r["problem"] in held) == keep]
             if chosen:
                 summary[split] = summarise(chosen)
+    log.with_suffix(".json").write_text(json.dumps(summary | {"budget_s": args.budget, "machine": (
+        f"{platform.machine()}, {args.workers} workers")}, indent=2))
     print(json.dumps(summary, indent=2))
 
 
