@@ -68,7 +68,7 @@ def one_shot(name: str, method: str, noise: float, seed: int, budget: float) -> 
     return {"runs_to_exact": steps[-1]["runs"] if steps[-1]["exact"] else NOT_FOUND, "steps": steps}
 
 
-def sequential(name: str, noise: float, seed: int, budget: float) -> dict:
+def sequential(name: str, noise: float, seed: int, budget: float, settings: dict | None = None) -> dict:
     """The sequential arm: one design grown round by round to 400 runs, ended at its first exact round."""
     from tools.sequential import SequentialDesign, SequentialOptions
     from tools.verify import exact_match
@@ -86,8 +86,8 @@ def sequential(name: str, noise: float, seed: int, budget: float) -> dict:
         if exact:
             raise _Solved
 
-    design = SequentialDesign(LADDER[-1], seed, SequentialOptions(initial=LADDER[0], search_budget=budget,
-                                                                   stop=False), progress=check)
+    options = SequentialOptions(initial=LADDER[0], search_budget=budget, stop=False, **(settings or {}))
+    design = SequentialDesign(LADDER[-1], seed, options, progress=check)
     try:
         design.run(twin, noise=noise, units=units)
     except _Solved:
@@ -118,7 +118,8 @@ def rescore(row: dict) -> dict:
     return row
 
 
-def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[str, ...] = ONE_SHOT) -> dict:
+def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[str, ...] = ONE_SHOT,
+          settings: dict | None = None) -> dict:
     """The sequential arm and the ``one_shots`` arms on one problem and seed."""
     from benchmarks.workers import one_thread
 
@@ -126,7 +127,7 @@ def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[st
     row = {"problem": name, "noise": noise, "seed": seed, "budget_s": budget}
     for method in one_shots:
         row[method] = one_shot(name, method, noise, seed, budget)
-    row["sequential"] = sequential(name, noise, seed, budget)
+    row["sequential"] = sequential(name, noise, seed, budget, settings)
     return row
 
 
@@ -194,13 +195,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--one-shot", default=",".join(ONE_SHOT),
                         help="one-shot designs to compare with (sobol, uniform; each costs as much as the sequential arm)")
+    parser.add_argument("--widen", type=float, default=None, help="SequentialOptions.widen (a variant: own file)")
+    parser.add_argument("--explore", type=float, default=None, help="SequentialOptions.explore (a variant: own file)")
+    parser.add_argument("--only", default=None, help="comma-separated problems of the sample to run (a variant's trial)")
     parser.add_argument("--rescore", action="store_true",
                         help="judge the stored rows again with the current exact check (writes <stem>_rescored.jsonl)")
     args = parser.parse_args()
     from benchmarks.counterfactual import laws
 
     RESULTS.mkdir(exist_ok=True)
-    log = RESULTS / f"sequential_{args.suite}_noise{args.noise:g}.jsonl"
+    settings = {k: v for k, v in (("widen", args.widen), ("explore", args.explore)) if v is not None}
+    variant = "".join(f"_{k}{v:g}" for k, v in settings.items())
+    log = RESULTS / f"sequential_{args.suite}_noise{args.noise:g}{variant}.jsonl"
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     if args.rescore:
         rows = [rescore(row) for row in rows]
@@ -213,7 +219,9 @@ def main() -> None:
         one_shots = tuple(m for m in args.one_shot.split(",") if m)
         if set(one_shots) - set(ONE_SHOT):
             parser.error(f"--one-shot takes {', '.join(ONE_SHOT)}")
-        futures = [pool.submit(solve, p, args.noise, s, args.budget, one_shots) for p, s in todo]
+        if args.only:
+            todo = [(p, s) for p, s in todo if p.removeprefix(f"{args.suite}_") in args.only.split(",")]
+        futures = [pool.submit(solve, p, args.noise, s, args.budget, one_shots, settings) for p, s in todo]
         for count, future in enumerate(as_completed(futures), 1):
             row = future.result()
             handle.write(json.dumps(row) + "\n")

@@ -209,17 +209,21 @@ def _spread_out(X: np.ndarray, scores: np.ndarray, take: int) -> np.ndarray:
     the rows taken before, the spacing halved whenever too few rows qualify. (A greedy batch rule written here: the
     batch acquisition libraries, BoTorch's among them, assume a Gaussian-process model, which a committee of
     formulas is not.)"""
+    if take >= len(X):
+        return X
     order = np.argsort(-scores, kind="stable")
     low, span = X.min(axis=0), np.ptp(X, axis=0)
     U = (X - low) / np.where(span > 0, span, 1.0)
     spacing = 0.5 * take ** (-1.0 / X.shape[1])
     while True:
         picked: list[int] = []
+        nearest = np.full(len(X), np.inf)  # each row's distance to the nearest row taken so far
         for i in order:
-            if all(np.linalg.norm(U[i] - U[j]) >= spacing for j in picked):
+            if nearest[i] >= spacing:
                 picked.append(i)
                 if len(picked) == take:
                     return X[picked]
+                nearest = np.minimum(nearest, np.linalg.norm(U - U[i], axis=1))
         spacing /= 2
 
 
