@@ -130,8 +130,7 @@ class Agent:
             final_text, ended = yield from self._converse(run, helper, goal, "planner")
         elif role == "model" and final_text:
             final_text = _closing_words(final_text, run.results, goal)
-        results, errors = run.results, run.errors
-        report = build_report(goal, writer.directory, results, errors, final_text, ctx)
+        report = build_report(goal, writer.directory, run.results, run.errors, final_text, ctx)
         report.steps = run.steps
         if self._model_explains(provider) and report.answered:  # nothing measured: nothing for a model to word
             yield from self._explain_with_model(provider, writer, report)
@@ -143,8 +142,9 @@ class Agent:
                   ) -> Generator[dict[str, Any], None, tuple[str | None, str]]:
         """One conversation with ``provider`` (the model, or the planner) over the session's tools; returns its
         final text and why it ended: ``"no result"`` (it finished, or its calls kept failing), ``"provider failed"``
-        (the endpoint: no planner takes over a broken configuration) or ``"budget"``. A model whose calls fail ``max_repairs`` times in a row is stopped (each failure was fed
-        back to it with the validation error, for it to repair)."""
+        (the endpoint: no planner takes over a broken configuration) or ``"budget"``. A model whose calls fail
+        ``max_repairs`` times in a row is stopped (each failure was fed back to it with the validation error, for it
+        to repair)."""
         writer, ctx = run.writer, run.ctx
         messages = [Message("system", prompt("system")), Message("user", goal)]
         failures = 0
@@ -226,9 +226,7 @@ class Agent:
             return
         invented = unmeasured_numbers(decision.text, facts, report.goal)
         if invented:  # a report never carries a number that was not measured: the measured text stands alone
-            count = f"{len(invented)} number{'s' if len(invented) > 1 else ''}"
-            report.explanation += (f" (The model's explanation was left out: it stated {count} that nothing "
-                                   "measured; its words are in the session log.)")
+            report.explanation += " " + _left_out("explanation was", invented)
         else:
             report.explanation = f"In the model's words: {decision.text.strip()}\n\nMeasured: {report.explanation}"
 
@@ -286,9 +284,15 @@ def _closing_words(text: str, results: list, goal: str) -> str:
     number no tool measured."""
     invented = unmeasured_numbers(text, [result for _, _, result, _ in results], goal)
     if invented:
-        return (f"(The model's closing words were left out: they stated {len(invented)} number"
-                f"{'s' if len(invented) > 1 else ''} that nothing measured; they are in the session log.)")
+        return _left_out("closing words were", invented)
     return f"The model wrote (not a measured result): {text.strip()}"
+
+
+def _left_out(what: str, invented: list[str]) -> str:
+    """What the report says in place of model-written text that stated numbers nothing measured."""
+    count = f"{len(invented)} number{'s' if len(invented) > 1 else ''}"
+    return (f"(The model's {what} left out: it stated {count} that nothing measured; its words are in the "
+            "session log.)")
 
 
 def build_report(goal: str, directory: Path, results: list[tuple[str, dict, dict, bool]], errors: list[str],

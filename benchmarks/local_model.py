@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from agent import Agent, load_events
-from benchmarks.offline_goals import GOALS, _write_csvs
+from benchmarks.offline_goals import GOALS, write_csvs
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -56,7 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
         try:
-            _write_csvs(Path(scratch))
+            write_csvs(Path(scratch))
             for goal in GOALS[: args.goals]:
                 if True in settings:
                     rows.append(run_goal(goal, Path(scratch) / "runs", "offline", {}, False, args.time_budget))

@@ -35,7 +35,8 @@ GOALS = [
 ]
 
 
-def _write_csvs(directory: Path) -> None:
+def write_csvs(directory: Path) -> None:
+    """The example CSVs the goals name (measurements.csv, data.csv), written into ``directory``."""
     rng = np.random.default_rng(0)
     a, b = rng.uniform(1, 3, 300), rng.uniform(1, 3, 300)
     rows = ["a,b,y"] + [f"{x},{z},{2.5 * x**2 / z}" for x, z in zip(a, b)]
@@ -61,7 +62,7 @@ def main() -> None:
         here = Path.cwd()
         os.chdir(scratch)
         try:
-            _write_csvs(Path(scratch))
+            write_csvs(Path(scratch))
             for goal in goals:
                 started = time.perf_counter()
                 report = Agent(runs_dir=Path(scratch) / "runs", seed=0).run(goal)

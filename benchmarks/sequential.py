@@ -38,6 +38,11 @@ class _Solved(Exception):
     before are what a longer run would also have taken; stopping saves the later searches)."""
 
 
+def _runs_to_exact(steps: list[dict]) -> int:
+    """The runs of an arm's first exact step, or ``NOT_FOUND``."""
+    return next((s["runs"] for s in steps if s["exact"]), NOT_FOUND)
+
+
 def _problem(name: str):
     from benchmarks.discovery import closed_form_problem
 
@@ -65,7 +70,7 @@ def one_shot(name: str, method: str, noise: float, seed: int, budget: float) -> 
                       "seconds": time.perf_counter() - started})
         if exact:
             break
-    return {"runs_to_exact": steps[-1]["runs"] if steps[-1]["exact"] else NOT_FOUND, "steps": steps}
+    return {"runs_to_exact": _runs_to_exact(steps), "steps": steps}
 
 
 def sequential(name: str, noise: float, seed: int, budget: float, settings: dict | None = None) -> dict:
@@ -93,7 +98,7 @@ def sequential(name: str, noise: float, seed: int, budget: float, settings: dict
     except _Solved:
         pass
     stop = next((s for s in steps if s["one_law_left"]), None)
-    return {"runs_to_exact": steps[-1]["runs"] if steps[-1]["exact"] else NOT_FOUND, "steps": steps,
+    return {"runs_to_exact": _runs_to_exact(steps), "steps": steps,
             "stop_rule": None if stop is None else {"runs": stop["runs"], "exact": stop["exact"]}}
 
 
@@ -113,8 +118,7 @@ def rescore(row: dict) -> dict:
         for step in row[arm]["steps"]:
             found = parse_expression(step["formula"], twin.input_names)
             step["exact"] = bool(step["exact"] or (found.free_symbols and numerically_identical(found, truth, samples)))
-        first = next((s for s in row[arm]["steps"] if s["exact"]), None)
-        row[arm]["runs_to_exact"] = first["runs"] if first else NOT_FOUND
+        row[arm]["runs_to_exact"] = _runs_to_exact(row[arm]["steps"])
     return row
 
 
@@ -132,8 +136,8 @@ def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[st
 
 
 def _runs(row: dict, arm: str) -> int:
-    """An arm's runs to exact as the ladder size it reached: rows written before the sequential steps counted the
-    runs the twin could not evaluate (``calls``) recorded only the valid ones (47 of 50)."""
+    """An arm's runs to exact as the ladder size it reached (the first rows of the Feynman run recorded only the
+    runs the twin could evaluate, 47 of 50, before the steps counted every call)."""
     runs = row[arm]["runs_to_exact"]
     return next((size for size in LADDER if size >= runs), NOT_FOUND)
 

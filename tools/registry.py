@@ -187,9 +187,6 @@ def run_experiment(
     if method in ("resonance", "sequential") and not isinstance(t, twins.ExpressionTwin):
         raise ToolError("bad_arguments", f"the {method} design runs a closed-form twin at chosen inputs; "
                         f"{t.name!r} is {t.kind}", "use method 'sobol' for this twin")
-    if method == "sequential" and samples < SequentialOptions().initial:
-        raise ToolError("bad_arguments", f"a sequential design needs at least {SequentialOptions().initial} runs, "
-                        f"got {samples}")
     if isinstance(t, twins.ExpressionTwin) and samples < 10:
         raise ToolError("bad_arguments", f"a closed-form twin needs at least 10 points, got {samples}")
     if method == "snapshots" and not isinstance(t, (twins.PdeTwin, twins.FieldTwin)):

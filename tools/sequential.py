@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -103,10 +103,7 @@ class Round:
     seconds: float
 
     def as_dict(self) -> dict:
-        return {"runs": self.runs, "calls": self.calls, "new_runs": self.new_runs, "formula": self.formula, "confident": self.confident,
-                "val_nmse": self.val_nmse, "rivals": self.rivals, "eliminated": self.eliminated,
-                "disagreement": self.disagreement, "outside_box": self.outside_box,
-                "one_law_left": self.one_law_left, "seconds": self.seconds}
+        return asdict(self)
 
 
 @dataclass
@@ -327,17 +324,18 @@ class SequentialDesign:
                              target_unit=target_unit)
             pool = design(wide, options.pool, "sobol", self.seed + 1000 + r)
             committee = Committee.of(found, pool, names, options)
-            spread = committee.disagreement(pool, names, float(np.std(y)) or 1.0)
+            scale = float(np.std(y)) or 1.0
+            spread = committee.disagreement(pool, names, scale)
             predicted = r > 0 and rounds[-1].formula not in {e["formula"] for e in eliminated}
             # rivals the data cannot tell from the chosen law (the final choice's margin, on the validation share
             # of tools.results.split) must agree with it everywhere in the pool
             tied = committee.tied(selection_tolerance(int(0.2 * len(y))))
-            left = tied.disagreement(pool, names, float(np.std(y)) or 1.0).max()
+            left = tied.disagreement(pool, names, scale).max()
             one_left = bool(predicted and left <= options.agree * max(found.best.val_nmse, options.resolution))
             outside = int(((new_X < bounds[:, 0]) | (new_X > bounds[:, 1])).any(axis=1).sum())
-            rounds.append(Round(len(X), len(X) + dropped, len(new_X), found.best.text, found.confident, found.best.val_nmse,
-                                [c.text for c in committee.members[1:]], eliminated, float(spread.max()), outside,
-                                one_left, time.perf_counter() - round_start))
+            rounds.append(Round(len(X), len(X) + dropped, len(new_X), found.best.text, found.confident,
+                                found.best.val_nmse, [c.text for c in committee.members[1:]], eliminated,
+                                float(spread.max()), outside, one_left, time.perf_counter() - round_start))
             if self.progress:
                 self.progress("design_round", {"round": r + 1, "of": len(sizes), **rounds[-1].as_dict()})
             if one_left and options.stop:
