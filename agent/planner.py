@@ -10,7 +10,8 @@ from typing import Any
 
 from agent.messages import Decision, Message, ToolCall
 from agent.phrases import in_english
-from twin import all_twins
+from agent.questions import UNMEASURED, Question, asked_observable, named_inputs, observable_question, resolve_inputs
+from twin import all_twins, get_twin
 
 ToolRequest = tuple[str, dict[str, Any]]
 Plan = Generator[ToolRequest, dict, str]
@@ -32,9 +33,6 @@ _SEQUENTIAL = re.compile(r"\bsequential|adaptive(?:ly)?\b|design(?:s|ed|ing)? (?
 _DYNAMICS = re.compile(r"equations? of motion|\bdynamics\b|differential equations?|\bodes?\b|vector field", re.I)
 #: Goals that ask for a field's dispersion relation ω(k) or decay rates, rather than the PDE itself.
 _DISPERSION = re.compile(r"dispersion|decay rates?|\bomega\b|ω\(k\)|frequency of (?:a|each) mode", re.I)
-#: Observables of a simulated motion: a law of one of them is not the system's equations of motion.
-_OBSERVABLE = re.compile(r"\b(period|range|frequency|decay time|half[- ]life|how far|how long|how high|time of "
-                         r"flight|maximum height|amplitude)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -108,8 +106,15 @@ def plan(goal: str, discovery_seconds: float) -> Plan:
     dynamics = bool(_DYNAMICS.search(goal) or _NEURAL_ODE.search(goal))
     if dynamics and twin_match.kind != "ode":  # "the equations of motion of a simple pendulum": its ODE, not a law
         twin_match = match_twin(goal, kinds=("ode",)) or twin_match
-    if twin_match.kind == "ode" and not dynamics and _OBSERVABLE.search(goal):
-        return _finish(_cannot_measure(_OBSERVABLE.search(goal).group(1), twin_match.name))
+    if not dynamics:
+        observed = _observable_twin(goal, twin_match)
+        question = observable_question(goal, get_twin(observed.name)) if observed else None
+        if isinstance(question, str):
+            return _finish(question + " " + capabilities().split(". ", 1)[1])
+        if question is not None:
+            return _observable(observed.name, question, discovery_seconds)
+    if twin_match.kind == "ode" and not dynamics and UNMEASURED.search(goal):
+        return _finish(_cannot_measure(UNMEASURED.search(goal).group(1), twin_match.name))
     if twin_match.kind == "ode":
         return _equations_of_motion(twin_match.name, discovery_seconds, bool(_NEURAL_ODE.search(goal)))
     if twin_match.kind == "field" and _DISPERSION.search(goal):
@@ -117,6 +122,19 @@ def plan(goal: str, discovery_seconds: float) -> Plan:
     if twin_match.kind in ("field", "pde"):  # "What equation governs the Burgers field?": its PDE
         return _field_law(twin_match.name)
     return _law(twin_match.name, discovery_seconds, bool(_KAN.search(goal)), bool(_SEQUENTIAL.search(goal)))
+
+
+def _observable_twin(goal: str, matched: Match) -> Match | None:
+    """The ODE twin whose motion an observable question is about: the matched one, or, when a closed-form law was
+    matched that lacks an input the goal names (the period of a pendulum as a function of its amplitude), the
+    ODE twin the goal names."""
+    if matched.kind == "ode":
+        return matched
+    phrases = named_inputs(goal)
+    if matched.kind == "algebraic" and asked_observable(goal) and phrases:
+        if resolve_inputs(get_twin(matched.name), phrases)[1]:
+            return match_twin(goal, kinds=("ode",))
+    return None
 
 
 def _cannot_measure(observable: str, twin: str) -> str:
@@ -152,6 +170,15 @@ def _law(name: str, seconds: float, kan: bool = False, sequential: bool = False)
     if kan:
         yield "train_model", {"dataset": data["dataset"], "kind": "kan"}
     yield from _discover_and_verify(data["dataset"], seconds)
+    return "done"
+
+
+def _observable(name: str, question: Question, seconds: float) -> Plan:
+    """Runs over the named inputs → the observable read off each run → its law."""
+    yield "select_twin", {"name": name}
+    inputs = {"inputs": question.inputs} if question.inputs else {}
+    table = yield "measure_observable", {"twin": name, "observable": question.observable, **inputs}
+    yield from _discover_and_verify(table["dataset"], seconds)
     return "done"
 
 

@@ -27,6 +27,8 @@ from tools.calibrate import NotIdentifiable, calibrate
 from tools.constants import evaluate, refit
 from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
+from tools.observables import OBSERVABLE_NAMES, ObservableOptions
+from tools.observables import measure_observable as observe
 from tools.pde import FieldData, LibraryOptions, PdeDiscovery, PdeOptions
 from tools.pde import discover_pde as search_pde
 from tools.pde.plot import field_figure
@@ -37,8 +39,8 @@ from tools.sequential import SequentialDesign, SequentialOptions
 from tools.symbolic import discover
 from tools.system import DERIVATIVE_CHOICE, noisy, refine
 from tools.tool import Tool, tool
-from tools.tool_results import (Calibration, Experiment, FieldLaws, Hypothesis, Laws, Resonance, Table, Training,
-                                 TwinList, TwinSummary, Verdict)
+from tools.tool_results import (Calibration, Experiment, FieldLaws, Hypothesis, Laws, Measurements, Resonance, Table,
+                                 Training, TwinList, TwinSummary, Verdict)
 from tools.train import TrainResult, kan_attribution, kan_diagram, thin_history, train_kan, train_mlp, train_neural_ode
 from tools.verify import extrapolation_inputs, substitute_parameters, verify_formula
 from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression, to_text
@@ -258,6 +260,35 @@ def derive_table(
     key = ctx.store(derived, kind)
     return Table.model_validate({"dataset": key, "inputs": derived.input_names, "outputs": derived.output_names,
                                  "rows": derived.n_samples, "method": derived.meta["method"]})
+
+
+@tool
+def measure_observable(
+        ctx: ToolContext,
+        twin: Annotated[str, Field(max_length=100)],
+        observable: Annotated[Literal[OBSERVABLE_NAMES], Field(description=(
+            "what to read off each simulated run: a period, frequency or decay time of the first state; a "
+            "range, flight time or maximum height of a launched body"))],
+        inputs: Annotated[list[Annotated[str, Field(max_length=40)]] | None, Field(max_length=6, description=(
+            "parameters, launch coordinates or states to vary (default: launch coordinates and ranged "
+            "parameters)"))] = None,
+        runs: Annotated[int, Field(ge=8, le=1024)] = 64,
+        params: dict[str, float] | None = None,
+) -> Measurements:
+    """Run an ODE twin over a design of the named inputs and measure an observable from each run (a pendulum's period, a projectile's range); returns a table for discover_law."""
+    t = ctx.twin(twin)
+    if not isinstance(t, twins.OdeTwin):
+        raise ToolError("bad_arguments", f"observables are read off simulated motions; {t.name!r} is {t.kind}",
+                        "use run_experiment and discover_law for a closed-form twin")
+    try:
+        data = observe(t, observable, inputs, ObservableOptions(runs=runs), ctx.seed, params, ctx.device)
+    except ValueError as error:
+        raise ToolError("bad_arguments", str(error)) from None
+    key = ctx.store(data, "observable")
+    return Measurements.model_validate({
+        "dataset": key, "observable": observable, "twin": t.name, "rows": data.n_samples,
+        "inputs": data.meta["inputs"], "held": data.params, "dropped": data.meta["dropped"],
+        "description": data.meta["description"]})
 
 
 def _tabular(ctx: ToolContext, key: str) -> twins.Dataset:
@@ -569,8 +600,8 @@ def _trajectory_columns(t: twins.OdeTwin, data: twins.Dataset) -> tuple[np.ndarr
 
 
 TOOLS: dict[str, Tool] = {t.name: t for t in (
-    list_twins, select_twin, twin_from_expression, twin_from_csv, run_experiment, derive_table, train_model,
-    discover_law, discover_pde, verify_law, test_hypothesis, find_resonance, calibrate_twin)}
+    list_twins, select_twin, twin_from_expression, twin_from_csv, run_experiment, measure_observable, derive_table,
+    train_model, discover_law, discover_pde, verify_law, test_hypothesis, find_resonance, calibrate_twin)}
 
 
 def call_tool(ctx: ToolContext, name: str, arguments: dict) -> dict:

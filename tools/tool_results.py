@@ -67,6 +67,35 @@ def _design_findings(extra: dict[str, Any]) -> list[str]:
     return lines
 
 
+class Measurements(ToolResult):
+    """``measure_observable``: a table of an observable measured from simulated runs, and how it was measured."""
+
+    dataset: str
+    observable: str
+    twin: str
+    rows: int
+    inputs: dict[str, dict[str, Any]]
+    held: dict[str, float]
+    dropped: int = 0
+
+    def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
+        what = self.observable.replace("_", " ")
+        lines = [f"the {what} ({self.model_extra.get('description', '')}) was measured from "
+                 f"{self.rows + self.dropped} simulated runs of {self.twin} over a Sobol design of "
+                 f"{', '.join(self.inputs)}"]
+        if self.dropped:
+            lines.append(f"{self.dropped} runs showed no {what} and were left out")
+        seen.setdefault("designs", {})[self.dataset] = lines
+        # The explanation's variables are the ones varied here, not the twin's states (its initial conditions).
+        varied = [{"name": name, "description": v["description"], "unit": v["unit"], "low": v["range"][0],
+                   "high": v["range"][1]} for name, v in self.inputs.items()]
+        held = [{"name": k, "default": v} for k, v in self.held.items()]
+        seen["twin"] = {**seen.get("twin", {}), "inputs": varied, "parameters": held}
+
+    def describe(self) -> str:
+        return f"table `{self.dataset}`: {self.observable} of {self.twin} over {list(self.inputs)} ({self.rows} runs)"
+
+
 class Table(ToolResult):
     """``derive_table``: a table derived from trajectories or fields."""
 

@@ -32,6 +32,8 @@ class OdeTwin(Twin):
     t_end: float = 10.0
     n_steps: int = 1000
     reference_x0: list[list[float]] = field(default_factory=list)
+    launch_inputs: list[Variable] = field(default_factory=list)
+    launch: dict[str, sp.Expr] = field(default_factory=dict)
     _compiled: list[Evaluator] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -41,6 +43,8 @@ class OdeTwin(Twin):
         self._compiled = [compile_expression(self.rhs[name]) for name in self.input_names]
         if self.ground_truth is None:
             self.ground_truth = dict(self.rhs)
+        if set(self.launch) - set(self.state_names):
+            raise ValueError(f"twin {self.name!r}: launch expressions must name states, got {list(self.launch)}")
 
     @property
     def state_names(self) -> list[str]:
@@ -139,6 +143,24 @@ class OdeTwin(Twin):
             else:
                 raise ValueError(f"parameter {key!r} needs one value or {batch} values, got {array.shape}")
         return merged
+
+    def initial_states(self, values: Mapping[str, np.ndarray], batch: int) -> np.ndarray:
+        """Initial states (B, S) for runs given by ``values`` (per run, or one value): a state named there takes
+        those values; a state with a launch expression (a pendulum released from rest at amplitude A, a
+        projectile's vx = v0·cos(angle)) is computed from the launch coordinates, the unnamed ones at their range's
+        middle; every other state keeps the last reference state."""
+        unknown = set(values) - set(self.state_names) - {v.name for v in self.launch_inputs}
+        if unknown:
+            raise ValueError(f"twin {self.name!r} has no state or launch coordinate {sorted(unknown)}")
+        given = {k: np.broadcast_to(np.asarray(v, dtype=float), (batch,)) for k, v in values.items()}
+        coordinates = {v.name: given.get(v.name, np.full(batch, (v.low + v.high) / 2)) for v in self.launch_inputs}
+        x0 = np.tile(np.asarray(self.reference_x0[-1], dtype=float), (batch, 1))
+        for i, name in enumerate(self.state_names):
+            if name in given:
+                x0[:, i] = given[name]
+            elif name in self.launch:
+                x0[:, i] = np.broadcast_to(compile_expression(self.launch[name])(coordinates), (batch,))
+        return x0
 
     def invariant_values(self, states: np.ndarray, params: Mapping[str, float] | None = None) -> dict:
         """Each invariant evaluated along trajectories (B, T, S) -> (B, T)."""

@@ -47,6 +47,8 @@ class OdeSpec:
     t_end: float = 10.0
     n_steps: int = 1000
     group: str = "ode"
+    launch_inputs: tuple[Variable, ...] = ()
+    launch: dict[str, str] = field(default_factory=dict)
 
     def build(self) -> OdeTwin:
         names = [v.name for v in self.states] + [p.name for p in self.parameters] + ["t"]
@@ -59,6 +61,8 @@ class OdeSpec:
             invariants={k: parse_expression(e, names) for k, e in self.invariants.items()},
             aliases=self.aliases, keywords=self.keywords, group=self.group,
             t_end=self.t_end, n_steps=self.n_steps, reference_x0=[midpoint, quarter],
+            launch_inputs=list(self.launch_inputs),
+            launch={k: parse_expression(e, [v.name for v in self.launch_inputs]) for k, e in self.launch.items()},
         )
 
 
@@ -175,9 +179,11 @@ ODES: tuple[OdeSpec, ...] = (
         "damped_pendulum", "pendulum with linear damping: θ'' = −(g/L)·sin θ − γ·θ'",
         (V("theta", "rad", -1.5, 1.5), V("omega", "rad/s", -1.0, 1.0)),
         ("omega", "-(g/L)*sin(theta) - gamma*omega"),
-        (P("g", 9.81, "m/s^2"), P("L", 1.0, "m", 0.1, 5.0), P("gamma", 0.2, "1/s", 0.0, 2.0)),
+        (P("g", 9.81, "m/s^2"), P("L", 1.0, "m", 0.1, 5.0, "length"),
+         P("gamma", 0.2, "1/s", 0.0, 2.0, "damping rate")),
         invariants={"energy": "omega**2/2 - (g/L)*cos(theta)"},
         aliases=("pendulum", "damped pendulum"), keywords=("pendulum", "damping", "swing"),
+        launch_inputs=(V("A", "rad", 0.05, 1.5, "amplitude, released from rest"),), launch={"theta": "A", "omega": "0"},
     ),
     OdeSpec(
         "driven_damped_oscillator", "x'' = −ω0²·x − γ·x' + F·cos(Ω·t)",
@@ -241,9 +247,12 @@ ODES: tuple[OdeSpec, ...] = (
         "projectile_drag", "projectile with quadratic drag: v' = −g·ŷ − k·|v|·v",
         (V("x", "m", 0.0, 0.0), V("y", "m", 0.0, 0.0), V("vx", "m/s", 5.0, 20.0), V("vy", "m/s", 5.0, 20.0)),
         ("vx", "vy", "-k*sqrt(vx**2 + vy**2)*vx", "-g - k*sqrt(vx**2 + vy**2)*vy"),
-        (P("g", 9.81, "m/s^2"), P("k", 0.05, "1/m", 0.0, 1.0)),
+        (P("g", 9.81, "m/s^2", description="gravitational acceleration"),
+         P("k", 0.05, "1/m", 0.0, 1.0, "drag coefficient")),
         aliases=("projectile", "quadratic drag", "ballistic"), keywords=("projectile", "drag", "trajectory"),
         t_end=3.0, n_steps=600,
+        launch_inputs=(V("v0", "m/s", 5.0, 30.0, "launch speed"), V("angle", "rad", 0.1, 1.4, "launch angle")),
+        launch={"x": "0", "y": "0", "vx": "v0*cos(angle)", "vy": "v0*sin(angle)"},
     ),
     OdeSpec(
         "series_rlc", "driven series RLC circuit: q' = i, L·i' = V0·cos(Ω·t) − R·i − q/C",
@@ -276,6 +285,15 @@ ODES: tuple[OdeSpec, ...] = (
         (P("a", 1.0), P("q", 0.2)),
         aliases=("mathieu equation", "parametric oscillator"), keywords=("mathieu", "parametric"),
         t_end=20.0, n_steps=2000,
+    ),
+    OdeSpec(
+        "mass_on_spring", "a mass on a spring: m·x'' = −k·x",
+        (V("x", "m", -1.0, 1.0, "displacement"), V("v", "m/s", -1.0, 1.0, "velocity")), ("v", "-k*x/m"),
+        (P("m", 1.0, "kg", 0.1, 10.0, "mass"), P("k", 10.0, "N/m", 1.0, 100.0, "spring constant")),
+        invariants={"energy": "m*v**2/2 + k*x**2/2"},
+        aliases=("mass on a spring", "mass-spring system", "spring-mass system", "mass on spring"),
+        keywords=("spring", "mass", "spring constant", "stiffness"),
+        launch_inputs=(V("A", "m", 0.05, 1.0, "amplitude, released from rest"),), launch={"x": "A", "v": "0"},
     ),
     OdeSpec(
         "harmonic_oscillator", "undamped harmonic oscillator x'' = −ω0²·x",

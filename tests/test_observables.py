@@ -1,0 +1,68 @@
+"""Observables of simulated motions (tools.observables): each read off the twin's runs to the precision the physics
+gives, the law of one discovered from the measurements, and the questions that cannot be answered refused."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from agent.planner import plan
+from tools.constants import evaluate
+from tools.observables import ObservableOptions, measure_observable
+from tools.registry import ToolContext, ToolError, call_tool
+from twin import get_twin
+
+FEW = ObservableOptions(runs=16)
+
+
+def test_a_spring_period_is_measured_to_the_physics_period():
+    data = measure_observable(get_twin("mass_on_spring"), "period", ["m", "k"], FEW)
+    m, k = data.X.T
+    assert data.input_names == ["m", "k"] and data.units["period"] == "s"
+    np.testing.assert_allclose(data.y[:, 0], 2 * np.pi * np.sqrt(m / k), rtol=1e-5)
+
+
+def test_a_drag_free_range_is_the_textbook_range_and_runs_are_extended_until_the_body_lands():
+    data = measure_observable(get_twin("projectile_drag"), "range", ["v0", "angle"], FEW, params={"k": 0.0})
+    v0, angle = data.X.T
+    assert data.params == {"g": 9.81, "k": 0.0} and data.meta["dropped"] == 0  # flights last up to 6 s > t_end 3 s
+    np.testing.assert_allclose(data.y[:, 0], v0**2 * np.sin(2 * angle) / 9.81, rtol=1e-6)
+
+
+def test_a_decay_time_is_two_over_the_damping_rate_for_a_linear_oscillator():
+    data = measure_observable(get_twin("driven_damped_oscillator"), "decay_time", ["gamma"], FEW, params={"F": 0.0})
+    gamma = data.X[:, 0]
+    settled = gamma > 0.05
+    np.testing.assert_allclose(data.y[settled, 0], 2 / gamma[settled], rtol=1e-3)
+
+
+def test_the_law_of_a_measured_period_is_discovered(tmp_path):
+    ctx = ToolContext(tmp_path)
+    table = call_tool(ctx, "measure_observable", {"twin": "mass_on_spring", "observable": "period",
+                                                  "inputs": ["m", "k"], "runs": 32})
+    assert table["rows"] == 32 and set(table["inputs"]) == {"m", "k"}
+    law = call_tool(ctx, "discover_law", {"dataset": table["dataset"], "time_budget": 5})["laws"][0]
+    m, k = np.array([0.5, 2.0, 7.0]), np.array([3.0, 50.0, 1.5])
+    found = evaluate(ctx.discoveries[law["discovery"]].best.expression, np.column_stack([m, k]), ["m", "k"])
+    np.testing.assert_allclose(found, 2 * np.pi * np.sqrt(m / k), rtol=1e-4)
+    assert law["confident"] and sp.count_ops(ctx.discoveries[law["discovery"]].best.expression) <= 6
+
+
+@pytest.mark.parametrize("arguments, says", [
+    ({"twin": "mass_on_spring", "observable": "period", "inputs": ["colour"]}, "cannot vary 'colour'"),
+    ({"twin": "van_der_pol", "observable": "range"}, "height state named 'y'"),
+    ({"twin": "coulomb_force", "observable": "period"}, "read off simulated motions"),
+    ({"twin": "mass_on_spring", "observable": "period", "inputs": ["m", "m"]}, "each input once"),
+])
+def test_questions_that_cannot_be_measured_are_refused_before_any_run(tmp_path, arguments, says):
+    with pytest.raises(ToolError, match=says):
+        call_tool(ToolContext(tmp_path), "measure_observable", arguments)
+
+
+def test_the_planner_answers_the_question_asked_not_the_equations_of_motion():
+    steps = plan("How does the period of a pendulum depend on its length and amplitude?", 5)
+    assert next(steps) == ("select_twin", {"name": "damped_pendulum"})
+    assert steps.send({}) == ("measure_observable", {"twin": "damped_pendulum", "observable": "period",
+                                                     "inputs": ["L", "A"]})
+    refused = plan("How does the period of a pendulum depend on its colour?", 5)
+    with pytest.raises(StopIteration, match="cannot vary 'colour'.*A \\(amplitude"):
+        next(refused)
