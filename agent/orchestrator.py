@@ -75,6 +75,23 @@ def digest(messages: list[Message]) -> str:
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
 
 
+#: Result fields a model's explanation is written from are the measured facts, not the plotted samples, Pareto
+#: fronts and curves that make a prompt thousands of tokens long (a small model on a CPU reads those for minutes).
+_UNEXPLAINED = ("held_out_sample", "pareto", "latex", "history", "curve", "figure", "X", "observed", "predicted")
+
+
+def _explained_facts(report: Report) -> dict[str, Any]:
+    """The facts of ``report`` a model explains, and that its numbers are checked against."""
+    def trimmed(part: Any) -> Any:
+        return {k: v for k, v in part.items() if k not in _UNEXPLAINED} if isinstance(part, dict) else part
+
+    facts = {"goal": report.goal, "twin": report.twin, "laws": [trimmed(law) for law in report.laws],
+             "measured_summary": report.explanation}
+    for name, value in report.metrics.items():
+        facts[name] = [trimmed(v) for v in value] if isinstance(value, list) else trimmed(value)
+    return facts
+
+
 @dataclass
 class Agent:
     """``Agent(llm="offline" | "openai" | "replay:PATH", runs_dir=..., seed=...)``.
@@ -209,8 +226,7 @@ class Agent:
         return self.llm == "openai"
 
     def _explain_with_model(self, provider, writer: SessionWriter, report: Report) -> Iterator[dict[str, Any]]:
-        facts = {k: v for k, v in report.as_dict().items() if k not in ("explanation", "session", "alternatives")}
-        facts["measured_summary"] = report.explanation
+        facts = _explained_facts(report)
         request = prompt("explain").replace("{result}", json.dumps(_stable(facts), indent=1, default=str))
         request_digest = digest([Message("user", request)])
         yield writer.write("llm_request", {"step": "explain", "digest": request_digest, "messages": 1})
