@@ -17,22 +17,23 @@ def catalogue() -> list[dict]:
     return [t.summary() for t in all_twins()]
 
 
-def check_csv(path: str) -> list[str]:
-    """The columns of a measurements CSV, or ``ValueError`` (one readable line) when it cannot be used:
-    unreadable, too few rows, non-numeric or missing values."""
+def check_csv(path: str) -> dict[str, str]:
+    """The columns of a measurements CSV with the unit its header gives each ("P [Pa]": Pa; none: ""), or
+    ``ValueError`` (one readable line) when it cannot be used: unreadable, too few rows, non-numeric or missing
+    values."""
     import csv
 
     from twin import from_csv
 
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             header = [c.strip() for c in next(csv.reader(handle), [])]
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read {path}: {error}") from None
     if len(header) < 2:
         raise ValueError(f"{path}: need a header row with at least two column names")
     twin = from_csv(path, target=header[-1])  # reads and validates every row
-    return twin.input_names + [v.name for v in twin.outputs]
+    return {v.name: v.unit for v in [*twin.inputs, *twin.outputs]}
 
 
 __all__ = ["Agent", "Budgets", "Report", "SessionError", "catalogue", "check_csv", "describe_result", "load_events",

@@ -34,8 +34,12 @@ OPENAI_URL = "https://api.openai.com/v1"
 LOCAL_TIMEOUT = 300.0
 #: The tools a small model is offered: those of the law pipelines (calibration, resonance and training are
 #: offered with the full list).
-COMPACT_TOOLS = ("select_twin", "twin_from_csv", "run_experiment", "derive_table", "discover_law", "verify_law",
-                 "discover_pde", "test_hypothesis")
+COMPACT_TOOLS = ("select_twin", "twin_from_csv", "run_experiment", "measure_observable", "derive_table",
+                 "discover_law", "verify_law", "discover_pde", "test_hypothesis")
+
+
+#: Tokens a model may write per answer on a local server: a tool call needs under 100, an explanation under 300.
+LOCAL_MAX_TOKENS = 384
 
 
 class OpenAIProvider:
@@ -45,10 +49,12 @@ class OpenAIProvider:
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, max_retries: int = 2, temperature: float = 0.0,
-                 max_tokens: int = 1024, compact: bool | None = None):
+                 max_tokens: int | None = None, compact: bool | None = None):
         """``timeout`` (seconds per request) defaults to 60 s for api.openai.com and to ``LOCAL_TIMEOUT`` for any
         other URL (a small model on a laptop's CPU reads a long prompt for minutes); ``max_tokens`` caps every
-        answer, so a chatty model cannot run past the timeout; ``compact`` (default: for any URL but OpenAI's)
+        answer (default 1,024, and 384 for any URL but OpenAI's: a tool call or a few sentences of explanation fit,
+        and a small model's prose stops in seconds rather than minutes), so a chatty model cannot run past the
+        timeout; ``compact`` (default: for any URL but OpenAI's)
         offers only the pipeline's tools (``COMPACT_TOOLS``) with short schemas (``Tool.compact_schema``): about a
         third of the full list's characters, which alone overflows a 2,048-token context."""
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
@@ -56,6 +62,7 @@ class OpenAIProvider:
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
         local = self.base_url.rstrip("/") != OPENAI_URL
+        max_tokens = max_tokens or (LOCAL_MAX_TOKENS if local else 1024)
         chat = ChatOpenAI(
             model=self.model,
             base_url=self.base_url,

@@ -199,8 +199,7 @@ def sidebar() -> dict:
                     target.unlink()
                     st.error(f"{upload.name} cannot be used: {error}")
                 else:
-                    st.success(f"columns {', '.join(columns)}; ask e.g. “Find the law in {target} "
-                               f"predicting {columns[-1]}”")
+                    suggest_goal(target, columns)
     with st.sidebar.expander("Twin catalogue"):
         query = st.text_input("filter", "")
         rows = [t for t in catalogue() if query.lower() in (t["name"] + t["description"]).lower()]
@@ -208,6 +207,16 @@ def sidebar() -> dict:
                                    for t in rows]), hide_index=True)
     return {"llm": provider, "provider_options": options, "device": device, "seed": seed,
             "discovery_seconds": budget}
+
+
+def suggest_goal(path: Path, columns: dict[str, str]) -> None:
+    """The uploaded table's columns, a field for their units (read from the header, "P [Pa]", and editable) and
+    the goal to ask: units reach the dimensional reduction and the units verdict."""
+    given = st.text_input("units of the columns (optional)", ", ".join(f"{c}={u}" for c, u in columns.items() if u),
+                          placeholder="e.g. F=N, m=kg, a=m/s^2", help="name=unit pairs; a header 'P [Pa]' gives one")
+    units = f" (units: {given.strip()})" if given.strip() else ""
+    target = list(columns)[-1]
+    st.success(f"columns {', '.join(columns)}; ask e.g. “Find the law in {path} predicting {target}{units}”")
 
 
 def past_sessions_panel() -> None:
