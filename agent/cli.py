@@ -62,6 +62,7 @@ def run(
 ) -> None:
     """Run a goal end to end and report the formula, its scores and an explanation."""
     from agent import Agent, describe_result
+    from agent.eta import SearchClock
 
     given = _units(units)
     if given:  # in the goal's words, so that a model reads them too and a replay sees the same goal
@@ -72,10 +73,12 @@ def run(
         with err.status("starting…") as status:
             current: dict[str, Any] = {}
 
+            clock = SearchClock()
+
             def show(event: dict[str, Any]) -> None:
+                clock.hear(event)
                 if event["type"] == "tool_call":
-                    current.update(name=event["name"], started=time.perf_counter(),
-                                   budget=(event["args"] or {}).get("time_budget", time_budget))
+                    current.update(name=event["name"], started=time.perf_counter())
                     status.update(f"[bold]{event['name']}[/] {json.dumps(event['args'])[:80]}")
                     if not as_json:
                         err.print(f"→ {event['name']} {json.dumps(event['args'])[:100]}", markup=False)
@@ -90,8 +93,7 @@ def run(
                     elapsed = time.perf_counter() - current["started"]
                     stage = (f"genetic search run {event['run']} of {event['of']}" if event.get("stage") == "operon"
                              else event.get("stage", ""))
-                    status.update(f"discover_law: {elapsed:.0f} s; the search budget is {current['budget']:g} s per "
-                                  f"output of search work (refits and scoring add to it) · {stage}")
+                    status.update(f"discover_law: {elapsed:.0f} s; {clock.describe()} · {stage}")
                 elif event["type"] in ("error", "assist") and not as_json:
                     err.print(f"! {event['message']}", markup=False)
 

@@ -1,6 +1,8 @@
 """Observables of simulated motions (tools.observables): each read off the twin's runs to the precision the physics
 gives, the law of one discovered from the measurements, and the questions that cannot be answered refused."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -9,6 +11,7 @@ from agent.planner import plan
 from tools.constants import evaluate
 from tools.observables import ObservableOptions, measure_observable
 from tools.registry import ToolContext, ToolError, call_tool
+from tools.results import Candidate
 from twin import get_twin
 
 FEW = ObservableOptions(runs=16)
@@ -66,3 +69,38 @@ def test_the_planner_answers_the_question_asked_not_the_equations_of_motion():
     refused = plan("How does the period of a pendulum depend on its colour?", 5)
     with pytest.raises(StopIteration, match="cannot vary 'colour'.*A \\(amplitude"):
         next(refused)
+
+
+def test_the_search_clock_estimates_the_budget_left_over_the_outputs_to_come(monkeypatch):
+    from agent.eta import SearchClock
+
+    now = [100.0]
+    monkeypatch.setattr("agent.eta.time.perf_counter", lambda: now[0])
+    clock = SearchClock()
+    clock.hear({"type": "tool_call", "name": "discover_law"})
+    assert clock.left() is None and clock.describe() == ""
+    clock.hear({"type": "progress", "stage": "output", "step": 1, "of": 2, "budget": 30.0})
+    now[0] += 10
+    assert clock.left() == 50.0 and clock.fraction() == pytest.approx(1 / 6)
+    assert clock.describe() == "output 1 of 2, about 50 s of search left (estimate)"
+    now[0] += 40  # past the budget: polishing and scoring
+    assert clock.left() == 30.0
+    clock.hear({"type": "progress", "stage": "output", "step": 2, "of": 2, "budget": 30.0})
+    now[0] += 45
+    assert clock.left() == 0.0 and "choosing the law" in clock.describe()
+
+
+def test_a_law_of_an_observable_is_checked_on_new_runs_beyond_its_box(tmp_path):
+    ctx = ToolContext(tmp_path)
+    table = call_tool(ctx, "measure_observable", {"twin": "mass_on_spring", "observable": "period",
+                                                  "inputs": ["m", "k"], "runs": 32})
+    call_tool(ctx, "discover_law", {"dataset": table["dataset"], "time_budget": 5})
+    verdict = call_tool(ctx, "verify_law", {"discovery": "law_1"})
+    assert verdict["r2_extrapolation"] > 0.999999 and verdict["confident"]
+    # A stand-in that is the law within 0.1 % inside the box (m up to 10) and parts from it beyond.
+    m, k = sp.symbols("m k", positive=True)
+    stand_in = 2 * sp.pi * sp.sqrt(m / k) * (1 + sp.Rational(1, 1000) * (m / 10) ** 8)
+    found = ctx.discoveries["law_1"]
+    ctx.discoveries["law_1"] = dataclasses.replace(found, best=Candidate(stand_in, "test", 0.0, 12))
+    verdict = call_tool(ctx, "verify_law", {"discovery": "law_1"})
+    assert verdict["r2_test"] > 0.9999 and verdict["r2_extrapolation"] < 0.99 and not verdict["confident"]

@@ -168,7 +168,8 @@ def observable_inputs(twin: OdeTwin, names: list[str] | None, spread: float = 2.
 
 def measure_observable(twin: OdeTwin, observable: str, inputs: list[str] | None = None,
                        options: ObservableOptions = ObservableOptions(), seed: int = 0,
-                       params: Mapping[str, float] | None = None, device: str = "auto") -> Dataset:
+                       params: Mapping[str, float] | None = None, device: str = "auto",
+                       points: np.ndarray | None = None) -> Dataset:
     """Run ``twin`` over a Sobol design of ``inputs`` and measure ``observable`` from each run.
 
     Parameters
@@ -185,6 +186,8 @@ def measure_observable(twin: OdeTwin, observable: str, inputs: list[str] | None 
         Seed of the design.
     params : mapping, optional
         Values for the parameters that are held fixed.
+    points : array (n, len(inputs)), optional
+        The runs' inputs, in place of the Sobol design (verification runs them outside the design's box).
 
     Returns
     -------
@@ -198,7 +201,7 @@ def measure_observable(twin: OdeTwin, observable: str, inputs: list[str] | None 
     held = {k: v for k, v in (params or {}).items() if k not in {v.name for v, _ in chosen}}
     twin.resolve_params(held)  # unknown names fail here, before any run
     bounds = np.array([[v.low, v.high] for v, _ in chosen])
-    X = design(bounds, options.runs, "sobol", seed)
+    X = design(bounds, options.runs, "sobol", seed) if points is None else np.asarray(points, dtype=float)
     by_role = {role: {v.name: X[:, j] for j, (v, r) in enumerate(chosen) if r == role}
                for role in ("parameter", "launch", "state")}
     x0 = twin.initial_states({**by_role["launch"], **by_role["state"]}, len(X))

@@ -47,6 +47,10 @@ from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression
 
 Progress = Callable[[str, dict], None]
 PLOT_POINTS = 200  # rows of held-out data and sweep points returned for plots
+EXTRAPOLATION_RUNS = 32  # runs of an ODE twin beyond an observable's design box, to verify its law there
+#: A law is confident only if it also explains noise-free runs beyond its box this well (a smooth stand-in that fits
+#: the box does not).
+CONFIDENT_EXTRAPOLATION_R2 = 0.99
 
 
 class ToolError(Exception):
@@ -381,7 +385,8 @@ def discover_law(
     # A lattice's ω(k) is periodic in k (Bloch), so its dispersion table also gets the periodic arm.
     arms = arms if arms is not None else [*DEFAULT_ARMS, *(["periodic"] if data.kind == "dispersion" else [])]
     found: dict[str, Discovery] = {}
-    for output in outputs:
+    for index, output in enumerate(outputs, 1):
+        ctx.progress("output", {"output": output, "step": index, "of": len(outputs), "budget": time_budget})
         if output not in data.output_names:
             raise ToolError("unknown_output", f"dataset {dataset!r} has no output {output!r}",
                             f"outputs are {data.output_names}")
@@ -479,6 +484,15 @@ def verify_law(ctx: ToolContext,
         X_extra = extrapolation_inputs(source.input_bounds(), 400, ctx.seed + 1)
         extra = source.simulate(X_extra, params=data.params, drop_invalid=True)
         X_extra, y_extra = extra.X, extra.y[:, column]
+    elif isinstance(source, twins.OdeTwin) and data.kind == "observable":  # new runs beyond the design's box
+        bounds = np.array([data.meta["inputs"][name]["range"] for name in data.input_names])
+        try:
+            extra = observe(source, output, data.input_names, ObservableOptions(runs=EXTRAPOLATION_RUNS), ctx.seed,
+                            data.params, ctx.device, extrapolation_inputs(bounds, EXTRAPOLATION_RUNS, ctx.seed + 1,
+                                                                          keep_sign=True))
+            X_extra, y_extra = extra.X, extra.y[:, 0]
+        except ValueError:
+            X_extra = y_extra = None  # too few runs beyond the box showed the observable: not checked there
     truth = _ground_truth(source, data, output)
     verdict = verify_formula(found.best.expression, data.input_names, held_out.X_test, held_out.y_test,
                              X_extra, y_extra, truth, ctx.seed, data.units, data.units.get(output, ""))
@@ -486,8 +500,10 @@ def verify_law(ctx: ToolContext,
     predicted = evaluate(found.best.expression, held_out.X_test[shown], data.input_names)
     sample = {"inputs": data.input_names, "X": held_out.X_test[shown].tolist(),
               "observed": held_out.y_test[shown].tolist(), "predicted": predicted.tolist()}
+    # Confident only where the law also holds beyond the box it was found in (when that was checked).
+    holds = verdict.get("r2_extrapolation") is None or verdict["r2_extrapolation"] >= CONFIDENT_EXTRAPOLATION_R2
     return Verdict.model_validate({"discovery": discovery, "formula": found.best.text,
-                                   "latex": sp.latex(found.best.expression), "confident": found.confident,
+                                   "latex": sp.latex(found.best.expression), "confident": found.confident and holds,
                                    **verdict, "held_out_sample": sample})
 
 

@@ -27,6 +27,7 @@ from tools.design import design
 from tools.results import Candidate, Discovery
 from tools.selection import margin, selection_tolerance
 from tools.symbolic import discover
+from tools.verify import widened_bounds
 from twin import Dataset, ExpressionTwin
 from twin.core import add_noise
 
@@ -170,23 +171,6 @@ def _distance(a: np.ndarray, b: np.ndarray, scale: float) -> float:
     with np.errstate(all="ignore"):
         value = float(np.mean(((a[both] - b[both]) / scale) ** 2))
     return value if np.isfinite(value) else float("inf")
-
-
-def widened_bounds(bounds: np.ndarray, widen: float) -> np.ndarray:
-    """The first box reached ``widen`` beyond each side: multiplicatively for a range of one sign (a mass stays
-    positive), by ``widen`` of the span otherwise."""
-    bounds = np.asarray(bounds, dtype=float)
-    out = bounds.copy()
-    for i, (low, high) in enumerate(bounds):
-        if low > 0 or high < 0:
-            sign, a, b = (1.0, low, high) if low > 0 else (-1.0, -high, -low)
-            factor = (b / a) ** widen
-            wide = sorted((sign * a / factor, sign * b * factor))
-        else:
-            span = high - low if high > low else 1.0
-            wide = [low - widen * span, high + widen * span]
-        out[i] = wide
-    return out
 
 
 def next_inputs(pool: np.ndarray, spread: np.ndarray, take: int, bounds: np.ndarray, options: SequentialOptions,

@@ -25,17 +25,37 @@ def r2(prediction: np.ndarray, target: np.ndarray) -> float:
     return 1.0 - nmse(prediction, target)
 
 
-def extrapolation_inputs(bounds: np.ndarray, n: int, seed: int, widen: float = 0.25) -> np.ndarray:
-    """Inputs drawn from a box ``widen`` times wider on each side, outside the training box.
+def widened_bounds(bounds: np.ndarray, widen: float) -> np.ndarray:
+    """The first box reached ``widen`` beyond each side: multiplicatively for a range of one sign (a mass stays
+    positive), by ``widen`` of the span otherwise."""
+    bounds = np.asarray(bounds, dtype=float)
+    out = bounds.copy()
+    for i, (low, high) in enumerate(bounds):
+        if low > 0 or high < 0:
+            sign, a, b = (1.0, low, high) if low > 0 else (-1.0, -high, -low)
+            factor = (b / a) ** widen
+            wide = sorted((sign * a / factor, sign * b * factor))
+        else:
+            span = high - low if high > low else 1.0
+            wide = [low - widen * span, high + widen * span]
+        out[i] = wide
+    return out
+
+
+def extrapolation_inputs(bounds: np.ndarray, n: int, seed: int, widen: float = 0.25,
+                         keep_sign: bool = False) -> np.ndarray:
+    """Inputs drawn from a box ``widen`` times wider on each side (with ``keep_sign``, ``widened_bounds``: a mass
+    stays positive), outside the training box.
 
     Each row lies outside the original box in at least one coordinate.
     """
     rng = np.random.default_rng(seed)
     low, high = bounds[:, 0], bounds[:, 1]
     span = np.where(high > low, high - low, np.abs(low) + 1.0)
+    outer = widened_bounds(bounds, widen) if keep_sign else np.column_stack([low - widen * span, high + widen * span])
     rows = []
     while sum(len(r) for r in rows) < n:
-        draw = rng.uniform(low - widen * span, high + widen * span, size=(4 * n, len(low)))
+        draw = rng.uniform(outer[:, 0], outer[:, 1], size=(4 * n, len(low)))
         outside = ((draw < low) | (draw > high)).any(axis=1)
         rows.append(draw[outside])
     return np.concatenate(rows)[:n]

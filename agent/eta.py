@@ -1,0 +1,48 @@
+"""An estimate of the search time left in a ``discover_law`` call, for the CLI's status line and the lab's bar.
+
+The search budget counts work (evaluations), sized so that one budget second takes about one second on a 2-core
+machine; the estimate is the budget not yet spent on the current output plus a full budget per output still to
+come. Polishing and scoring come on top, and a faster or busier machine shifts it: it is labelled an estimate.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+class SearchClock:
+    """Hears a session's events (``hear``) and says how much search is left (``left``, ``describe``)."""
+
+    def __init__(self) -> None:
+        self.step = self.of = 0
+        self.budget = 0.0
+        self.output_started = 0.0
+
+    def hear(self, event: dict[str, Any]) -> None:
+        """Follow a ``discover_law`` call's outputs (its ``output`` progress events)."""
+        if event["type"] == "tool_call":
+            self.step = self.of = 0
+        elif event["type"] == "progress" and event.get("stage") == "output":
+            self.step, self.of, self.budget = event["step"], event["of"], float(event["budget"])
+            self.output_started = time.perf_counter()
+
+    def left(self) -> float | None:
+        """Seconds of search left (an estimate), or None outside a search."""
+        if not self.step:
+            return None
+        spent = time.perf_counter() - self.output_started
+        return max(self.budget - spent, 0.0) + (self.of - self.step) * self.budget
+
+    def fraction(self) -> float:
+        """The share of the search done, for a progress bar."""
+        left = self.left()
+        return 0.0 if left is None else min(1.0, 1.0 - left / (self.of * self.budget))
+
+    def describe(self) -> str:
+        """``output 1 of 2, about 40 s of search left (estimate)``, or "" outside a search."""
+        left = self.left()
+        if left is None:
+            return ""
+        when = f"about {left:.0f} s of search left" if left > 0 else "search budget spent, choosing the law"
+        return f"output {self.step} of {self.of}, {when} (estimate)"
