@@ -30,9 +30,7 @@ def check_csv(path: str) -> dict[str, str]:
             header = [c.strip() for c in next(csv.reader(handle), [])]
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read {path}: {error}") from None
-    if len(header) < 2:
-        raise ValueError(f"{path}: need a header row with at least two column names")
-    twin = from_csv(path, target=header[-1])  # reads and validates every row
+    twin = from_csv(path, target=header[-1] if header else "")  # reads and validates every row, as the CLI does
     return {v.name: v.unit for v in [*twin.inputs, *twin.outputs]}
 
 

@@ -120,7 +120,7 @@ def _print_report(goal: str, report: Any) -> None:
     out.print("[bold]LaTeX:[/]", report.latex.replace("[", r"\[") if report.latex else None, highlight=False)
     out.print(f"[bold]R² (held-out):[/] {report.r2_test}   [bold]exact:[/] {report.exact}")
     out.print(f"\n{report.explanation}\n", highlight=False, markup=False)
-    out.print(f"[bold]Session:[/] {report.session}")
+    out.print(f"[bold]Session:[/] {report.session}", soft_wrap=True)  # one line, so the path can be pasted
 
 
 @app.command()
@@ -312,7 +312,14 @@ def bench(suite: str = typer.Argument(..., help="twin_speed | offline_goals | di
                "sequential": "benchmarks.sequential"}
     if suite not in modules:
         _fail(f"unknown suite {suite!r}; suites: {', '.join(modules)}")
-    raise typer.Exit(subprocess.call([sys.executable, "-m", modules[suite], *(extra or [])]))
+    # The benchmarks live in the repository (not in the installed package): run them from its root, wherever the
+    # command was typed.
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "__init__.py").is_file():
+        _fail(f"the benchmarks ship with the repository, not the package: clone it and run `twinsight bench {suite}` "
+              "there")
+    raise typer.Exit(subprocess.call([sys.executable, "-m", modules[suite], *(extra or [])], cwd=root,
+                                     env=os.environ | {"PYTHONPATH": str(root)}))
 
 
 if __name__ == "__main__":

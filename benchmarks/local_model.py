@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +40,28 @@ def run_goal(goal: str, runs: Path, llm: str, options: dict, assist: bool, budge
             "planner_steps": sum(s["by"] == "planner" for s in report.steps), "answered": report.answered,
             "exact": report.exact, "invented_numbers_caught": "explanation was left out" in report.explanation,
             "errors": report.errors}
+
+
+def summarize(rows: list[dict]) -> dict[str, dict]:
+    """Per setting (offline planner, model with assist, model alone): goals answered exact, tool calls the model
+    made and how many were valid, explanations left out for an invented number, median seconds per goal and, for
+    the model's settings, the median of each goal's time over the offline planner's."""
+    offline = {r["goal"]: r["seconds"] for r in rows if r["llm"] == "offline"}
+    summary = {}
+    for name, chosen in (("offline", [r for r in rows if r["llm"] == "offline"]),
+                         ("assist", [r for r in rows if r["llm"] != "offline" and r["assist"]]),
+                         ("no_assist", [r for r in rows if r["llm"] != "offline" and not r["assist"]])):
+        if not chosen:
+            continue
+        ratios = [r["seconds"] / offline[r["goal"]] for r in chosen if r["goal"] in offline]
+        summary[name] = {
+            "goals": len(chosen), "exact": sum(r["exact"] is True for r in chosen),
+            "answered": sum(r["answered"] for r in chosen), "model_calls": sum(r["model_calls"] for r in chosen),
+            "valid_model_calls": sum(r["valid_model_calls"] for r in chosen),
+            "explanations_left_out": sum(r["invented_numbers_caught"] for r in chosen),
+            "median_seconds": float(statistics.median(r["seconds"] for r in chosen)),
+            "median_ratio_to_offline": float(statistics.median(ratios)) if ratios and name != "offline" else None}
+    return summary
 
 
 def main() -> None:
@@ -68,8 +91,11 @@ def main() -> None:
             os.chdir(here)
     RESULTS.mkdir(exist_ok=True)
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in args.model)
+    summary = summarize(rows)
+    print(json.dumps(summary, indent=1))
     (RESULTS / f"local_model_{name}.json").write_text(json.dumps(
-        {"model": args.model, "machine": f"{platform.machine()}, {os.cpu_count()} cores", "rows": rows}, indent=2))
+        {"model": args.model, "machine": f"{platform.machine()}, {os.cpu_count()} cores", "summary": summary,
+         "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

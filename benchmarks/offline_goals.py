@@ -1,9 +1,10 @@
 """Goal-to-formula time of the offline planner for the goals it must understand (issue: LLM layer).
 
-Run: python -m benchmarks.offline_goals [--suite readme|words]; writes benchmarks/results/offline_goals.json
-(the README's goals) or offline_goals_words.json (every goal of benchmarks/data/goals.json, in English, Russian and
-Chinese, each with the twin it must reach or "refuse"; the answer is right when the twin is and, for a law, it is
-exact, or when a goal marked "refuse" produced no answer).
+Run: python -m benchmarks.offline_goals [--suite readme|words] [--question Q] [--time-budget S]; writes
+benchmarks/results/offline_goals.json (the README's goals) or offline_goals_words[_Q].json (every goal of
+benchmarks/data/goals.json, or those of question Q, in English, Russian and Chinese, each with the twin it must
+reach or "refuse"; the answer is right when the twin is and, for a law, it is exact, or when a goal marked
+"refuse" produced no answer).
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", choices=("readme", "words"), default="readme")
+    parser.add_argument("--question", help="words suite: only the goals of this question (law, observable, …)")
+    parser.add_argument("--time-budget", type=float, default=30.0, help="search seconds per output")
     args = parser.parse_args()
     suite = json.loads((Path(__file__).parent / "data" / "goals.json").read_text())["goals"]
-    goals = GOALS if args.suite == "readme" else [g["goal"] for g in suite]
+    goals = GOALS if args.suite == "readme" else [g["goal"] for g in suite
+                                                   if args.question in (None, g["question"])]
     expected = {g["goal"]: g for g in suite}
     results = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -65,10 +69,12 @@ def main() -> None:
             write_csvs(Path(scratch))
             for goal in goals:
                 started = time.perf_counter()
-                report = Agent(runs_dir=Path(scratch) / "runs", seed=0).run(goal)
+                report = Agent(runs_dir=Path(scratch) / "runs", seed=0, discovery_seconds=args.time_budget).run(goal)
                 results.append({"goal": goal, "seconds": round(time.perf_counter() - started, 2),
                                 "twin": report.twin, "formula": report.formula, "r2_test": report.r2_test,
-                                "exact": report.exact, "metrics": report.metrics, "errors": report.errors})
+                                "r2_extrapolation": report.laws[0].get("r2_extrapolation") if report.laws else None,
+                                "exact": report.exact, "confident": report.confident, "metrics": report.metrics,
+                                "errors": report.errors})
                 if goal in expected and args.suite == "words":
                     want = expected[goal]
                     results[-1]["right"] = (not report.answered if want["question"] == "refuse" else
@@ -76,8 +82,8 @@ def main() -> None:
                 print(json.dumps(results[-1], default=str))
         finally:
             os.chdir(here)
-    out = Path(__file__).parent / "results" / ("offline_goals.json" if args.suite == "readme"
-                                               else "offline_goals_words.json")
+    name = "offline_goals" if args.suite == "readme" else "_".join(filter(None, ("offline_goals_words", args.question)))
+    out = Path(__file__).parent / "results" / f"{name}.json"
     out.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "goals": results},
                               indent=2, default=str))
 

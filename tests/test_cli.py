@@ -96,3 +96,11 @@ def test_model_serve_says_what_is_missing(tmp_path):
     if importlib.util.find_spec("llama_cpp") is None:  # the default install: the extra is named
         served = _cli("model", "serve", "--gguf", str(model))
         assert served.returncode == 1 and ".[local]" in served.stderr
+
+
+def test_bench_help_starts_nothing_and_a_benchmark_runs_from_any_directory(tmp_path):
+    shown = _cli("bench", "offline_goals", "--help", cwd=tmp_path)
+    assert shown.returncode == 0 and "Run a benchmark suite" in shown.stdout
+    module_help = _cli("bench", "offline_goals", "--", "--help", cwd=tmp_path)  # the benchmark's own help
+    assert module_help.returncode == 0 and "--time-budget" in module_help.stdout, module_help.stderr
+    assert not any(tmp_path.iterdir())

@@ -1,3 +1,6 @@
+import json
+import re
+
 import numpy as np
 import pytest
 
@@ -59,3 +62,23 @@ def test_header_units_name_the_column_and_reach_the_dataset(tmp_path):
     twin = from_csv(path, "P", units={"V": "m^3"})
     assert twin.input_names == ["n", "T", "V"] and twin.data.units == {"n": "mol", "T": "K", "V": "m^3", "P": "Pa"}
     assert from_csv(path, "P (Pa)").outputs[0].unit == "Pa"
+
+
+def test_a_utf8_bom_and_a_one_column_file_read_the_same_in_the_cli_and_the_lab(tmp_path):
+    from typer.testing import CliRunner
+
+    from agent import check_csv
+    from agent.cli import app
+
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffx,y\n".encode() + "".join(f"{i},{2 * i}\n" for i in range(1, 13)).encode())
+    assert check_csv(str(bom)) == {"x": "", "y": ""}
+    result = CliRunner().invoke(app, ["discover", "--csv", str(bom), "--target", "y", "--time-budget", "2", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["formula"] == "2*x"
+    one = tmp_path / "one.csv"
+    one.write_text("y\n1\n2\n3\n")
+    said = "need a header row with at least two column names (inputs and a target), got ['y']"
+    with pytest.raises(ValueError, match=re.escape(said)):
+        check_csv(str(one))
+    result = CliRunner().invoke(app, ["discover", "--csv", str(one), "--target", "y"])
+    assert result.exit_code != 0 and said in result.output

@@ -29,8 +29,10 @@ def test_goal_with_the_offline_planner_shows_steps_formula_and_explanation(runs)
 
 def test_failing_goal_shows_a_readable_message(runs):
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.chat_input[0].set_value("Bake me a cake").run()
+    at.chat_input[0].set_value("Bake me a **cake**").run()
     assert not at.exception
+    assert "Bake me a **cake**" in [t.value for t in at.text]  # the goal as typed, not rendered as Markdown
+    assert not [b for b in at.button if b.label == "Stop"]  # no stale Stop under a finished goal
     errors = " ".join(str(e.value) for e in at.error)
     assert "No result was produced" in errors and "I can:" in errors  # shown as an error, not as a result
     assert not at.metric and "Limits:" not in _text(at)

@@ -282,7 +282,7 @@ def train_kan(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (1,), grids:
                 history["grid"].append(grid)
             val = history["val_loss"][-1]
             if progress:
-                progress("kan", {"grid": grid, "step": len(history["step"]), "val_loss": val})
+                progress("kan", {"grid": grid, "step": len(history["step"]), "of": steps * len(grids), "val_loss": val})
             if not np.isfinite(val):
                 break
             if val < best_val:

@@ -58,6 +58,9 @@ def from_csv(
         raise CsvError(f"CSV file {path} is larger than {MAX_CSV_BYTES // 2**20} MiB")
     frame = _read(path)
     raw = [str(c).strip() for c in frame.columns]
+    if len(raw) < 2:
+        raise CsvError(f"{path.name}: need a header row with at least two column names (inputs and a target), "
+                       f"got {raw}")
     columns, header_units = zip(*(split_header(c) for c in raw)) if raw else ((), ())
     columns = list(columns)
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
@@ -122,10 +125,12 @@ def _read(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0 or not path.read_bytes().strip():
         raise CsvError(f"{path.name}: the file is empty")
     try:
-        try:
-            raw = pd.read_csv(path, sep=None, engine="python", header=None, dtype=str)
-        except csv.Error:  # the delimiter sniffer gives up on one-column files
-            raw = pd.read_csv(path, sep=",", header=None, dtype=str)
+        sample = path.read_bytes()[:65536].decode("utf-8-sig")
+        try:  # only the separators tables use (an unrestricted sniffer took the letter of a one-column header)
+            separator = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        except csv.Error:  # one column, or no separator it can tell
+            separator = ","
+        raw = pd.read_csv(path, sep=separator, header=None, dtype=str, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as error:
         raise CsvError(f"{path.name}: not a readable CSV ({str(error).splitlines()[0]})") from None
     header = ["" if pd.isna(c) else c for c in raw.iloc[0]]

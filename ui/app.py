@@ -13,6 +13,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -106,7 +107,10 @@ def show_report(report: dict, key: str) -> None:
         left.scatter_chart(frame, x="observed", y="predicted")
         if len(sample["inputs"]) >= 1:
             frame[sample["inputs"][0]] = [row[0] for row in sample["X"]]
-            right.scatter_chart(frame, x=sample["inputs"][0], y="residual")
+            # residuals of an exact law are ~1e-15: scientific ticks, not "0.0000000000000…"
+            right.altair_chart(alt.Chart(frame).mark_circle().encode(
+                x=alt.X(sample["inputs"][0], type="quantitative"),
+                y=alt.Y("residual", type="quantitative", axis=alt.Axis(format=".1e"))), use_container_width=True)
     show_field_law(report.get("metrics", {}).get("pde"), Path(report["session"]))
     resonance = report.get("metrics", {}).get("resonance")
     if resonance:
@@ -267,7 +271,7 @@ def main() -> None:
         st.session_state.running = None
     for index, turn in enumerate(history):
         with st.chat_message("user"):
-            st.write(turn["goal"])
+            st.text(turn["goal"])  # as typed: a goal is not Markdown
         with st.chat_message("assistant"):
             if turn.get("error"):
                 st.error(turn["error"])
@@ -279,11 +283,12 @@ def main() -> None:
     if not goal:
         return
     with st.chat_message("user"):
-        st.write(goal)
+        st.text(goal)
     with st.chat_message("assistant"):
         agent = Agent(runs_dir=RUNS_DIR, **settings)
         # Any click reruns the script, which closes the stream: the agent stops the running tool.
-        st.button("Stop", key="stop", help="stop this goal; the partial session stays on disk")
+        stop = st.empty()  # emptied when the goal ends, so no stale Stop stays under a finished answer
+        stop.button("Stop", key="stop", help="stop this goal; the partial session stays on disk")
         st.session_state.running = goal
         try:
             with st.status("Working on it…", expanded=True) as status:
@@ -318,6 +323,7 @@ def main() -> None:
             message = f"{type(error).__name__}: {error}"
             history.append({"goal": goal, "error": message})
             st.error(message)
+        stop.empty()
         st.session_state.running = None
 
 
