@@ -107,6 +107,7 @@ class Agent:
     budgets: Budgets = field(default_factory=Budgets)
     provider_options: dict[str, Any] = field(default_factory=dict)
     assist: bool = True  # with llm="openai": the offline planner runs the pipeline when the model produced no result
+    csv_root: str | Path | None = None  # when set (the lab), goals may read CSVs only from under this directory
     last_report: Report | None = field(default=None, init=False)
 
     def run(self, goal: str, listener: Listener | None = None) -> Report:
@@ -135,7 +136,8 @@ class Agent:
                 raise Stopped("stopped by the user")
             live.put({"stage": stage, **info})
 
-        ctx = ToolContext(writer.directory, self.seed, self.device, progress=progress)
+        ctx = ToolContext(writer.directory, self.seed, self.device, progress=progress,
+                          csv_root=Path(self.csv_root) if self.csv_root is not None else None)
         run = _Run(ctx, writer, live, stop)
         role = "model" if self._model_explains(provider) else "planner"
         final_text, ended = yield from self._converse(run, provider, goal, role)

@@ -80,3 +80,12 @@ def test_field_law_shows_equation_scores_and_picture(runs):
     text = _text(at)
     assert "u_{t}" in text and "u_{xx}" in text and "integrated from a held-out run" in text
     assert at.get("image"), "the field, the integrated law and their difference are shown"
+
+
+def test_a_goal_cannot_read_a_csv_outside_the_runs_directory(runs, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "secret.csv"
+    outside.write_text("a,y\n" + "".join(f"{i},{i * i}\n" for i in range(1, 20)))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.chat_input[0].set_value(f"Find the law in {outside} predicting y").run()
+    errors = " ".join(str(e.value) for e in at.error)
+    assert "is outside" in errors and "the only directory this session reads" in errors

@@ -72,6 +72,7 @@ class ToolContext:
     seed: int = 0
     device: str = "auto"
     progress: Progress = field(default=lambda stage, info: None)
+    csv_root: Path | None = None  # when set (the lab), CSVs are read only from under this directory
     twins: dict[str, twins.Twin] = field(default_factory=dict)
     datasets: dict[str, twins.Dataset] = field(default_factory=dict)
     discoveries: dict[str, Discovery] = field(default_factory=dict)
@@ -156,6 +157,9 @@ def twin_from_csv(ctx: ToolContext, path: Annotated[str, Field(max_length=500)],
     """Make a data twin from a CSV of measurements (a path as given, or relative to the session's directory)."""
     typed = Path(path)
     found = typed if typed.is_absolute() or typed.exists() else ctx.run_dir / typed
+    if ctx.csv_root is not None and not found.resolve().is_relative_to(Path(ctx.csv_root).resolve()):
+        raise ToolError("bad_csv", f"CSV file {path} is outside {ctx.csv_root}, the only directory this session "
+                        "reads", "upload the file first and use the path the upload gives")
     if not found.is_file():
         raise ToolError("bad_csv", f"CSV file {path} does not exist", "check the path (relative to where you run)")
     try:

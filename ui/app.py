@@ -285,7 +285,7 @@ def main() -> None:
     with st.chat_message("user"):
         st.text(goal)
     with st.chat_message("assistant"):
-        agent = Agent(runs_dir=RUNS_DIR, **settings)
+        agent = Agent(runs_dir=RUNS_DIR, csv_root=RUNS_DIR, **settings)  # a goal reads only uploads and runs
         # Any click reruns the script, which closes the stream: the agent stops the running tool.
         stop = st.empty()  # emptied when the goal ends, so no stale Stop stays under a finished answer
         stop.button("Stop", key="stop", help="stop this goal; the partial session stays on disk")
