@@ -348,3 +348,13 @@ def test_exact_match_recognises_one_law_written_two_ways_with_fitted_constants()
     assert exact_match(parse_expression("tanh(-1/4 + 0.520833333333333*x)/2", ["x"]), logistic, samples=x)
     taylor = parse_expression("1 - x**2/2 + x**4/24", ["x"])  # fits cos x on [0, 0.1] to 1.4e-9
     assert not exact_match(taylor, sp.cos(sp.Symbol("x")), samples={"x": rng.uniform(0, 0.1, 200)})
+
+
+def test_a_term_too_small_to_matter_is_flagged_as_possibly_spurious():
+    from tools.verify import small_terms
+
+    x = sp.Symbol("x")
+    X = np.linspace(1, 2, 50)[:, None]
+    flagged = small_terms(x**2 + sp.Float(1e-5) * x, X, ["x"])
+    assert [f["term"] for f in flagged] == ["1.0e-5*x"] and flagged[0]["share"] < 1e-4
+    assert small_terms(x**2 + x, X, ["x"]) == [] and small_terms(x**2, X, ["x"]) == []

@@ -185,15 +185,18 @@ class Verdict(ToolResult):
     units_consistent: bool | None = None
     confident: bool | None = None
     held_out_sample: dict[str, Any] | None = None
+    small_terms: list[dict[str, Any]] = []
 
     def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
         law = seen.get("laws", {}).get(self.discovery, {})
+        flagged = [f"the term `{t['term']}` is {100 * t['share']:.2g} % of the formula's size on the held-out data: "
+                   "possibly spurious (test the law without it with test_hypothesis)" for t in self.small_terms]
         report.laws.append({
             "output": law.get("output"), "output_latex": _latex_name(law.get("output", "y")),
             "formula": self.formula, "latex": self.latex, "r2_test": self.r2_test,
             "r2_extrapolation": self.r2_extrapolation, "exact": self.exact, "units_consistent": self.units_consistent,
             "complexity": self.complexity, "confident": self.confident, "held_out_sample": self.held_out_sample,
-            "findings": [*law.get("findings", []), *seen.get("designs", {}).get(law.get("dataset"), [])]})
+            "findings": [*law.get("findings", []), *seen.get("designs", {}).get(law.get("dataset"), []), *flagged]})
         report.alternatives.extend(law.get("pareto", []))
 
     def describe(self) -> str:

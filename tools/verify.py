@@ -15,7 +15,7 @@ import sympy as sp
 
 from tools.constants import evaluate, nmse
 from tools.dimensions import units_consistent
-from twin.expressions import count_nodes
+from twin.expressions import count_nodes, to_text
 
 SIMPLIFY_SECONDS = 10.0
 
@@ -216,4 +216,24 @@ def verify_formula(
         verdict["r2_extrapolation"] = r2(evaluate(expr, X_extra, names), y_extra)
     verdict["units_consistent"] = units_consistent(expr, units, target_unit) if units else None
     verdict["exact"] = None if truth is None else exact_match(expr, truth, samples=dict(zip(names, X_test.T)))
+    verdict["small_terms"] = small_terms(expr, X_test, names)
     return verdict
+
+
+#: An additive term whose RMS on the data is below this share of the formula's is flagged as possibly spurious.
+SMALL_TERM_SHARE = 1e-3
+
+
+def small_terms(expr: sp.Expr, X: np.ndarray, names: list[str], share: float = SMALL_TERM_SHARE) -> list[dict]:
+    """The additive terms of ``expr`` that contribute less than ``share`` of its RMS on ``X``: a law plus a tiny
+    term fits noisy data a little better than the law, and such a term is more likely noise than physics."""
+    terms = sp.Add.make_args(expr)
+    if len(terms) < 2:
+        return []
+    total = float(np.sqrt(np.mean(np.square(evaluate(expr, X, names)))))
+    flagged = []
+    for term in terms:
+        size = float(np.sqrt(np.mean(np.square(np.broadcast_to(evaluate(term, X, names), (len(X),))))))
+        if np.isfinite(size) and total > 0 and size < share * total:
+            flagged.append({"term": to_text(term), "share": size / total})
+    return flagged
