@@ -38,8 +38,9 @@ COMPACT_TOOLS = ("select_twin", "twin_from_csv", "run_experiment", "measure_obse
                  "discover_law", "verify_law", "discover_pde", "test_hypothesis")
 
 
-#: Tokens a model may write per answer on a local server: a tool call needs under 100, an explanation under 300.
-LOCAL_MAX_TOKENS = 384
+#: Tokens a model may write per answer on a local server: a tool call needs under 100, an explanation of a few
+#: sentences under 250; a small model's prose beyond that only costs seconds (it is cut, and the planner takes over).
+LOCAL_MAX_TOKENS = 256
 
 
 class OpenAIProvider:
@@ -52,7 +53,7 @@ class OpenAIProvider:
                  max_tokens: int | None = None, compact: bool | None = None):
         """``timeout`` (seconds per request) defaults to 60 s for api.openai.com and to ``LOCAL_TIMEOUT`` for any
         other URL (a small model on a laptop's CPU reads a long prompt for minutes); ``max_tokens`` caps every
-        answer (default 1,024, and 384 for any URL but OpenAI's: a tool call or a few sentences of explanation fit,
+        answer (default 1,024, and 256 for any URL but OpenAI's: a tool call or a few sentences of explanation fit,
         and a small model's prose stops in seconds rather than minutes), so a chatty model cannot run past the
         timeout; ``compact`` (default: for any URL but OpenAI's)
         offers only the pipeline's tools (``COMPACT_TOOLS``) with short schemas (``Tool.compact_schema``): about a

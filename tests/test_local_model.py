@@ -69,7 +69,7 @@ def test_a_session_of_text_tool_calls_answers_and_an_invented_number_never_reach
     assert "8.98254726e-10" not in report.explanation and "Law of Motion" not in report.explanation
     assert "explanation was left out: it stated 1 number that nothing measured" in report.explanation
     first = stub.requests[0]
-    assert first["max_tokens"] == 384 and first["tool_choice"] == "auto"  # llama.cpp's servers need both
+    assert first["max_tokens"] == 256 and first["tool_choice"] == "auto"  # llama.cpp's servers need both
     offered = json.dumps(first["tools"])
     assert [t["function"]["name"] for t in first["tools"]] == list(COMPACT_TOOLS) and len(offered) < 4500
     events = load_events(report.session)
