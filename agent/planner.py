@@ -112,7 +112,7 @@ def plan(goal: str, discovery_seconds: float) -> Plan:
         if isinstance(question, str):
             return _finish(question + " " + capabilities().split(". ", 1)[1])
         if question is not None:
-            return _observable(observed.name, question, discovery_seconds)
+            return _observable(observed.name, question, discovery_seconds, bool(_SEQUENTIAL.search(goal)))
     if twin_match.kind == "ode" and not dynamics and UNMEASURED.search(goal):
         return _finish(_cannot_measure(UNMEASURED.search(goal).group(1), twin_match.name))
     if twin_match.kind == "ode":
@@ -173,11 +173,13 @@ def _law(name: str, seconds: float, kan: bool = False, sequential: bool = False)
     return "done"
 
 
-def _observable(name: str, question: Question, seconds: float) -> Plan:
-    """Runs over the named inputs → the observable read off each run → its law."""
+def _observable(name: str, question: Question, seconds: float, sequential: bool = False) -> Plan:
+    """Runs over the named inputs (64 Sobol points, or up to 200 designed in rounds where the rival laws of the
+    observable disagree) → the observable read off each run → its law."""
     yield "select_twin", {"name": name}
     inputs = {"inputs": question.inputs} if question.inputs else {}
-    table = yield "measure_observable", {"twin": name, "observable": question.observable, **inputs}
+    design = {"method": "sequential", "runs": 200, "search_seconds": seconds} if sequential else {}
+    table = yield "measure_observable", {"twin": name, "observable": question.observable, **inputs, **design}
     yield from _discover_and_verify(table["dataset"], seconds)
     return "done"
 

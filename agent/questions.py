@@ -27,6 +27,8 @@ _INPUTS = re.compile(r"(?:as a function of|functions? of|depends? (?:up)?on|depe
                      r"\bvs\.?|\bversus|in terms of|with respect to|changes? with|varies with|scales? with)\s+"
                      r"(.+?)(?:[?!;]|\.(?:\s|$)|$)", re.I)
 _SPLIT = re.compile(r",|\band\b|&|\bor\b", re.I)
+#: Where the list of inputs ends: a clause about something else ("…, with as few runs as possible").
+_CLAUSE = re.compile(r"\b(?:with|using|by|from|over|at|in|for|when|while|given|keeping|holding)\b", re.I)
 _FILLER = {"its", "the", "a", "an", "their", "of", "on", "it", "his", "her", "initial", "value", "values"}
 
 
@@ -51,7 +53,7 @@ def named_inputs(goal: str) -> list[str]:
     if not found:
         return []
     phrases = []
-    for part in _SPLIT.split(found.group(1)):
+    for part in _SPLIT.split(_CLAUSE.split(found.group(1))[0]):
         words = [w for w in re.findall(r"[\w'-]+", part) if w.lower() not in _FILLER]
         if words:
             phrases.append(" ".join(words))

@@ -66,6 +66,11 @@ def test_the_planner_answers_the_question_asked_not_the_equations_of_motion():
     assert next(steps) == ("select_twin", {"name": "damped_pendulum"})
     assert steps.send({}) == ("measure_observable", {"twin": "damped_pendulum", "observable": "period",
                                                      "inputs": ["L", "A"]})
+    designed = plan("How does the period of a mass on a spring depend on its mass, with as few runs as possible?", 5)
+    next(designed)
+    assert designed.send({}) == ("measure_observable", {"twin": "mass_on_spring", "observable": "period",
+                                                        "inputs": ["m"], "method": "sequential", "runs": 200,
+                                                        "search_seconds": 5})
     refused = plan("How does the period of a pendulum depend on its colour?", 5)
     with pytest.raises(StopIteration, match="cannot vary 'colour'.*A \\(amplitude"):
         next(refused)
@@ -104,3 +109,16 @@ def test_a_law_of_an_observable_is_checked_on_new_runs_beyond_its_box(tmp_path):
     ctx.discoveries["law_1"] = dataclasses.replace(found, best=Candidate(stand_in, "test", 0.0, 12))
     verdict = call_tool(ctx, "verify_law", {"discovery": "law_1"})
     assert verdict["r2_test"] > 0.9999 and verdict["r2_extrapolation"] < 0.99 and not verdict["confident"]
+
+
+def test_a_sequential_design_chooses_the_next_runs_of_an_observable_beyond_the_box(tmp_path):
+    ctx = ToolContext(tmp_path)
+    table = call_tool(ctx, "measure_observable", {"twin": "mass_on_spring", "observable": "period", "inputs": ["k"],
+                                                  "method": "sequential", "runs": 50, "search_seconds": 2})
+    assert [r["runs"] for r in table["rounds"]] == [25, 50] and table["rounds"][1]["outside_box"] > 0
+    data = ctx.datasets[table["dataset"]]
+    assert data.kind == "observable" and data.meta["design"] == "sequential" and data.n_samples == 50
+    law = call_tool(ctx, "discover_law", {"dataset": table["dataset"], "time_budget": 2})["laws"][0]
+    k = np.array([0.5, 20.0, 300.0])
+    found = evaluate(ctx.discoveries[law["discovery"]].best.expression, k[:, None], ["k"])
+    np.testing.assert_allclose(found, 2 * np.pi / np.sqrt(k), rtol=1e-4)

@@ -8,7 +8,7 @@ Each observable reads one trajectory through a cubic spline of its states (scipy
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -247,3 +247,59 @@ def measure_observable(twin: OdeTwin, observable: str, inputs: list[str] | None 
                          for v, role in chosen},
               "runs": len(X), "dropped": int((~kept).sum())},
     )
+
+
+@dataclass
+class ObservableRuns:
+    """An observable of an ODE twin as a function of chosen inputs, run the way a closed-form twin is: each row of
+    inputs is one simulation and its output the observable read off it. A sequential design
+    (``tools.sequential.SequentialDesign``) runs it to choose each round's launch coordinates and parameters where
+    the rival laws of the observable disagree.
+
+    Parameters
+    ----------
+    twin : OdeTwin
+        The simulated system.
+    observable : str
+        A key of :data:`OBSERVABLES`.
+    varied : list of str, optional
+        The inputs (default: :func:`observable_inputs`'s).
+    options : ObservableOptions
+        How each run is extended and refined.
+    device : str
+        Where the runs are integrated.
+    """
+
+    twin: OdeTwin
+    observable: str
+    varied: list[str] | None = None
+    options: ObservableOptions = field(default_factory=ObservableOptions)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.observable not in OBSERVABLES:
+            raise ValueError(f"unknown observable {self.observable!r}: use one of {sorted(OBSERVABLES)}")
+        self.inputs = [v for v, _ in observable_inputs(self.twin, self.varied, self.options.spread)]
+        self.outputs = [Variable(self.observable, _unit(self.twin, self.observable))]
+        self.name, self.kind = self.twin.name, "observable"
+
+    @property
+    def input_names(self) -> list[str]:
+        return [v.name for v in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [self.observable]
+
+    def input_bounds(self) -> np.ndarray:
+        return np.array([[v.low, v.high] for v in self.inputs], dtype=float)
+
+    def resolve_params(self, params: Mapping[str, float] | None) -> dict[str, float]:
+        """The parameters held fixed (the varied ones left out)."""
+        return {k: v for k, v in self.twin.resolve_params(params).items() if k not in self.input_names}
+
+    def simulate(self, X: np.ndarray, params: Mapping[str, float] | None = None, drop_invalid: bool = True
+                 ) -> Dataset:
+        """One run per row of ``X``; rows whose run shows no observable are dropped (counted in ``meta``)."""
+        return measure_observable(self.twin, self.observable, self.input_names, replace(self.options, min_runs=0),
+                                  params=params, device=self.device, points=X)

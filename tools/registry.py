@@ -27,7 +27,7 @@ from tools.calibrate import NotIdentifiable, calibrate
 from tools.constants import evaluate, refit
 from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
-from tools.observables import OBSERVABLE_NAMES, ObservableOptions
+from tools.observables import OBSERVABLE_NAMES, ObservableOptions, ObservableRuns
 from tools.observables import measure_observable as observe
 from tools.pde import FieldData, LibraryOptions, PdeDiscovery, PdeOptions
 from tools.pde import discover_pde as search_pde
@@ -280,23 +280,36 @@ def measure_observable(
         inputs: Annotated[list[Annotated[str, Field(max_length=40)]] | None, Field(max_length=6, description=(
             "parameters, launch coordinates or states to vary (default: launch coordinates and ranged "
             "parameters)"))] = None,
-        runs: Annotated[int, Field(ge=8, le=1024)] = 64,
+        runs: Annotated[int, Field(ge=8, le=1024, description="runs in all (a sequential design's budget)")] = 64,
         params: dict[str, float] | None = None,
+        method: Annotated[Literal["sobol", "sequential"], Field(description=(
+            "'sequential' designs the runs in rounds where the rival laws of the observable disagree"))] = "sobol",
+        search_seconds: Annotated[float, Field(ge=1.0, le=900.0, description=(
+            "seconds of search per round of a sequential design (counted as work)"))] = 10.0,
 ) -> Measurements:
     """Run an ODE twin over a design of the named inputs and measure an observable from each run (a pendulum's period, a projectile's range); returns a table for discover_law."""
     t = ctx.twin(twin)
     if not isinstance(t, twins.OdeTwin):
         raise ToolError("bad_arguments", f"observables are read off simulated motions; {t.name!r} is {t.kind}",
                         "use run_experiment and discover_law for a closed-form twin")
+    extra: dict = {}
     try:
-        data = observe(t, observable, inputs, ObservableOptions(runs=runs), ctx.seed, params, ctx.device)
+        if method == "sequential":
+            options = SequentialOptions(initial=min(25, runs), search_budget=search_seconds)
+            rounds = SequentialDesign(runs, ctx.seed, options, progress=ctx.progress).run(
+                ObservableRuns(t, observable, inputs, device=ctx.device), params=params)
+            data = rounds.data_
+            extra = {"simulator_calls": rounds.rounds_[-1].calls, "stopped": rounds.stopped_because_,
+                     "rounds": [r.as_dict() for r in rounds.rounds_]}
+        else:
+            data = observe(t, observable, inputs, ObservableOptions(runs=runs), ctx.seed, params, ctx.device)
     except ValueError as error:
         raise ToolError("bad_arguments", str(error)) from None
     key = ctx.store(data, "observable")
     return Measurements.model_validate({
         "dataset": key, "observable": observable, "twin": t.name, "rows": data.n_samples,
         "inputs": data.meta["inputs"], "held": data.params, "dropped": data.meta["dropped"],
-        "description": data.meta["description"]})
+        "description": data.meta["description"], **extra})
 
 
 def _tabular(ctx: ToolContext, key: str) -> twins.Dataset:

@@ -10,8 +10,9 @@ design stops when one law remains within the noise (DESIGN §7's stop rule appli
 before predicted the round's new runs (a test of it where its rivals disagreed, often beyond the box) and no rival
 the data cannot tell from it (within the final choice's validation margin) disagrees with it anywhere in the pool.
 
-Closed-form twins only (a twin that can be run at any input). The search is data only: nothing here reads a
-twin's ground truth.
+Closed-form twins, and the observables of ODE twins (``tools.observables.ObservableRuns``: each round then chooses
+the next launch coordinates and parameters): twins that can be run at any input. The search is data only:
+nothing here reads a twin's ground truth.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tools.constants import evaluate, nmse
 from tools.design import design
 from tools.results import Candidate, Discovery
 from tools.selection import margin, selection_tolerance
+from tools.observables import ObservableRuns
 from tools.symbolic import discover
 from tools.verify import widened_bounds
 from twin import Dataset, ExpressionTwin
@@ -269,7 +271,7 @@ class SequentialDesign:
             sizes.append(min(self.budget, int(round(sizes[-1] * options.growth))))
         return sizes
 
-    def run(self, twin: ExpressionTwin, params: Mapping[str, float] | None = None, noise: float = 0.0,
+    def run(self, twin: ExpressionTwin | ObservableRuns, params: Mapping[str, float] | None = None, noise: float = 0.0,
             noise_model: str = "gaussian", units: Mapping[str, str] | None = None,
             target_unit: str | None = None) -> SequentialDesign:
         """Run the rounds on ``twin`` (its first output); returns ``self`` with the fitted attributes set.
@@ -277,9 +279,9 @@ class SequentialDesign:
         ``noise`` is σ relative to the RMS of the first design's outputs, the same for every later run (a run far
         outside the box is not made noisier by the size of its output).
         """
-        if not isinstance(twin, ExpressionTwin):
-            raise ValueError(f"a sequential design runs a closed-form twin at chosen inputs; {twin.name!r} is "
-                             f"{twin.kind}")
+        if not isinstance(twin, (ExpressionTwin, ObservableRuns)):
+            raise ValueError(f"a sequential design runs a closed-form twin (or an ODE twin's observable) at chosen "
+                             f"inputs; {twin.name!r} is {twin.kind}")
         options = self.options or SequentialOptions()
         started = time.perf_counter()
         sizes = self.schedule()
@@ -328,11 +330,12 @@ class SequentialDesign:
             if r + 1 < len(sizes):
                 batch = next_inputs(pool, spread, max(1, sizes[r + 1] - len(X) - dropped), bounds, options,
                                     self.seed + 2000 + r)
-        self.data_ = Dataset(twin=twin.name, kind="algebraic", arrays={"X": X, "y": y},
+        self.data_ = Dataset(twin=twin.name, kind=taken.kind, arrays={"X": X, "y": y},
                              input_names=names, output_names=twin.output_names[:1],
                              units={v.name: v.unit for v in twin.inputs + twin.outputs},
                              params=twin.resolve_params(params), noise={"sigma": noise, "model": noise_model},
-                             seed=self.seed, meta={"design": "sequential", "rounds": len(rounds), "dropped": dropped})
+                             seed=self.seed, meta={**taken.meta, "design": "sequential", "rounds": len(rounds),
+                                                   "dropped": dropped})
         self.rounds_ = rounds
         self.discovery_ = found
         self.seconds_ = time.perf_counter() - started

@@ -85,6 +85,8 @@ class Measurements(ToolResult):
                  f"{', '.join(self.inputs)}"]
         if self.dropped:
             lines.append(f"{self.dropped} runs showed no {what} and were left out")
+        if "stopped" in (self.model_extra or {}):  # designed in rounds where the rival laws disagreed
+            lines = [lines[0].replace("over a Sobol design of", "over"), *_design_findings(self.model_extra)]
         seen.setdefault("designs", {})[self.dataset] = lines
         # The explanation's variables are the ones varied here, not the twin's states (its initial conditions).
         varied = [{"name": name, "description": v["description"], "unit": v["unit"], "low": v["range"][0],
