@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
 def _examples() -> str:
@@ -23,3 +24,16 @@ def test_the_readmes_python_examples_run_and_print_what_they_say(tmp_path):
     for text in promised:
         if "…" not in text:
             assert text in done.stdout, f"the README promises {text!r}; the examples printed:\n{done.stdout}"
+
+
+def test_the_readmes_example_csvs_ship_and_are_the_benchmarks_own(tmp_path):
+    from agent import check_csv
+    from benchmarks.offline_goals import write_csvs
+
+    readme = README.read_text(encoding="utf-8")
+    named = set(re.findall(r"examples/[\w.]+\.csv", readme))
+    assert named == {"examples/data.csv", "examples/measurements.csv"}
+    write_csvs(tmp_path)
+    for path in named:
+        assert check_csv(str(ROOT / path))
+        assert (ROOT / path).read_bytes() == (tmp_path / Path(path).name).read_bytes()
