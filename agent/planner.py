@@ -76,8 +76,8 @@ def capabilities() -> str:
         "the Burgers field?', 'Find the PDE of the Kuramoto-Sivashinsky equation'); measure a dispersion relation "
         "('Find the dispersion relation of the Klein-Gordon field'); locate a "
         "resonance ('Where is the resonance of the driven oscillator and how sharp is it?'); fit a CSV "
-        "('Find the law in measurements.csv predicting y'); calibrate a twin ('Calibrate the damped "
-        "oscillator to data.csv'). Run `twinsight twins` for the catalogue."
+        "('Find the law in examples/measurements.csv predicting y'); calibrate a twin ('Calibrate the damped "
+        "oscillator to examples/data.csv'). Run `twinsight twins` for the catalogue."
     )
 
 
