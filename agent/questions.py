@@ -104,8 +104,9 @@ def observable_question(goal: str, twin: Twin) -> Question | str | None:
     phrases = named_inputs(goal)
     names, unknown = resolve_inputs(twin, phrases)
     if unknown:
-        described = ", ".join(f"{c.name} ({c.description or c.unit})" for c in
-                              [*twin.launch_inputs, *(p for p in twin.parameters)])
+        ranged_states = [v for v in twin.inputs if v.high > v.low]
+        described = ", ".join(f"{c.name} ({c.description or c.unit or 'initial state' * (c in ranged_states)})"
+                              for c in [*twin.launch_inputs, *twin.parameters, *ranged_states])
         return (f"I cannot vary {', '.join(repr(u) for u in unknown)} in {twin.name.replace('_', ' ')}; "
                 f"I can vary {described}.")
     return Question(observable, names or None)
