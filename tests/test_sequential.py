@@ -78,3 +78,8 @@ def test_a_sequential_session_records_its_rounds_and_replays(tmp_path):
     assert any(e["type"] == "tool_result" and "rounds" in e.get("result", {}) for e in load_events(session))
     result = replay(session, runs_dir=tmp_path / "replays")
     assert result["reproduced"] and result["steps"] == 2, result["diffs"]
+
+
+def test_a_range_that_ends_at_zero_is_widened_outward_only():
+    wide = widened_bounds(np.array([[0.0, 1.0], [-2.0, 0.0]]), 0.25)
+    np.testing.assert_allclose(wide, [[0.0, 1.25], [-2.5, 0.0]])

@@ -48,9 +48,10 @@ from twin.expressions import CONSTANTS, FUNCTIONS, count_nodes, parse_expression
 Progress = Callable[[str, dict], None]
 PLOT_POINTS = 200  # rows of held-out data and sweep points returned for plots
 EXTRAPOLATION_RUNS = 32  # runs of an ODE twin beyond an observable's design box, to verify its law there
-#: A law is confident only if it also explains noise-free runs beyond its box this well (a smooth stand-in that fits
-#: the box does not).
-CONFIDENT_EXTRAPOLATION_R2 = 0.99
+#: A law is confident only if its normalized error on noise-free runs beyond its box is within this factor of its
+#: held-out error inside the box (floored: a law exact to rounding): a smooth stand-in that fits the box does not.
+EXTRAPOLATION_FACTOR = 10.0
+EXTRAPOLATION_FLOOR = 1e-8
 
 
 class ToolError(Exception):
@@ -517,8 +518,10 @@ def verify_law(ctx: ToolContext,
     predicted = evaluate(found.best.expression, held_out.X_test[shown], data.input_names)
     sample = {"inputs": data.input_names, "X": held_out.X_test[shown].tolist(),
               "observed": held_out.y_test[shown].tolist(), "predicted": predicted.tolist()}
-    # Confident only where the law also holds beyond the box it was found in (when that was checked).
-    holds = verdict.get("r2_extrapolation") is None or verdict["r2_extrapolation"] >= CONFIDENT_EXTRAPOLATION_R2
+    # Confident only where the law also holds beyond the box it was found in (when that was checked): its error
+    # there, relative to the data's spread, within a factor of its error on held-out data inside the box.
+    holds = verdict.get("r2_extrapolation") is None or 1 - verdict["r2_extrapolation"] <= EXTRAPOLATION_FACTOR * max(
+        1 - verdict["r2_test"], EXTRAPOLATION_FLOOR)
     return Verdict.model_validate({"discovery": discovery, "formula": found.best.text,
                                    "latex": sp.latex(found.best.expression), "confident": found.confident and holds,
                                    **verdict, "held_out_sample": sample})

@@ -27,11 +27,13 @@ def r2(prediction: np.ndarray, target: np.ndarray) -> float:
 
 def widened_bounds(bounds: np.ndarray, widen: float) -> np.ndarray:
     """The first box reached ``widen`` beyond each side: multiplicatively for a range of one sign (a mass stays
-    positive), by ``widen`` of the span otherwise."""
+    positive), outward only for a range that ends at zero, by ``widen`` of the span otherwise."""
     bounds = np.asarray(bounds, dtype=float)
     out = bounds.copy()
     for i, (low, high) in enumerate(bounds):
-        if low > 0 or high < 0:
+        if low == 0 < high or high == 0 > low:  # a range that ends at zero (a drag coefficient) keeps its sign
+            wide = sorted((0.0, high + widen * (high - low) if high > 0 else low - widen * (high - low)))
+        elif low > 0 or high < 0:
             sign, a, b = (1.0, low, high) if low > 0 else (-1.0, -high, -low)
             factor = (b / a) ** widen
             wide = sorted((sign * a / factor, sign * b * factor))
