@@ -16,11 +16,12 @@ from typing import Any
 
 from agent.grounding import unmeasured_numbers
 from agent.messages import Message
-from agent.planner import OfflinePlanner
+from agent.planner import OfflinePlanner, rival_twins
 from agent.providers import OpenAIProvider, ProviderError, ReplayProvider, make_provider, prompt
 from agent.report import Report, explain
 from agent.session import SessionWriter, load_events
 from tools.registry import TOOLS, ToolContext, ToolError, call_tool
+from twin import get_twin
 
 VOLATILE_KEYS = {"seconds", "time", "prev"}
 Listener = Callable[[dict[str, Any]], None]
@@ -145,7 +146,9 @@ class Agent:
                 goal, writer.directory, run.results, [], None, ctx).answered:
             yield writer.write("assist", {"message": "the model produced no result; the offline planner runs the "
                                                      "pipeline for the goal"})
-            helper = provider if isinstance(provider, ReplayProvider) else OfflinePlanner(self.discovery_seconds)
+            chosen = yield from self._choose_twin(run, provider, goal)
+            helper = (provider if isinstance(provider, ReplayProvider)
+                      else OfflinePlanner(self.discovery_seconds, twin=chosen))
             final_text, ended = yield from self._converse(run, helper, goal, "planner")
         elif role == "model" and final_text:
             final_text = _closing_words(final_text, run.results, goal)
@@ -214,6 +217,32 @@ class Agent:
         run.errors.append(f"the session reached its limit of {self.budgets.max_steps} steps")
         yield writer.write("error", {"code": "budget", "message": run.errors[-1]})
         return None, "budget"
+
+    def _choose_twin(self, run: _Run, provider, goal: str) -> Generator[dict[str, Any], None, str | None]:
+        """When the goal could mean several catalogue twins about equally (``rival_twins``), the model picks one
+        before the planner runs the pipeline on it (a model reads a researcher's words better than a keyword
+        table); an answer that names none of them, or a failed request, leaves the planner's own match."""
+        rivals = rival_twins(goal)
+        replaying = isinstance(provider, ReplayProvider)
+        if len(rivals) < 2 or (replaying and not provider.chose):
+            return None
+        listed = "\n".join(f"- {m.name}: {get_twin(m.name).description}" for m in rivals)
+        request = prompt("choose").replace("{goal}", goal).replace("{twins}", listed)
+        request_digest = digest([Message("user", request)])
+        yield run.writer.write("llm_request", {"step": "choose", "digest": request_digest, "messages": 1})
+        try:
+            decision = provider.explain(request, request_digest) if replaying else provider.explain(request)
+        except ProviderError as error:
+            run.errors.append(f"choosing a twin: {error}")
+            yield run.writer.write("error", {"step": "choose", "code": "provider", "message": str(error)})
+            return None
+        yield run.writer.write("llm_response", {"step": "choose", "decision": decision.as_dict()})
+        text = (decision.text or "").lower()
+        named = min((m.name for m in rivals if m.name.lower() in text), key=lambda n: text.index(n.lower()),
+                    default=None)
+        run.steps.append({"tool": f"choose_twin ({named or 'none of ' + ', '.join(m.name for m in rivals)})",
+                          "by": "model", "failed": named is None})
+        return named
 
     def _assisted(self, provider) -> bool:
         """Whether the planner takes over when the model produced no result (a replay: as the recording did)."""

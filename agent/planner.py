@@ -45,8 +45,21 @@ class Match:
 def match_twin(goal: str, kinds: tuple[str, ...] | None = None) -> Match | None:
     """The catalogue twin a goal talks about (of one of ``kinds``, if given): aliases and names count most, then
     keywords."""
+    found = _matches(goal, kinds)
+    return found[0] if found else None
+
+
+def rival_twins(goal: str, within: float = 1.0, limit: int = 4) -> list[Match]:
+    """The catalogue twins a goal (in any of the planner's languages) could mean about equally: every match within
+    ``within`` of the best score, at most ``limit`` (more than one: the goal is ambiguous)."""
+    found = _matches(in_english(goal))
+    return [m for m in found if m.score >= found[0].score - within][:limit] if found else []
+
+
+def _matches(goal: str, kinds: tuple[str, ...] | None = None) -> list[Match]:
+    """Every catalogue twin the goal scores at least 2 on, best first (ties in catalogue order)."""
     text = " " + re.sub(r"[^a-z0-9.\-' ]+", " ", goal.lower()) + " "
-    best: Match | None = None
+    found: list[Match] = []
     for t in all_twins():
         if kinds and t.kind not in kinds:
             continue
@@ -58,9 +71,9 @@ def match_twin(goal: str, kinds: tuple[str, ...] | None = None) -> Match | None:
         if t.group.startswith("feynman") and re.search(rf"\b{re.escape(equation_id)}\b", text):
             score = max(score, 50.0)
         score += sum(1.0 for k in t.keywords if re.search(rf"\b{re.escape(k)}", text))
-        if score >= 2 and (best is None or score > best.score):
-            best = Match(t.name, t.kind, score)
-    return best
+        if score >= 2:
+            found.append(Match(t.name, t.kind, score))
+    return sorted(found, key=lambda m: -m.score)
 
 
 def capabilities() -> str:
@@ -83,12 +96,12 @@ def capabilities() -> str:
     )
 
 
-def plan(goal: str, discovery_seconds: float) -> Plan:
+def plan(goal: str, discovery_seconds: float, twin: str | None = None) -> Plan:
     """The tool calls for ``goal`` (in English, or in Russian or Chinese through ``agent.phrases``), as a generator
-    that receives each tool result."""
+    that receives each tool result; ``twin`` (a model's choice among ``rival_twins``) overrides the match."""
     goal = in_english(goal)
     csv_match = _CSV.search(goal)
-    twin_match = match_twin(goal)
+    twin_match = Match(twin, get_twin(twin).kind, 100.0) if twin else match_twin(goal)
     lowered = goal.lower()
     if csv_match and "calibrat" in lowered:
         if twin_match is None:
@@ -247,8 +260,9 @@ class OfflinePlanner:
 
     name = "offline"
 
-    def __init__(self, discovery_seconds: float = 30.0):
+    def __init__(self, discovery_seconds: float = 30.0, twin: str | None = None):
         self.discovery_seconds = discovery_seconds
+        self.twin = twin
         self._plan: Plan | None = None
         self._calls = 0
 
@@ -256,7 +270,7 @@ class OfflinePlanner:
         last = messages[-1]
         try:
             if self._plan is None:
-                self._plan = plan(messages[-1].content, self.discovery_seconds)
+                self._plan = plan(messages[-1].content, self.discovery_seconds, self.twin)
                 request = next(self._plan)
             elif last.role == "tool" and last.error:
                 return Decision(text=f"Stopped: {last.content}")

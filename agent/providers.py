@@ -154,6 +154,7 @@ class ReplayProvider:
         self.seed = int(start.get("seed", 0))
         self.recorded_llm = start.get("llm", "offline")
         self.assisted = any(e["type"] == "assist" for e in events)
+        self.chose = any(e["type"] == "llm_request" and e.get("step") == "choose" for e in events)
 
     def decide(self, messages: list[Message], digest: str | None = None) -> Decision:
         if self._next >= len(self._outcomes) or self._outcomes[self._next] is None:

@@ -7,6 +7,7 @@ import pytest
 
 from agent import Agent, load_events, replay
 from agent.grounding import numbers_in, unmeasured_numbers
+from agent.planner import rival_twins
 from agent.providers import COMPACT_TOOLS
 from agent.toolcalls import calls_in_text
 from openai_stub import OpenAIStub, completion
@@ -101,3 +102,21 @@ def test_the_planner_takes_over_when_the_model_produces_no_call(tmp_path):
                      provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
     assert "2.1" not in pure.explanation and "closing words were left out" in pure.explanation
     assert json.loads(json.dumps(pure.cli_json()))["errors"] == []
+
+
+def test_a_goal_that_could_mean_several_twins_is_settled_by_the_model_before_the_planner_runs(tmp_path):
+    goal = "Find the equations of the oscillator with damping"
+    rivals = [m.name for m in rival_twins(goal)]
+    assert len(rivals) > 1
+    chosen = rivals[-1]  # not the planner's own first match
+    script = [completion("An oscillator with damping loses energy."),
+              completion(f"It means {chosen}.")]
+    with OpenAIStub([*script, *[completion("The model explains.")] * 3]) as stub:
+        report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=1,
+                       provider_options={"base_url": stub.base_url}).run(goal)
+    asked = stub.requests[1]["messages"][0]["content"]
+    assert all(f"- {name}:" in asked for name in rivals) and "tools" not in stub.requests[1]
+    assert report.twin == chosen and report.steps[0] == {"tool": f"choose_twin ({chosen})", "by": "model",
+                                                          "failed": False}
+    assert all(s["by"] == "planner" for s in report.steps[1:])
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
