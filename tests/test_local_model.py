@@ -105,7 +105,7 @@ def test_the_planner_takes_over_when_the_model_produces_no_call(tmp_path):
 
 
 def test_a_goal_that_could_mean_several_twins_is_settled_by_the_model_before_the_planner_runs(tmp_path):
-    goal = "Find the equations of the oscillator with damping"
+    goal = "Find the electric energy density"
     rivals = [m.name for m in rival_twins(goal)]
     assert len(rivals) > 1
     chosen = rivals[-1]  # not the planner's own first match
