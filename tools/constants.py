@@ -177,9 +177,11 @@ def redundant_direction(expr: sp.Expr, X: np.ndarray, names: list[str]) -> tuple
         return None
     predictions = _predictor(template, symbols, X, names)
     step = 1e-6
-    # column j: the change of the predictions per relative change of constant j
-    jacobian = np.column_stack([(predictions(theta * (1 + step * e)) - predictions(theta * (1 - step * e))) / (2 * step)
-                                for e in np.eye(len(theta))])
+    # column j: the change of the predictions per relative change of constant j (rows where a prediction is not
+    # finite, inf − inf among them, are dropped below)
+    with np.errstate(all="ignore"):
+        jacobian = np.column_stack([(predictions(theta * (1 + step * e)) - predictions(theta * (1 - step * e)))
+                                    / (2 * step) for e in np.eye(len(theta))])
     jacobian = jacobian[np.isfinite(jacobian).all(axis=1)]
     if len(jacobian) < len(symbols):
         return None
