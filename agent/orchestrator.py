@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.grounding import unmeasured_numbers
-from agent.messages import Message
+from agent.messages import Decision, Message
 from agent.planner import OfflinePlanner, rival_twins
 from agent.providers import OpenAIProvider, ProviderError, ReplayProvider, make_provider, prompt
 from agent.report import Report, explain
@@ -223,20 +223,13 @@ class Agent:
         before the planner runs the pipeline on it (a model reads a researcher's words better than a keyword
         table); an answer that names none of them, or a failed request, leaves the planner's own match."""
         rivals = rival_twins(goal)
-        replaying = isinstance(provider, ReplayProvider)
-        if len(rivals) < 2 or (replaying and not provider.chose):
+        if len(rivals) < 2 or (isinstance(provider, ReplayProvider) and not provider.chose):
             return None
         listed = "\n".join(f"- {m.name}: {get_twin(m.name).description}" for m in rivals)
         request = prompt("choose").replace("{goal}", goal).replace("{twins}", listed)
-        request_digest = digest([Message("user", request)])
-        yield run.writer.write("llm_request", {"step": "choose", "digest": request_digest, "messages": 1})
-        try:
-            decision = provider.explain(request, request_digest) if replaying else provider.explain(request)
-        except ProviderError as error:
-            run.errors.append(f"choosing a twin: {error}")
-            yield run.writer.write("error", {"step": "choose", "code": "provider", "message": str(error)})
+        decision = yield from _ask_plainly(provider, run.writer, "choose", request, run.errors, "choosing a twin")
+        if decision is None:
             return None
-        yield run.writer.write("llm_response", {"step": "choose", "decision": decision.as_dict()})
         text = (decision.text or "").lower()
         named = min((m.name for m in rivals if m.name.lower() in text), key=lambda n: text.index(n.lower()),
                     default=None)
@@ -259,17 +252,8 @@ class Agent:
     def _explain_with_model(self, provider, writer: SessionWriter, report: Report) -> Iterator[dict[str, Any]]:
         facts = _explained_facts(report)
         request = prompt("explain").replace("{result}", json.dumps(_stable(facts), indent=1, default=str))
-        request_digest = digest([Message("user", request)])
-        yield writer.write("llm_request", {"step": "explain", "digest": request_digest, "messages": 1})
-        try:
-            decision = (provider.explain(request, request_digest) if isinstance(provider, ReplayProvider)
-                        else provider.explain(request))
-        except ProviderError as error:
-            report.errors.append(f"explanation: {error}")
-            yield writer.write("error", {"step": "explain", "code": "provider", "message": str(error)})
-            return
-        yield writer.write("llm_response", {"step": "explain", "decision": decision.as_dict()})
-        if not decision.text:
+        decision = yield from _ask_plainly(provider, writer, "explain", request, report.errors, "explanation")
+        if decision is None or not decision.text:
             return
         invented = unmeasured_numbers(decision.text, facts, report.goal)
         if invented:  # a report never carries a number that was not measured: the measured text stands alone
@@ -315,6 +299,24 @@ class Agent:
     def replay(self, session: str | Path) -> dict[str, Any]:
         """Re-execute a recorded session with its recorded LLM answers and compare every tool result."""
         return replay(session, runs_dir=self.runs_dir, device=self.device)
+
+
+def _ask_plainly(provider, writer: SessionWriter, step: str, request: str, errors: list[str], what: str
+                 ) -> Generator[dict[str, Any], None, Decision | None]:
+    """One plain completion (no tools), recorded as ``step``: the request's digest, then the response, or the
+    provider's failure (added to ``errors`` as ``what: …``, and None returned). A replay answers it from the
+    recording."""
+    request_digest = digest([Message("user", request)])
+    yield writer.write("llm_request", {"step": step, "digest": request_digest, "messages": 1})
+    try:
+        decision = (provider.explain(request, request_digest) if isinstance(provider, ReplayProvider)
+                    else provider.explain(request))
+    except ProviderError as error:
+        errors.append(f"{what}: {error}")
+        yield writer.write("error", {"step": step, "code": "provider", "message": str(error)})
+        return None
+    yield writer.write("llm_response", {"step": step, "decision": decision.as_dict()})
+    return decision
 
 
 def _check_search_budget(seconds: float) -> None:

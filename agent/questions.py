@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tools.observables import OBSERVABLES
 from twin import OdeTwin, Twin
 
 #: Question forms, each naming the observable it asks for (the earliest in the goal wins).
@@ -71,13 +72,13 @@ def resolve_inputs(twin: Twin, phrases: list[str]) -> tuple[list[str], list[str]
     phrases that name none. For an ODE twin, its parameters and launch coordinates count as inputs."""
     candidates = list(twin.inputs) + (list(twin.launch_inputs) + list(twin.parameters)
                                       if isinstance(twin, OdeTwin) else [])
+    described = {c.name: _words(c.description.split(",")[0]) for c in candidates}
+    known = set().union(*described.values())
     names, unknown = [], []
     for phrase in phrases:
         words = phrase.split()
         hit = next((c.name for c in candidates if c.name in words), None)
         if hit is None:  # by description; a word no description has ("the pendulum's", "его") says nothing
-            described = {c.name: _words(c.description.split(",")[0]) for c in candidates}
-            known = set().union(*described.values())
             wanted = [w for w in words if _forms(w) & known]
             hit = next((name for name, said in described.items() if wanted and all(
                 _forms(w) & said for w in wanted)), None)
@@ -98,15 +99,16 @@ def observable_question(goal: str, twin: Twin) -> Question | str | None:
     observable = asked_observable(goal)
     if observable is None or not isinstance(twin, OdeTwin):
         return None
-    if observable in ("range", "flight_time", "max_height") and "y" not in twin.state_names:
+    if any(n not in twin.state_names for n in OBSERVABLES[observable].needs):
         return (f"{twin.name.replace('_', ' ')} has no height state 'y', so I cannot measure a "
                 f"{observable.replace('_', ' ')} from its runs.")
     phrases = named_inputs(goal)
     names, unknown = resolve_inputs(twin, phrases)
     if unknown:
         ranged_states = [v for v in twin.inputs if v.high > v.low]
-        described = ", ".join(f"{c.name} ({c.description or c.unit or 'initial state' * (c in ranged_states)})"
-                              for c in [*twin.launch_inputs, *twin.parameters, *ranged_states])
+        described = ", ".join(
+            f"{c.name} ({c.description or c.unit or ('initial state' if c in ranged_states else '')})"
+            for c in [*twin.launch_inputs, *twin.parameters, *ranged_states])
         return (f"I cannot vary {', '.join(repr(u) for u in unknown)} in {twin.name.replace('_', ' ')}; "
                 f"I can vary {described}.")
     return Question(observable, names or None)

@@ -56,8 +56,6 @@ def decay_time(t: np.ndarray, states: np.ndarray, names: list[str]) -> float:
 
 def _landing(t: np.ndarray, states: np.ndarray, names: list[str]) -> float:
     """The time the height state ``y`` first comes back down through its starting value (a projectile lands)."""
-    if "y" not in names:
-        raise ValueError("a range, flight time or height needs a height state named 'y'")
     height = CubicSpline(t, states[:, names.index("y")] - states[0, names.index("y")])
     crossings = height.roots(extrapolate=False)
     falling = crossings[(crossings > t[1]) & (height.derivative()(crossings) < 0)]
@@ -71,8 +69,6 @@ def flight_time(t: np.ndarray, states: np.ndarray, names: list[str]) -> float:
 
 def horizontal_range(t: np.ndarray, states: np.ndarray, names: list[str]) -> float:
     """Horizontal distance ``x`` covered from launch to landing at the launch height."""
-    if "x" not in names:
-        raise ValueError("a range needs a horizontal state named 'x'")
     landed = _landing(t, states, names)
     if np.isnan(landed):
         return np.nan
@@ -97,15 +93,17 @@ class Observable:
     measure: Measure
     description: str
     unit: str
+    needs: tuple[str, ...] = ()  # the states it is read from by name (a landing needs a height y)
 
 
 OBSERVABLES: dict[str, Observable] = {
     "period": Observable(period, "time between successive maxima of the displacement", "s"),
     "frequency": Observable(frequency, "cycles per second (one over the period)", "1/s"),
     "decay_time": Observable(decay_time, "e-folding time of the oscillation's envelope", "s"),
-    "range": Observable(horizontal_range, "horizontal distance to landing at the launch height", "state x"),
-    "flight_time": Observable(flight_time, "time from launch to landing at the launch height", "s"),
-    "max_height": Observable(max_height, "highest point above the launch height", "state y"),
+    "range": Observable(horizontal_range, "horizontal distance to landing at the launch height", "state x",
+                        ("x", "y")),
+    "flight_time": Observable(flight_time, "time from launch to landing at the launch height", "s", ("y",)),
+    "max_height": Observable(max_height, "highest point above the launch height", "state y", ("y",)),
 }
 
 OBSERVABLE_NAMES = tuple(OBSERVABLES)
@@ -192,13 +190,18 @@ def measure_observable(twin: OdeTwin, observable: str, inputs: list[str] | None 
     Returns
     -------
     Dataset
-        A table (kind ``"observable"``) of the inputs and the observable, one row per run that showed it; the runs
-        that did not, the held parameters and the time span used are in ``meta``.
+        A table (kind ``"observable"``) of the inputs and the observable, one row per run that showed it; how
+        many did not, and the inputs' roles and ranges, are in ``meta``.
     """
     if observable not in OBSERVABLES:
         raise ValueError(f"unknown observable {observable!r}: use one of {sorted(OBSERVABLES)}")
+    missing = [n for n in OBSERVABLES[observable].needs if n not in twin.state_names]
+    if missing:
+        raise ValueError(f"a {observable.replace('_', ' ')} needs states named {missing} (a height state named "
+                         f"'y'); {twin.name!r} has {twin.state_names}")
     chosen = observable_inputs(twin, inputs, options.spread)
-    held = {k: v for k, v in (params or {}).items() if k not in {v.name for v, _ in chosen}}
+    varied = {v.name for v, _ in chosen}
+    held = {k: v for k, v in (params or {}).items() if k not in varied}
     twin.resolve_params(held)  # unknown names fail here, before any run
     bounds = np.array([[v.low, v.high] for v, _ in chosen])
     X = design(bounds, options.runs, "sobol", seed) if points is None else np.asarray(points, dtype=float)
@@ -235,7 +238,6 @@ def measure_observable(twin: OdeTwin, observable: str, inputs: list[str] | None 
     if kept.sum() < options.min_runs:
         raise ValueError(f"only {int(kept.sum())} of {len(X)} runs of {twin.name!r} showed a {observable} within "
                          f"{twin.t_end * 2**options.max_extensions:g} time units; it needs {options.min_runs}")
-    varied = {v.name for v, _ in chosen}
     return Dataset(
         twin=twin.name, kind="observable",
         arrays={"X": X[kept], "y": values[kept, None]},

@@ -216,9 +216,7 @@ def run_experiment(
                 options = SequentialOptions(search_budget=search_seconds)
                 rounds = SequentialDesign(samples, seed, options, progress=ctx.progress).run(
                     t, params=params, noise=noise, noise_model=noise_model)
-                data = rounds.data_
-                extra = {"simulator_calls": rounds.rounds_[-1].calls, "stopped": rounds.stopped_because_,
-                         "rounds": [r.as_dict() for r in rounds.rounds_]}
+                data, extra = rounds.data_, rounds.record()
             elif method == "resonance":
                 plan = resonance_design(t, samples, seed=seed, params=params or None)
                 data = t.simulate(plan.points, params=params, drop_invalid=True, **common)
@@ -299,9 +297,7 @@ def measure_observable(
             options = SequentialOptions(initial=min(25, runs), search_budget=search_seconds)
             rounds = SequentialDesign(runs, ctx.seed, options, progress=ctx.progress).run(
                 ObservableRuns(t, observable, inputs, device=ctx.device), params=params)
-            data = rounds.data_
-            extra = {"simulator_calls": rounds.rounds_[-1].calls, "stopped": rounds.stopped_because_,
-                     "rounds": [r.as_dict() for r in rounds.rounds_]}
+            data, extra = rounds.data_, rounds.record()
         else:
             data = observe(t, observable, inputs, ObservableOptions(runs=runs), ctx.seed, params, ctx.device)
     except ValueError as error:

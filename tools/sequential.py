@@ -340,3 +340,8 @@ class SequentialDesign:
         self.discovery_ = found
         self.seconds_ = time.perf_counter() - started
         return self
+
+    def record(self) -> dict:
+        """The fitted design in JSON-ready form: twin runs made (failed ones included), why it stopped, each round."""
+        return {"simulator_calls": self.rounds_[-1].calls, "stopped": self.stopped_because_,
+                "rounds": [r.as_dict() for r in self.rounds_]}

@@ -80,14 +80,14 @@ class Measurements(ToolResult):
 
     def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
         what = self.observable.replace("_", " ")
-        lines = [f"the {what} ({self.model_extra.get('description', '')}) was measured from "
-                 f"{self.rows + self.dropped} simulated runs of {self.twin} over a Sobol design of "
+        extra = self.model_extra or {}
+        designed = "stopped" in extra  # runs designed in rounds where the rival laws disagreed
+        lines = [f"the {what} ({extra.get('description', '')}) was measured from {self.rows + self.dropped} "
+                 f"simulated runs of {self.twin} over {'' if designed else 'a Sobol design of '}"
                  f"{', '.join(self.inputs)}"]
         if self.dropped:
             lines.append(f"{self.dropped} runs showed no {what} and were left out")
-        if "stopped" in (self.model_extra or {}):  # designed in rounds where the rival laws disagreed
-            lines = [lines[0].replace("over a Sobol design of", "over"), *_design_findings(self.model_extra)]
-        seen.setdefault("designs", {})[self.dataset] = lines
+        seen.setdefault("designs", {})[self.dataset] = [*lines, *(_design_findings(extra) if designed else [])]
         # The explanation's variables are the ones varied here, not the twin's states (its initial conditions).
         varied = [{"name": name, "description": v["description"], "unit": v["unit"], "low": v["range"][0],
                    "high": v["range"][1]} for name, v in self.inputs.items()]
