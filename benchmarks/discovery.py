@@ -2,7 +2,8 @@
 baselines (pyoperon alone; the naive pykan workflow), side by side on the same data, in parallel on
 Dask, resumable.
 
-Run: python -m benchmarks.discovery --suite feynman|feynman_bonus|strogatz|odebench|counterfactual --noise 0 --budget 20
+Run: python -m benchmarks.discovery --suite feynman|feynman_bonus|strogatz|odebench|counterfactual|srsd_easy|srsd_medium|srsd_hard
+     --noise 0 --budget 20
      [--limit N | --problems I_14_3,I_43_31] [--pykan] [--scheduler ADDR]
 Writes benchmarks/results/<suite>_noise<σ>_budget<B>.jsonl (one line per problem, resumed on restart)
 and a summary JSON beside it; prints a Markdown summary row.
@@ -258,12 +259,19 @@ def _refine(row: dict, trajectories, found: dict, truths: dict, X: np.ndarray, t
 def closed_form_problem(name: str, noise: float, seed: int) -> tuple:
     """A closed-form problem's twin, its 400 Sobol samples, its ground truth (for scoring only) and the samples
     by input name (the exact check's domain)."""
+    from benchmarks import srsd
     from benchmarks.counterfactual import PREFIX, counterfactual_twin
     from tools.design import design
     from twin import get_twin
 
-    twin = counterfactual_twin(name) if name.startswith(PREFIX) else get_twin(name)
-    data = twin.simulate(design(twin.input_bounds(), 400, "sobol", seed), noise=noise, seed=seed, drop_invalid=True)
+    if name.startswith(srsd.PREFIX):  # drawn as SRSD draws them: log-uniform over orders of magnitude, both signs
+        twin = srsd.srsd_twin(name)
+        drawn = twin.simulate(srsd.samples(name, 4000, seed), drop_invalid=True)  # the first 400 where it is defined
+        data = twin.simulate(drawn.X[:400], noise=noise, seed=seed)
+    else:
+        twin = counterfactual_twin(name) if name.startswith(PREFIX) else get_twin(name)
+        data = twin.simulate(design(twin.input_bounds(), 400, "sobol", seed), noise=noise, seed=seed,
+                             drop_invalid=True)
     return twin, data, next(iter(twin.ground_truth.values())), dict(zip(twin.input_names, data.X.T))
 
 
@@ -370,7 +378,8 @@ def summarise(rows: list[dict]) -> dict:
 
 
 SUITES = {"feynman": "feynman_", "feynman_bonus": "feynman_bonus_", "strogatz": "strogatz_", "odebench": "odebench_",
-          "counterfactual": "counterfactual_"}
+          "counterfactual": "counterfactual_", "srsd_easy": "srsd_easy_", "srsd_medium": "srsd_medium_",
+          "srsd_hard": "srsd_hard_"}
 
 
 def main() -> None:
@@ -392,10 +401,12 @@ def main() -> None:
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
+    from benchmarks import srsd
     from benchmarks.counterfactual import problem_names, summarise_tiers
     from twin import twin_names
 
-    problems = [n for n in twin_names() + problem_names() if n.startswith(SUITES[args.suite]) and
+    names = twin_names() + problem_names() + srsd.problem_names()
+    problems = [n for n in names if n.startswith(SUITES[args.suite]) and
                 (args.suite != "feynman" or not n.startswith("feynman_bonus_"))][: args.limit]
     if args.problems:
         wanted = {SUITES[args.suite] + n.removeprefix(SUITES[args.suite]) for n in args.problems.split(",")}
@@ -404,7 +415,8 @@ def main() -> None:
         problems = [p for p in problems if p in wanted]
     task = solve_ode if args.suite in ("strogatz", "odebench") else solve
     RESULTS.mkdir(exist_ok=True)
-    stem = (f"{args.suite}_noise{args.noise:g}_budget{args.budget:g}" + ("_pykan" if args.pykan else "")
+    stem = (f"{args.suite}_noise{args.noise:g}_budget{args.budget:g}"
+            + ("_pykan" if args.pykan else "")
             + ("_selected" if args.problems else ""))
     log = RESULTS / f"{stem}.jsonl"
     done = {json.loads(line)["problem"] for line in log.read_text().splitlines()} if log.exists() else set()

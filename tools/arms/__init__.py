@@ -31,6 +31,7 @@ from tools.arms.periodic import PeriodicArm
 from tools.arms.power import PowerArm
 from tools.arms.powerlaw import PowerLawArm
 from tools.arms.rational import RationalArm
+from tools.arms.skeleton import SkeletonArm
 from tools.arms.sparse import SparseArm
 from tools.arms.transform import TransformArm
 
@@ -40,7 +41,7 @@ __all__ = ["ARMS", "DEFAULT_ARMS", "Arm", "DataArm", "Problem", "Proposals", "Se
 #: The built-in arms in the order the search runs them (per-problem arms first, in this order).
 _BUILT_IN: tuple[Arm, ...] = (
     PowerLawArm(), ExponentialArm(), SparseArm(), RationalArm(), TransformArm(), PowerArm(), CrossArm(),
-    EnumerationArm(), PeriodicArm(), NetworkArm(), ParametricArm(), KanArm(), OperonArm())
+    EnumerationArm(), PeriodicArm(), NetworkArm(), ParametricArm(), SkeletonArm(), KanArm(), OperonArm())
 _REGISTRY: dict[str, Arm] = {arm.name: arm for arm in _BUILT_IN}
 #: Names of the built-in arms, and of those ``discover`` runs unless told otherwise.
 ARMS: tuple[str, ...] = tuple(arm.name for arm in _BUILT_IN)

@@ -78,8 +78,9 @@ class ParametricOptions:
 
 
 @dataclass
-class _Template:
-    """A lifted expression: placeholders with their start values and kinds."""
+class Template:
+    """An expression with placeholders ``_p0, _p1, …``, their start values and kinds (what each stands for:
+    an exponent, a scale, a phase, …; random starts are drawn by kind)."""
 
     expression: sp.Expr = sp.Integer(0)
     symbols: list[sp.Symbol] = field(default_factory=list)
@@ -94,12 +95,12 @@ class _Template:
         return symbol
 
 
-def lift(expr: sp.Expr, rules: frozenset[str], positive: set[str]) -> _Template:
+def lift(expr: sp.Expr, rules: frozenset[str], positive: set[str]) -> Template:
     """The template of ``expr`` under ``rules`` (see ``VARIANTS``). Every float and every other constant
     subexpression of ``expr`` becomes a placeholder started at its value, so that a number written with π merges
     with the factor beside it once fitted (0.35·t, not 1.0996·t/π). Inputs get a free exponent only where they
     are positive on the data (``positive``)."""
-    template = _Template()
+    template = Template()
 
     def walk(e: sp.Expr, inside: bool) -> sp.Expr:
         if e.is_Symbol:
@@ -137,7 +138,7 @@ def lift(expr: sp.Expr, rules: frozenset[str], positive: set[str]) -> _Template:
     return template
 
 
-def _starts(template: _Template, options: ParametricOptions, rng: np.random.Generator) -> list[np.ndarray]:
+def _starts(template: Template, options: ParametricOptions, rng: np.random.Generator) -> list[np.ndarray]:
     """The found values, a grid over a single periodic scale, and seeded random starts."""
     found = np.array(template.starts)
     starts = [found]
@@ -169,7 +170,7 @@ def fit_shapes(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, names: l
     rows = rng.permutation(len(y))[: options.rows]
     X, y = X[rows], y[rows]
     positive = {n for i, n in enumerate(names) if (X[:, i] > 0).all()}
-    fitted: list[tuple[float, _Template, np.ndarray]] = []
+    fitted: list[tuple[float, Template, np.ndarray]] = []
     seen: set[sp.Expr] = set()
     for shape in shapes[: options.seeds]:
         for rules in VARIANTS:
@@ -192,7 +193,7 @@ def fit_shapes(shapes: Sequence[sp.Expr], X: np.ndarray, y: np.ndarray, names: l
 EXACT = 1e-20
 
 
-def _best_start(template: _Template, starts: list[np.ndarray], X: np.ndarray, y: np.ndarray, names: list[str],
+def _best_start(template: Template, starts: list[np.ndarray], X: np.ndarray, y: np.ndarray, names: list[str],
                 options: ParametricOptions) -> tuple[np.ndarray, float] | None:
     """The best fit of ``template`` over ``starts`` (stopping at an exact one)."""
     best = None
