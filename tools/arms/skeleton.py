@@ -6,7 +6,7 @@ reach. This arm enumerates the skeletons of a small grammar instead and fits eac
 Levenberg–Marquardt, as Exhaustive Symbolic Regression (Bartlett, Desmond & Ferreira 2023) fits every function
 shape up to a size, here over a grammar of the forms physical laws take rather than every tree:
 
-    y = w·M·G(U) + b    or    w·M·G(U) + w₂·M₂    or    w·M·exp(U₁)·H(U₂)    or    w₁·M₁ + w₂·M₂ + b
+    y = w·G(U)  or  w·M·G(U) + b  or  w·M·G(U) + w₂·M₂  or  w·M·exp(U₁)·H(U₂)  or  w₁·M₁ + w₂·M₂ + b
 
 where each M is a monomial with a free exponent on every non-negative input (an exponent that is not needed fits
 to 0 and snaps away in the polish), U is an argument of one of five forms (c·M, c·M + d, c₁·M₁ + c₂·M₂, a linear
@@ -41,8 +41,8 @@ FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "exp": sp.exp, "sin": sp.sin, "tanh": sp.tanh, "atan": sp.atan, "log": sp.log, "asin": sp.asin}
 #: Argument forms U (see ``_argument``); "centred" is one form per input.
 ARGUMENTS = ("scaled", "shifted", "two", "linear", "centred")
-#: Further starts of a free power (besides its neutral start): a reciprocal, a root, a square.
-POWER_STARTS = (-1.0, 0.5, 2.0)
+#: Starts of a free power besides its neutral one: a reciprocal, a root, a square, a power of one.
+POWER_STARTS = (-1.0, 0.5, 2.0, 1.0)
 #: A fitted exponent this close to an integer is that integer.
 EXPONENT_ROUNDING = 1e-9
 #: Training NMSE at which a fit is exact to rounding: the search stops.
@@ -58,8 +58,9 @@ class SkeletonOptions:
     max_inputs : int
         Problems with more inputs are not searched (each input adds a free exponent to every monomial).
     fits_per_second : float
-        Fits allowed per second of the search's time budget (one fit: one start of one skeleton, about 50 ms on
-        one input on our machine): the work is counted, not timed, so that a run replays.
+        Fits allowed per second of the search's time budget on two inputs (twice as many on one, two thirds on
+        three; one fit is one start of one skeleton, 15–50 ms on our machine): the work is counted, not timed, so
+        that a run replays.
     refined : int
         Skeletons, the best after their first fits, fitted again from random starts ...
     starts : int
@@ -143,6 +144,11 @@ class _Grammar:
             for form in self.forms():
                 if function == "power" and form == "scaled":  # a power of a monomial is a monomial
                     continue
+                # without the monomial and the offset too: fewer constants that trade off against each other
+                # (Planck's 1/(e^(cu) − 1) is not reached through w·u^p·(e^(cu) − 1)^q + b, whose u^p takes the
+                # low-u slope; it is from w·(e^(cu) − 1)^q)
+                yield self._build(f"w·{function}({form})", lambda s: s.new(1.0, "weight")
+                                  * self.factor(s, function, form))
                 yield self._build(f"w·M·{function}({form}) + b", lambda s: s.new(1.0, "weight") * self.monomial(s)
                                   * self.factor(s, function, form) + s.new(0.0, "constant"))
                 yield self._build(f"w·M·{function}({form}) + w·M", lambda s: s.new(1.0, "weight") * self.monomial(s)
@@ -201,9 +207,10 @@ def _starts(skeleton: Skeleton, power_law: tuple[float, np.ndarray] | None, freq
         powers = [i for i, kind in enumerate(skeleton.kinds) if kind == "power"]
         for value in POWER_STARTS if powers else ():
             for start in list(starts[:2]):
-                start = start.copy()
-                start[powers] = value
-                starts.append(start)
+                if value != start[powers[0]]:
+                    start = start.copy()
+                    start[powers] = value
+                    starts.append(start)
         offsets = [i for i, kind in enumerate(skeleton.kinds) if kind == "offset"]
         for start in list(starts[:2]) if offsets else ():  # (e^U − 1)^q besides (e^U + 1)^q: Bose and Fermi
             start = start.copy()
@@ -352,18 +359,26 @@ class SkeletonArm(Arm):
         return not state.exact() and bool(self._problems(state))
 
     def _problems(self, state: SearchState) -> list[Problem]:
-        return [p for p in state.problems if 0 < len(p.names) <= self.options.max_inputs][:2]
+        """The first two problems of at most ``options.max_inputs`` inputs with distinct inputs (two π
+        reductions over the same group differ by a power-law factor, which a skeleton's monomial absorbs)."""
+        eligible = {tuple(p.names): p for p in reversed(state.problems) if 0 < len(p.names) <= self.options.max_inputs}
+        return list(reversed(eligible.values()))[:2]
+
+    def _fits(self, problem: Problem, state: SearchState, share: int) -> int:
+        """Fits for one of ``share`` problems: ``fits_per_second`` per second of the budget, scaled by 2 / inputs
+        (a fit's cost grows with its placeholders: one input's fits cost half of two inputs')."""
+        return int(self.options.fits_per_second * state.time_budget / share * 2 / len(problem.names))
 
     def propose(self, problem: Problem, state: SearchState) -> Proposals:
-        fits = int(self.options.fits_per_second * state.time_budget)
+        fits = self._fits(problem, state, 1)
         return Proposals(search_skeletons(problem.X, problem.y, problem.names, fits, state.seed, self.options))
 
     def run(self, state: SearchState, consider: Callable[[list[sp.Expr], str, Arm], None]) -> None:
         problems = self._problems(state)
-        fits = int(self.options.fits_per_second * state.time_budget / len(problems))
         for problem in problems:
             if state.exact():
                 break
+            fits = self._fits(problem, state, len(problems))
             state.notify("skeleton", {"problem": problem.tag or "as given", "fits": fits})
             found = search_skeletons(problem.X, problem.y, problem.names, fits, state.seed, self.options)
             consider([problem.lift(e) for e in found], problem.tag + self.tag, self)
