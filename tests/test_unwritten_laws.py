@@ -151,3 +151,15 @@ def test_edge_test_tells_a_stand_in_from_the_law():
     stand_in = refit(parse_expression("1.0/(1 + 1.0*x**2 + 0.5*x**4)", names), X, y, names)
     assert edge_ratio(law, X, y, names) < 1.01
     assert edge_ratio(stand_in, X, y, names) > 1.5
+
+
+
+def test_a_target_over_two_hundred_orders_of_magnitude_ends_in_an_answer_not_a_crash():
+    # the Shockley diode over SRSD's ranges (1e-6 to 1e181): pyoperon's own scoring of its front met a NaN and
+    # raised, which ended the whole search
+    from benchmarks.discovery import closed_form_problem
+
+    twin, data, _, _ = closed_form_problem("srsd_medium_iii_14_14", 0.0, 0)
+    assert np.abs(data.y).max() > 1e150
+    found = discover(data.X, data.y[:, 0], twin.input_names, time_budget=2, seed=0)
+    assert not found.confident

@@ -69,15 +69,16 @@ def _best_subset(design: np.ndarray, y: np.ndarray, n_features: int, k: int) -> 
     always = np.arange(n_features, design.shape[1])
     index = np.column_stack([subsets, np.broadcast_to(always, (len(subsets), len(always)))])
     q, r = np.linalg.qr(design)
-    z = q.T @ y
-    outside = float(np.sum((y - q @ z) ** 2))
     rss = np.empty(len(index))
-    for start in range(0, len(index), SUBSET_BATCH):
-        part = np.moveaxis(r[:, index[start:start + SUBSET_BATCH]], 0, 1)  # (batch, rank, columns)
-        q_part, r_part = np.linalg.qr(part)
-        left = z - np.einsum("bpm,bm->bp", q_part, np.einsum("bpm,p->bm", q_part, z))
-        diagonal = np.abs(np.diagonal(r_part, axis1=1, axis2=2))
-        collinear = diagonal.min(axis=1) <= 1e-10 * np.maximum(diagonal.max(axis=1), 1e-300)
-        rss[start:start + SUBSET_BATCH] = np.where(collinear, np.inf, outside + np.sum(left**2, axis=1))
-    tied = rss <= rss.min() * (1 + 1e-9) + 1e-13 * float(y @ y)
+    with np.errstate(over="ignore", invalid="ignore"):  # a target beyond 1e154 squares to inf: every fit ties last
+        z = q.T @ y
+        outside = float(np.sum((y - q @ z) ** 2))
+        for start in range(0, len(index), SUBSET_BATCH):
+            part = np.moveaxis(r[:, index[start:start + SUBSET_BATCH]], 0, 1)  # (batch, rank, columns)
+            q_part, r_part = np.linalg.qr(part)
+            left = z - np.einsum("bpm,bm->bp", q_part, np.einsum("bpm,p->bm", q_part, z))
+            diagonal = np.abs(np.diagonal(r_part, axis1=1, axis2=2))
+            collinear = diagonal.min(axis=1) <= 1e-10 * np.maximum(diagonal.max(axis=1), 1e-300)
+            rss[start:start + SUBSET_BATCH] = np.where(collinear, np.inf, outside + np.sum(left**2, axis=1))
+        tied = rss <= rss.min() * (1 + 1e-9) + 1e-13 * float(y @ y)
     return tuple(int(i) for i in subsets[int(np.argmax(tied))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -77,7 +78,12 @@ class OperonArm(Arm):
             generations=100_000, max_evaluations=int(seconds * self.evals_per_row_second / max(len(y), 100)),
             n_threads=1, random_state=seed, max_time=max(1, int(3 * seconds)),
         )
-        regressor.fit(X, y)
+        try:
+            with warnings.catch_warnings():  # overflow in pyoperon's own scaling of a model of extreme values
+                warnings.simplefilter("ignore", RuntimeWarning)
+                regressor.fit(X, y)
+        except ValueError:  # pyoperon scores its front with scikit-learn, which refuses a model's NaN: one run lost
+            return []
         placeholder = [f"X{i + 1}" for i in range(len(names))]
         proposals = []
         for model in regressor.pareto_front_:
