@@ -25,9 +25,9 @@ def sparse_fits(features: np.ndarray, y: np.ndarray, max_terms: int, intercept: 
         rows = np.linspace(0, len(y) - 1, SEARCH_ROWS).astype(int)
         features, y = features[rows], y[rows]
     n_features = features.shape[1]
-    with np.errstate(over="ignore", invalid="ignore"):  # a feature beyond 1e154 has an inf spread: unscaled
+    with np.errstate(over="ignore", invalid="ignore"):  # a feature beyond 1e154 has an inf spread: scaled to 0
         scale = features.std(axis=0)
-    scale[(scale == 0) | ~np.isfinite(scale)] = 1.0
+    scale[scale == 0] = 1.0
     scaled = features / scale
     base = np.ones((len(y), 1)) if intercept else np.empty((len(y), 0))
     # The exhaustive search ranks subsets on fewer rows; the winner is refitted on all.
