@@ -153,9 +153,10 @@ class _Grammar:
                                   * self.factor(s, function, form) + s.new(0.0, "constant"))
                 yield self._build(f"w·M·{function}({form}) + w·M", lambda s: s.new(1.0, "weight") * self.monomial(s)
                                   * self.factor(s, function, form) + s.new(1.0, "weight") * self.monomial(s))
+        second_forms = [form for form in ("shifted", "linear") if form in self.forms()]
         for second in ("sin", "power"):
             for first_form in ("scaled", "shifted"):
-                for second_form in ("shifted", "linear")[: 1 if len(self.forms()) < len(ARGUMENTS) else 2]:
+                for second_form in second_forms:
                     yield self._build(f"w·M·exp({first_form})·{second}({second_form})",
                                       lambda s: s.new(1.0, "weight") * self.monomial(s)
                                       * sp.exp(self.argument(s, first_form, sign=-1.0))
@@ -193,8 +194,9 @@ def _frequency(X: np.ndarray, y: np.ndarray, options: SkeletonOptions) -> float 
 
 def _starts(skeleton: Skeleton, power_law: tuple[float, np.ndarray] | None, frequency: float | None,
             rng: np.random.Generator | None, count: int) -> list[np.ndarray]:
-    """Deterministic starts (neutral values; the power law in the leading monomial; the dominant frequency) or,
-    with ``rng``, ``count`` random ones."""
+    """Deterministic starts (neutral values; the power law's factor in the first placeholder and its exponents
+    in the first monomial — the leading one, or the argument's in w·G(U); the dominant frequency) or, with
+    ``rng``, ``count`` random ones."""
     neutral = np.array(skeleton.starts)
     if rng is None:
         starts = [neutral]
