@@ -2,7 +2,7 @@
 baselines (pyoperon alone; the naive pykan workflow), side by side on the same data, in parallel on
 Dask, resumable.
 
-Run: python -m benchmarks.discovery --suite feynman|feynman_bonus|strogatz|odebench|counterfactual|srsd_easy|srsd_medium|srsd_hard
+Run: python -m benchmarks.discovery --suite feynman|feynman_bonus|strogatz|odebench|counterfactual|srsd_{easy,medium,hard}[_dummy]
      --noise 0 --budget 20
      [--limit N | --problems I_14_3,I_43_31] [--pykan] [--scheduler ADDR]
 Writes benchmarks/results/<suite>_noise<σ>_budget<B>.jsonl (one line per problem, resumed on restart)
@@ -333,7 +333,7 @@ def rechoose(row: dict) -> dict:
     the engine's seconds and every other arm are the run's (the rewrites of ``discover`` run again on them, in
     seconds). Two choices are so compared on the same candidates;
     a re-run's candidates can differ a little, where pyoperon's time limit cuts its search elsewhere under load."""
-    from tools.polish import rewritten_candidates
+    from tools.polish import resolved_candidates, rewritten_candidates
     from tools.results import Candidate, split
     from tools.selection import choose, selection_tolerance
     from twin import parse_expression
@@ -354,6 +354,7 @@ def rechoose(row: dict) -> dict:
         raise ValueError(f"{row['problem']}: no stored candidate reads back through the safe parser")
     tolerance = selection_tolerance(len(parts.y_val))
     candidates += rewritten_candidates(candidates, parts, names, tolerance)  # as discover does
+    candidates = resolved_candidates(candidates, parts, names, tolerance)
     best = choose(candidates, tolerance, len(parts.y_train))
     row["engine"] = {"seconds": row["engine"]["seconds"],
                      **_score_closed_form(best, twin, truth, samples, parts, _extrapolation(twin, row["seed"]))}
@@ -379,7 +380,8 @@ def summarise(rows: list[dict]) -> dict:
 
 SUITES = {"feynman": "feynman_", "feynman_bonus": "feynman_bonus_", "strogatz": "strogatz_", "odebench": "odebench_",
           "counterfactual": "counterfactual_", "srsd_easy": "srsd_easy_", "srsd_medium": "srsd_medium_",
-          "srsd_hard": "srsd_hard_"}
+          "srsd_hard": "srsd_hard_", "srsd_easy_dummy": "srsd_dummy_easy_", "srsd_medium_dummy": "srsd_dummy_medium_",
+          "srsd_hard_dummy": "srsd_dummy_hard_"}
 
 
 def main() -> None:

@@ -6,10 +6,22 @@ from benchmarks import srsd
 from benchmarks.discovery import SUITES, closed_form_problem
 
 
-def test_the_three_tiers_hold_srsds_120_equations():
+def test_the_three_tiers_hold_srsds_120_equations_with_and_without_dummy_columns():
     names = srsd.problem_names()
-    assert len(names) == 120
-    assert [sum(n.startswith(SUITES[f"srsd_{t}"]) for n in names) for t in ("easy", "medium", "hard")] == [30, 40, 50]
+    assert len(names) == 240
+    for variant in ("", "_dummy"):
+        assert [sum(n.startswith(SUITES[f"srsd_{t}{variant}"]) for n in names)
+                for t in ("easy", "medium", "hard")] == [30, 40, 50]
+
+
+def test_dummy_columns_are_inputs_the_law_does_not_use_and_the_same_every_run():
+    twin, data, truth, samples = closed_form_problem("srsd_dummy_hard_bonus_7", 0.0, 0)
+    plain, *_ = closed_form_problem("srsd_hard_bonus_7", 0.0, 0)
+    dummies = srsd.equations()["srsd_dummy_hard_bonus_7"]["dummies"]
+    assert 1 <= len(dummies) <= 3 and set(twin.input_names) == set(plain.input_names) | set(dummies)
+    assert {s.name for s in truth.free_symbols} == set(plain.input_names)
+    assert data.X.shape == (400, len(twin.input_names)) and np.isfinite(data.y).all()
+    assert np.array_equal(data.X, closed_form_problem("srsd_dummy_hard_bonus_7", 0.0, 0)[1].X)
 
 
 def test_log_samplers_span_orders_of_magnitude_with_the_allowed_signs():

@@ -358,3 +358,24 @@ def test_a_term_too_small_to_matter_is_flagged_as_possibly_spurious():
     flagged = small_terms(x**2 + sp.Float(1e-5) * x, X, ["x"])
     assert [f["term"] for f in flagged] == ["1.0e-5*x"] and flagged[0]["share"] < 1e-4
     assert small_terms(x**2 + x, X, ["x"]) == [] and small_terms(x**2, X, ["x"]) == []
+
+
+def test_a_function_the_data_keep_linear_is_not_chosen_over_its_argument():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(400, 2))
+    y = X[:, 0] / X[:, 1] ** 2 / (4 * np.pi)
+    y = y + 0.01 * np.std(y) * rng.standard_normal(400)  # Coulomb's law at σ = 1 %: q/r² stays below 5
+    data, tolerance = split(X, y, 0), selection_tolerance(80)
+    q, r = sp.symbols("q r", real=True)
+    law, stand_in = q / (4 * sp.pi * r**2), sp.atan(sp.Float(0.0799, 15) * q / r**2)
+    candidates = [Candidate(e, "test", nmse(evaluate(e, data.X_val, ["q", "r"]), data.y_val), count_nodes(e))
+                  for e in (law, stand_in)]
+    assert choose(candidates, tolerance, len(data.y_train)).expression == stand_in  # two nodes shorter
+    resolved = polishing.resolved_candidates(candidates, data, ["q", "r"], tolerance)
+    assert stand_in not in [c.expression for c in resolved]
+    assert "linearised" in {c.source for c in resolved}
+    assert choose(resolved, tolerance, len(data.y_train)).expression == law
+    # where the data see its curvature, the function stays
+    curved = split(X, np.arctan(X[:, 0] / X[:, 1] ** 2), 0)
+    atan = Candidate(sp.atan(q / r**2), "test", 1e-32, 5)
+    assert polishing.resolved_candidates([atan], curved, ["q", "r"], tolerance) == [atan]

@@ -13,7 +13,7 @@ import sympy as sp
 
 from tools.constants import MAX_CONSTANTS, evaluate, nmse, normalise, refit, snap
 from tools.results import Candidate, Split
-from tools.rewrites import out_of_radical, without_each_term
+from tools.rewrites import linearised, out_of_radical, without_each_term
 from tools.selection import EXACT_NMSE, TIE_NMSE, description_nats, margin
 from twin.expressions import count_nodes, parse_expression, to_text
 
@@ -48,6 +48,9 @@ class PolishOptions:
         Rounds of term pruning: a pruned candidate still within the margin has its terms tried away again.
     radical_forms : int
         Square-root normal forms (tools.rewrites.out_of_radical) polished, of the candidates within the margin.
+    linearised_candidates : int
+        Candidates (within the choice's margin, least description first) whose functions are each tried as their
+        first-order Taylor polynomial (``resolved_candidates``).
     """
 
     snap_r2: float = 0.9
@@ -58,6 +61,7 @@ class PolishOptions:
     pruned_candidates: int = 4
     prune_rounds: int = 3
     radical_forms: int = 16
+    linearised_candidates: int = 16
 
 
 DEFAULT = PolishOptions()
@@ -159,6 +163,44 @@ def rewritten_candidates(candidates: Sequence[Candidate], data: Split, names: li
     return (pruned_candidates(eligible, data, names, threshold, best, options)
             + polished_candidates(radical, "radical", data, names, keep=options.radical_forms, best=best,
                                   options=options))
+
+
+def resolved_candidates(candidates: Sequence[Candidate], data: Split, names: list[str], tolerance: float,
+                        options: PolishOptions = DEFAULT) -> list[Candidate]:
+    """``candidates`` without the stand-ins whose functions the data do not resolve, and in their place the
+    polished forms with such a function as its first-order Taylor polynomial (``tools.rewrites.linearised``).
+
+    A candidate a choice could pick is a stand-in when one function of it, so replaced with its constants kept,
+    still fits the validation data within the choice's ``tolerance`` of the candidate itself: its curvature is
+    not seen, and a function of no curvature is no evidence for the function (atan(0.0799·q₁/(εr²)) for
+    Coulomb's law at σ = 1 %, shorter than the law by two nodes). Repeated on the replacements, so a stand-in
+    with two such functions loses both; none once a candidate is exact."""
+    candidates = list(candidates)
+    if min(c.val_nmse for c in candidates) < EXACT_NMSE:
+        return candidates
+    examined: set[int] = set()
+    for _ in range(2):
+        threshold = margin(candidates, tolerance)
+        eligible = sorted((c for c in candidates if c.val_nmse <= threshold and id(c) not in examined),
+                          key=lambda c: description_nats(c, len(data.y_train)))[:options.linearised_candidates]
+        examined.update(id(c) for c in eligible)
+        stand_ins, forms = set(), []
+        for candidate in eligible:
+            tied = [form for form in linearised(candidate.expression)
+                    if nmse(evaluate(form, data.X_val, names), data.y_val)
+                    <= candidate.val_nmse * (1 + tolerance) + TIE_NMSE]
+            if tied:
+                stand_ins.add(id(candidate))
+                forms += tied
+        if not stand_ins:
+            break
+        replacements = polished_candidates(list(dict.fromkeys(forms)), "linearised", data, names, keep=len(forms),
+                                           best=min(c.val_nmse for c in candidates), options=options)
+        kept = [c for c in candidates if id(c) not in stand_ins] + replacements
+        if not kept:  # no replacement polished: the stand-ins are all there is
+            break
+        candidates = kept
+    return candidates
 
 
 def _reads_back(expr: sp.Expr, names: list[str]) -> bool:

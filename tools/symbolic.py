@@ -23,7 +23,7 @@ from tools.arms import DEFAULT_ARMS, Arm, Problem, SearchState, resolve_arms
 from tools.arms.base import Progress
 from tools.confidence import EdgeOptions, edge_ratio
 from tools.constants import evaluate, nmse
-from tools.polish import PolishOptions, polished_candidates, rewritten_candidates
+from tools.polish import PolishOptions, polished_candidates, resolved_candidates, rewritten_candidates
 from tools.results import Candidate, Discovery, r2_score, split
 from tools.scaling import Scaling
 from tools.screening import irrelevant_inputs
@@ -213,6 +213,7 @@ def _choice(state: SearchState, dropped: list[int], choose_by: str, start: float
         candidates.append(Candidate(mean, "constant", nmse(np.full_like(data.y_val, float(mean)), data.y_val), 1))
     tolerance = selection_tolerance(len(data.y_val))
     candidates += rewritten_candidates(candidates, data, names, tolerance, options.polish)
+    candidates[:] = resolved_candidates(candidates, data, names, tolerance, options.polish)
     front = pareto_front(candidates)
     best = choose(candidates, tolerance, len(data.y_train), choose_by)
     for c in {id(c): c for c in [*front, best]}.values():  # the choice may tie a front member it does not beat
