@@ -30,6 +30,14 @@ def test_a_stretched_damped_oscillation_is_fitted_from_the_grammar():
     assert any(isinstance(f, sp.cos) for e in proposals for f in e.atoms(sp.cos)), proposals
 
 
+def test_an_exponential_law_with_odd_powers_in_its_argument_is_fitted_from_its_first_start():
+    # every exponent 1 (the neutral start) lies far from x^0.6/z^1.4; the variable-projection start does not
+    for law in ("2.5*x**1.5*exp(-0.8*x**0.6/z**1.4)", "x**2/(exp(3*x**0.8*z**0.5) - 1)"):
+        X, y, names = _sample(law, {"x": (0.5, 6.0), "z": (1.0, 4.0)})
+        proposals = search_skeletons(X, y, names, fits=12, seed=0)
+        assert _fits(proposals, X, y, names), (law, proposals)
+
+
 def test_a_power_of_a_shifted_power_is_fitted_at_relativistic_magnitudes():
     law = "1/(1 - v**2/9e16)**0.4"
     X, y, names = _sample(law, {"v": (1e7, 2.8e8)})

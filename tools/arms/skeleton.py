@@ -76,6 +76,9 @@ class SkeletonOptions:
     periodic_power : float
         Normalised Lomb–Scargle power above which y oscillates along its one input: the skeletons with a sine
         are fitted first, from the peak's frequency.
+    exponent_step : tuple of float
+        The grid step of the exponential law's argument exponents (``_exponential_law``) on one, two and three
+        inputs.
     """
 
     max_inputs: int = 3
@@ -87,6 +90,7 @@ class SkeletonOptions:
     kept: int = 4
     spread: float = 100.0
     periodic_power: float = 0.3
+    exponent_step: tuple[float, ...] = (0.05, 0.1, 0.25)
 
 
 @dataclass
@@ -178,6 +182,54 @@ def _power_law(X: np.ndarray, y: np.ndarray, nonnegative: list[bool]) -> tuple[f
     design = np.column_stack([np.ones(len(y))] + [np.log(X[:, i]) for i in columns])
     coefficients = np.linalg.lstsq(design, np.log(np.abs(y)), rcond=None)[0]
     return float(np.sign(y[0]) * np.exp(coefficients[0])), coefficients[1:]
+
+
+def _exponential_law(X: np.ndarray, y: np.ndarray, nonnegative: list[bool], step: float
+                     ) -> tuple[float, np.ndarray, float, np.ndarray] | None:
+    """y ≈ a·Π x^p·exp(c·Π x^b) over the non-negative inputs, fitted on log|y| (None unless y has one sign and
+    those inputs are positive): for each b on a grid of ``step`` over [−2, 2] the rest is linear least squares
+    (variable projection), and the best b is kept. The start that puts a skeleton's exponential where the data
+    have it: a Boltzmann factor exp(−c·E^1.3/T) or a stretched exponential exp(−k·t^0.7) lie far from the
+    neutral start (every exponent 1) in exponents a fit from there does not cross."""
+    columns = [i for i, ok in enumerate(nonnegative) if ok]
+    if not columns or (y == 0).any() or abs(np.mean(np.sign(y))) < 1 or (X[:, columns] <= 0).any():
+        return None
+    logs = np.log(X[:, columns])
+    target = np.log(np.abs(y))
+    grid = np.arange(-2.0, 2.0 + step / 2, step)
+    best, fitted = np.inf, None
+    for b in np.stack(np.meshgrid(*[grid] * len(columns)), axis=-1).reshape(-1, len(columns)):
+        if not b.any():  # exp(c) is a constant
+            continue
+        design = np.column_stack([np.ones(len(y)), logs, np.exp(logs @ b)])
+        coefficients, residual, rank, _ = np.linalg.lstsq(design, target, rcond=None)
+        error = float(residual[0]) if len(residual) else np.inf
+        if rank == design.shape[1] and error < best:
+            best, fitted = error, (coefficients, b)
+    if fitted is None:
+        return None
+    coefficients, b = fitted
+    return float(np.sign(y[0]) * np.exp(coefficients[0])), coefficients[1:-1], float(coefficients[-1]), b
+
+
+def _exponential_starts(skeleton: Skeleton, law: tuple[float, np.ndarray, float, np.ndarray] | None
+                        ) -> list[np.ndarray]:
+    """The start that makes ``skeleton`` the exponential law (``_exponential_law``), for w·exp(c·M), w·M·exp(c·M)
+    + …, and their logistic forms w·(−1 + e^U)^−1, whose tail is e^−U; none for other skeletons."""
+    function = next((f for f in ("exp", "logistic") if f"{f}(scaled)" in skeleton.label), None)
+    if law is None or function is None:
+        return []
+    a, p, c, b = law
+    start, kinds = np.array(skeleton.starts), skeleton.kinds
+    start[0] = a
+    if "M·" in skeleton.label:
+        start[1:1 + len(p)] = p
+    scale = kinds.index("scale")
+    start[scale] = c if function == "exp" else -c
+    start[scale + 1:scale + 1 + len(b)] = b
+    if function == "logistic":
+        start[kinds.index("offset")] = -1.0
+    return [start]
 
 
 def _frequency(X: np.ndarray, y: np.ndarray, options: SkeletonOptions) -> float | None:
@@ -295,7 +347,12 @@ def search_skeletons(X: np.ndarray, y: np.ndarray, names: list[str], fits: int, 
                     return True
         return False
 
+    # the exponential law's skeletons first, from the start that makes them that law
+    law = _exponential_law(X, y, nonnegative, options.exponent_step[len(names) - 1])
     exact = False
+    for index, skeleton in enumerate(skeletons):
+        if not exact:
+            exact = fit(index, _exponential_starts(skeleton, law))
     for index, skeleton in enumerate(skeletons):
         if exact or spent >= fits:
             break
