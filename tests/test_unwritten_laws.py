@@ -124,6 +124,15 @@ def test_screen_finds_the_columns_that_do_not_matter():
     assert irrelevant_inputs(X, X[:, 0] + X[:, 1] * X[:, 3], seed=0) == [2]  # an interaction counts
 
 
+def test_screen_keeps_a_factor_whose_sign_only_a_parity_of_signs_shows():
+    # y = a·b·c over inputs of both signs: y's sign is the parity of three signs, which no column predicts, and on
+    # y alone the factor of smallest range loses to shuffled copies; |y| shows it
+    rng = np.random.default_rng(0)
+    X = np.column_stack([10 ** rng.uniform(*span, 240) * rng.choice([-1, 1], 240)
+                         for span in ((-22, -20), (1, 3), (0, 1), (5, 7))])
+    assert irrelevant_inputs(X, X[:, 0] * X[:, 1] * X[:, 2], seed=0) == [3]
+
+
 def test_csv_with_two_irrelevant_columns_gives_the_law_without_them(tmp_path):
     rng = np.random.default_rng(2)
     n = 300

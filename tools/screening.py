@@ -45,11 +45,21 @@ class ScreenOptions:
 
 def irrelevant_inputs(X: np.ndarray, y: np.ndarray, seed: int, options: ScreenOptions | None = None) -> list[int]:
     """Indices of the columns of ``X`` whose importance for ``y`` does not beat every shuffled copy of a column
-    in a majority of rounds."""
+    in a majority of rounds, on y and, where y takes both signs, on |y|.
+
+    The sign of a product of signed factors (−p·E·cos θ over inputs of both signs) is a parity of the factors'
+    signs, which no single column predicts and trees do not find; the magnitude |y| = |p|·|E|·|cos θ| shows every
+    factor. A column is kept when it wins on either target."""
     options = options or ScreenOptions()
     rng = np.random.default_rng(seed)
     rows = rng.permutation(len(y))[: options.rows]
     X, y = X[rows], y[rows]
+    targets = [y, np.abs(y)] if (y > 0).any() and (y < 0).any() else [y]
+    return sorted(set.intersection(*(set(_losers(X, target, rng, seed, options)) for target in targets)))
+
+
+def _losers(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, seed: int, options: ScreenOptions) -> list[int]:
+    """The columns that do not beat every shadow in a majority of rounds for the target ``y``."""
     n_inputs = X.shape[1]
     # ranks, not values: importance must not depend on a column's scale or on a target spanning decades
     ranks = np.argsort(np.argsort(X, axis=0), axis=0).astype(float)

@@ -61,8 +61,14 @@ class SkeletonOptions:
         Fits allowed per second of the search's time budget on two inputs (twice as many on one, two thirds on
         three; one fit is one start of one skeleton, 15–50 ms on our machine): the work is counted, not timed, so
         that a run replays.
+    screen_nfev : int
+        Evaluations per constant of the short fits that screen every skeleton from its deterministic starts ...
+    screen_share : float
+        ... within this share of the fits (a short fit counts as ``screen_nfev / max_nfev`` of one) ...
+    promoted : int
+        ... of which the best are continued in full;
     refined : int
-        Skeletons, the best after their first fits, fitted again from random starts ...
+        then the skeletons best so far are fitted again from random starts ...
     starts : int
         ... this many each.
     rows : int
@@ -83,6 +89,9 @@ class SkeletonOptions:
 
     max_inputs: int = 3
     fits_per_second: float = 12.0
+    screen_nfev: int = 8
+    screen_share: float = 0.5
+    promoted: int = 24
     refined: int = 12
     starts: int = 4
     rows: int = 120
@@ -329,22 +338,28 @@ def search_skeletons(X: np.ndarray, y: np.ndarray, names: list[str], fits: int, 
     skeletons = sorted(grammar.skeletons(), key=lambda s: (frequency is not None and "sin" not in s.label,
                                                            len(s.symbols), s.label))
     fitted: dict[int, tuple[float, np.ndarray]] = {}
-    spent = 0
+    screened: list[tuple[float, int, np.ndarray]] = []
+    spent = 0.0
 
-    def fit(index: int, starts: list[np.ndarray]) -> bool:
-        """Fit skeleton ``index`` from ``starts`` within the allowance; whether a fit was exact."""
+    def fit(index: int, starts: list[np.ndarray], nfev: int, until: float) -> bool:
+        """Fit skeleton ``index`` from ``starts`` with ``nfev`` evaluations per constant (a fit with
+        ``options.max_nfev`` counts as one, a shorter one as its share) while fewer than ``until`` are spent;
+        whether a fit was exact. Short fits are recorded in ``screened``."""
         nonlocal spent
         skeleton = skeletons[index]
         for start in starts:
-            if spent >= fits:
+            if spent >= until:
                 return False
-            spent += 1
-            result = fit_template(skeleton.expression, skeleton.symbols, start, X, y, names, options.max_nfev,
-                                  batched=True)
-            if result is not None and np.isfinite(result[1]) and result[1] < fitted.get(index, (np.inf,))[0]:
+            spent += nfev / options.max_nfev
+            result = fit_template(skeleton.expression, skeleton.symbols, start, X, y, names, nfev, batched=True)
+            if result is None or not np.isfinite(result[1]):
+                continue
+            if nfev < options.max_nfev:
+                screened.append((result[1], index, result[0]))
+            if result[1] < fitted.get(index, (np.inf,))[0]:
                 fitted[index] = (result[1], result[0])
-                if result[1] < EXACT:
-                    return True
+            if result[1] < EXACT:
+                return True
         return False
 
     # the exponential law's skeletons first, from the start that makes them that law
@@ -352,16 +367,23 @@ def search_skeletons(X: np.ndarray, y: np.ndarray, names: list[str], fits: int, 
     exact = False
     for index, skeleton in enumerate(skeletons):
         if not exact:
-            exact = fit(index, _exponential_starts(skeleton, law))
+            exact = fit(index, _exponential_starts(skeleton, law), options.max_nfev, fits)
+    # successive halving: every skeleton from its deterministic starts in short fits, the best of those fits
+    # continued in full, then the best skeletons from random starts
+    screen_until = spent + options.screen_share * (fits - spent)
     for index, skeleton in enumerate(skeletons):
+        if exact or spent >= screen_until:
+            break
+        exact = fit(index, _starts(skeleton, power_law, frequency, None, 0), options.screen_nfev, screen_until)
+    for error, index, params in sorted(screened, key=lambda trial: trial[0])[: options.promoted]:
         if exact or spent >= fits:
             break
-        exact = fit(index, _starts(skeleton, power_law, frequency, None, 0))
+        exact = fit(index, [params], options.max_nfev, fits)
     ranked = sorted(fitted, key=lambda index: fitted[index][0])
     for index in ranked[: options.refined]:
         if exact or spent >= fits:
             break
-        exact = fit(index, _starts(skeletons[index], None, None, rng, options.starts))
+        exact = fit(index, _starts(skeletons[index], None, None, rng, options.starts), options.max_nfev, fits)
     ranked = sorted(fitted, key=lambda index: fitted[index][0])
     best = fitted[ranked[0]][0] if ranked else np.inf
     kept = [index for index in ranked if fitted[index][0] <= options.spread * best + EXACT][: options.kept]
