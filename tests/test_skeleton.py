@@ -38,6 +38,12 @@ def test_an_exponential_law_with_odd_powers_in_its_argument_is_fitted_from_its_f
         assert _fits(proposals, X, y, names), (law, proposals)
 
 
+def test_an_oscillation_whose_amplitude_follows_a_shifted_power():
+    X, y, names = _sample("3*sin(1.7*t + 0.3)/(2 + t)**0.7", {"t": (0.0, 10.0)})
+    proposals = search_skeletons(X, y, names, fits=240, seed=0)
+    assert _fits(proposals, X, y, names), proposals
+
+
 def test_a_power_of_a_shifted_power_is_fitted_at_relativistic_magnitudes():
     law = "1/(1 - v**2/9e16)**0.4"
     X, y, names = _sample(law, {"v": (1e7, 2.8e8)})

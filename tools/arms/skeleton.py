@@ -6,15 +6,17 @@ reach. This arm enumerates the skeletons of a small grammar instead and fits eac
 Levenberg–Marquardt, as Exhaustive Symbolic Regression (Bartlett, Desmond & Ferreira 2023) fits every function
 shape up to a size, here over a grammar of the forms physical laws take rather than every tree:
 
-    y = w·G(U)  or  w·M·G(U) + b  or  w·M·G(U) + w₂·M₂  or  w·M·exp(U₁)·H(U₂)  or  w₁·M₁ + w₂·M₂ + b
+    y = w·G(U)  or  w·M·G(U) + b  or  w·M·G(U) + w₂·M₂  or  w·M·F(U₁)·H(U₂)  or  w₁·M₁ + w₂·M₂ + b
 
 where each M is a monomial with a free exponent on every non-negative input (an exponent that is not needed fits
 to 0 and snaps away in the polish), U is an argument of one of five forms (c·M, c·M + d, c₁·M₁ + c₂·M₂, a linear
 form, c·(x_k + d)²·M), G is a function (exp, sin, tanh, atan, log, asin), a free power U^q or a logistic
-(a + e^U)^q, and H is sin or a free power. Skeletons are fitted smallest first, each from the values that make
-it the problem's power law (fitted in log space) and from a neutral start; the best of them are then fitted again
-from seeded random starts (with the dominant angular frequency, from scipy's Lomb–Scargle periodogram, as a
-start inside a sine). The number of fits follows the time budget, so a run replays to the same formulas.
+(a + e^U)^q, and F·H is exp·sin, exp·power or sin·power. The exponential law's skeletons are fitted first, from the
+data's own a·Πx^p·exp(c·Πx^b) (variable projection on log|y|); then, by successive halving, every skeleton in short
+fits, smallest first, from the values that make it the problem's power law (fitted in log space) and from a neutral
+start (with the dominant angular frequency, from scipy's Lomb–Scargle periodogram, inside a sine); the best short
+fits are continued in full, and the best skeletons fitted again from seeded random starts. The number of fits
+follows the time budget, so a run replays to the same formulas.
 
 Written by hand: no maintained Python library enumerates parametric skeletons over a grammar (ESR's own
 package enumerates every tree of a size with its own function sets and needs MPI).
@@ -167,13 +169,14 @@ class _Grammar:
                 yield self._build(f"w·M·{function}({form}) + w·M", lambda s: s.new(1.0, "weight") * self.monomial(s)
                                   * self.factor(s, function, form) + s.new(1.0, "weight") * self.monomial(s))
         second_forms = [form for form in ("shifted", "linear") if form in self.forms()]
-        for second in ("sin", "power"):
+        # a decay or an oscillation times a second factor: exp·sin, exp·power, sin·power (an oscillation whose
+        # amplitude follows a shifted power, A·sin(ωt)/√(1 + t), or a linear factor, v²·sin 2θ·(1 − kv))
+        for first, second in (("exp", "sin"), ("exp", "power"), ("sin", "power")):
             for first_form in ("scaled", "shifted"):
                 for second_form in second_forms:
-                    yield self._build(f"w·M·exp({first_form})·{second}({second_form})",
+                    yield self._build(f"w·M·{first}({first_form})·{second}({second_form})",
                                       lambda s: s.new(1.0, "weight") * self.monomial(s)
-                                      * sp.exp(self.argument(s, first_form, sign=-1.0))
-                                      * self.factor(s, second, second_form))
+                                      * self.factor(s, first, first_form) * self.factor(s, second, second_form))
 
     @staticmethod
     def _build(label: str, body: Callable[[Skeleton], sp.Expr]) -> Skeleton:
