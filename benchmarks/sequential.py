@@ -1,7 +1,7 @@
 """Sequential design benchmark (issue 38): twin runs needed to reach the exact law, the sequential design
 (tools.sequential) against one-shot Sobol and uniform designs of the same total size, paired by problem and seed.
 
-Run: python -m benchmarks.sequential --suite feynman|counterfactual [--noise σ] [--problems N] [--seeds 0,1,2,3,4]
+Run: python -m benchmarks.sequential --suite feynman|counterfactual|odebench [--noise σ] [--problems N] [--seeds 0,1,2,3,4]
      [--budget 5] [--workers 2] [--one-shot sobol,uniform]
 Writes benchmarks/results/sequential_<suite>_noise<σ>.jsonl (one line per problem and seed; resumed on restart) and
 the summary (``summarise``) of every row measured so far beside it (.json), and prints it.
@@ -13,6 +13,10 @@ B is its first design plus the rounds it chose, B runs in all, searched with the
 sequential design runs with its stop rule off (the ladder is fixed), and each row records where the stop rule
 would have stopped and whether the law there was exact. The problems are a seeded sample of the suite (the
 counterfactual rows carry the suite's held-out mark).
+
+ODEBench: the ladder is 4, 8, 16, 32 initial states; the sequential arm is tools.state_design (the next initial
+states where rival systems part); a system is exact when every state's formula is, judged on the derivative table
+of the 16 Sobol trajectories ``benchmarks.discovery`` uses.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
 LADDER = (25, 50, 100, 200, 400)
+#: Initial states of the ODE ladder.
+ODE_LADDER = (4, 8, 16, 32)
 ONE_SHOT = ("sobol", "uniform")
-#: Runs to exact recorded for an arm that never got there (beyond the ladder), for the paired tests.
-NOT_FOUND = 800
+#: Runs to exact recorded for an arm that never got there (twice the ladder's top), for the paired tests.
+NOT_FOUND = 2 * LADDER[-1]
 
 
 class _Solved(Exception):
@@ -38,9 +44,9 @@ class _Solved(Exception):
     before are what a longer run would also have taken; stopping saves the later searches)."""
 
 
-def _runs_to_exact(steps: list[dict]) -> int:
-    """The runs of an arm's first exact step, or ``NOT_FOUND``."""
-    return next((s["runs"] for s in steps if s["exact"]), NOT_FOUND)
+def _runs_to_exact(steps: list[dict], ladder: tuple[int, ...] = LADDER) -> int:
+    """The runs of an arm's first exact step, or twice the ladder's top."""
+    return next((s["runs"] for s in steps if s["exact"]), 2 * ladder[-1])
 
 
 def _problem(name: str):
@@ -102,6 +108,70 @@ def sequential(name: str, noise: float, seed: int, budget: float, settings: dict
             "stop_rule": None if stop is None else {"runs": stop["runs"], "exact": stop["exact"]}}
 
 
+def _ode_problem(name: str, noise: float, seed: int):
+    """An ODEBench problem's twin, its laws with the parameters of its runs (scoring only) and the exact check's
+    domain: the derivative table of ``benchmarks.discovery``'s 16 Sobol trajectories, by state name."""
+    from benchmarks.discovery import ode_problem
+    from tools.verify import substitute_parameters
+
+    twin, trajectories, _, _, samples = ode_problem(name, noise, seed, 0)
+    return twin, {s: substitute_parameters(twin.ground_truth[s], trajectories.params) for s in twin.state_names}, samples
+
+
+def _system_exact(formulas: dict, truths: dict, samples: dict, names: list[str]) -> bool:
+    from tools.verify import exact_match
+    from twin import parse_expression
+
+    return all(exact_match(parse_expression(formulas[s], names), truths[s], samples=samples) for s in truths)
+
+
+def one_shot_ode(name: str, method: str, noise: float, seed: int, budget: float) -> dict:
+    """The one-shot arm on an ODE twin: a fresh ``method`` design of initial states of each ladder size."""
+    from tools.derived import derivative_table
+    from tools.design import design
+    from tools.state_design import StateDesignOptions
+    from tools.system import discover_derivatives
+
+    twin, truths, samples = _ode_problem(name, noise, seed)
+    rows = StateDesignOptions().rows
+    steps = []
+    for size in ODE_LADDER:
+        started = time.perf_counter()
+        table = derivative_table(twin.simulate(design(twin.input_bounds(), size, method, seed), noise=noise,
+                                               seed=seed, device="cpu"))
+        found = discover_derivatives(table, budget, seed, rows=np.random.default_rng(seed).permutation(
+            table.n_samples)[:rows])
+        formulas = {s: found[s].best.text for s in twin.state_names}
+        exact = _system_exact(formulas, truths, samples, twin.state_names)
+        steps.append({"runs": size, "formulas": formulas, "exact": exact, "seconds": time.perf_counter() - started})
+        if exact:
+            break
+    return {"runs_to_exact": _runs_to_exact(steps, ODE_LADDER), "steps": steps}
+
+
+def sequential_ode(name: str, noise: float, seed: int, budget: float) -> dict:
+    """The sequential arm on an ODE twin: initial states chosen round by round up to 32, ended at its first
+    exact round."""
+    from tools.state_design import StateDesign, StateDesignOptions
+
+    twin, truths, samples = _ode_problem(name, noise, seed)
+    steps: list[dict] = []
+
+    def check(stage: str, info: dict) -> None:
+        exact = _system_exact(info["formulas"], truths, samples, twin.state_names)
+        steps.append({key: info[key] for key in ("calls", "formulas", "seconds", "outside_box", "rivals",
+                                                 "disagreement")} | {"runs": info["calls"], "exact": exact})
+        if exact:
+            raise _Solved
+
+    options = StateDesignOptions(initial=ODE_LADDER[0], search_budget=budget)
+    try:
+        StateDesign(ODE_LADDER[-1], seed, options, progress=check).run(twin, noise=noise)
+    except _Solved:
+        pass
+    return {"runs_to_exact": _runs_to_exact(steps, ODE_LADDER), "steps": steps}
+
+
 def rescore(row: dict) -> dict:
     """A row judged again with the numeric identity test that ``exact_match`` gained in session 29
     (tools.verify.numerically_identical) on the formulas it stored; the symbolic verdicts stand (that part of the
@@ -129,20 +199,22 @@ def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[st
 
     one_thread()
     row = {"problem": name, "noise": noise, "seed": seed, "budget_s": budget}
+    ode = name.startswith("odebench_")
     for method in one_shots:
-        row[method] = one_shot(name, method, noise, seed, budget)
-    row["sequential"] = sequential(name, noise, seed, budget, settings)
+        row[method] = (one_shot_ode if ode else one_shot)(name, method, noise, seed, budget)
+    row["sequential"] = sequential_ode(name, noise, seed, budget) if ode else sequential(name, noise, seed, budget,
+                                                                                          settings)
     return row
 
 
-def _runs(row: dict, arm: str) -> int:
+def _runs(row: dict, arm: str, ladder: tuple[int, ...] = LADDER) -> int:
     """An arm's runs to exact as the ladder size it reached (the first rows of the Feynman run recorded only the
     runs the twin could evaluate, 47 of 50, before the steps counted every call)."""
     runs = row[arm]["runs_to_exact"]
-    return next((size for size in LADDER if size >= runs), NOT_FOUND)
+    return next((size for size in ladder if size >= runs), 2 * ladder[-1])
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict], ladder: tuple[int, ...] = LADDER) -> dict:
     """Per arm: solved within each ladder size, median runs to exact (bootstrap 95 % interval); per one-shot arm
     the paired Wilcoxon p of the sequential arm's runs to exact against it (two-sided), and wins/ties/losses."""
     from scipy.stats import bootstrap, wilcoxon
@@ -150,16 +222,16 @@ def summarise(rows: list[dict]) -> dict:
     summary: dict = {"rows": len(rows), "problems": len({r["problem"] for r in rows})}
     one_shots = [arm for arm in ONE_SHOT if all(arm in r for r in rows)]
     for arm in ("sequential", *one_shots):
-        runs = np.array([_runs(r, arm) for r in rows], dtype=float)
-        summary[arm] = {f"exact_within_{b}": f"{int((runs <= b).sum())}/{len(runs)}" for b in LADDER}
+        runs = np.array([_runs(r, arm, ladder) for r in rows], dtype=float)
+        summary[arm] = {f"exact_within_{b}": f"{int((runs <= b).sum())}/{len(runs)}" for b in ladder}
         summary[arm]["median_runs_to_exact"] = float(np.median(runs))
         if len(set(runs)) > 1:
             interval = bootstrap((runs,), np.median, n_resamples=2000, random_state=0, method="percentile")
             summary[arm]["median_95"] = [float(interval.confidence_interval.low),
                                          float(interval.confidence_interval.high)]
-    ours = np.array([_runs(r, "sequential") for r in rows], dtype=float)
+    ours = np.array([_runs(r, "sequential", ladder) for r in rows], dtype=float)
     for arm in one_shots:
-        theirs = np.array([_runs(r, arm) for r in rows], dtype=float)
+        theirs = np.array([_runs(r, arm, ladder) for r in rows], dtype=float)
         differs = ours != theirs
         summary[f"sequential_vs_{arm}"] = {
             "fewer_runs": int((ours < theirs).sum()), "same": int((~differs).sum()), "more_runs": int((ours > theirs).sum()),
@@ -181,8 +253,8 @@ def problems(suite: str, count: int) -> list[str]:
     from benchmarks.counterfactual import problem_names
     from twin import twin_names
 
-    names = ([n for n in twin_names() if n.startswith("feynman_") and not n.startswith("feynman_bonus_")]
-             if suite == "feynman" else problem_names())
+    names = {"feynman": [n for n in twin_names() if n.startswith("feynman_") and not n.startswith("feynman_bonus_")],
+             "odebench": [n for n in twin_names() if n.startswith("odebench_")]}.get(suite) or problem_names()
     first = np.random.default_rng(38).choice(len(names), size=min(FIRST_DRAW, len(names)), replace=False)
     rest = [i for i in np.random.default_rng(39).permutation(len(names)) if i not in set(first)]
     chosen = [*sorted(first), *rest][:count]
@@ -191,7 +263,7 @@ def problems(suite: str, count: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", choices=("feynman", "counterfactual"), default="feynman")
+    parser.add_argument("--suite", choices=("feynman", "counterfactual", "odebench"), default="feynman")
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--problems", type=int, default=10, help="size of the seeded sample of the suite")
     parser.add_argument("--seeds", default="0,1,2,3,4")
@@ -234,7 +306,7 @@ def main() -> None:
             print(f"[{count}/{len(todo)}] {row['problem']} seed {row['seed']}: runs to exact "
                   + ", ".join(f"{a} {row[a]['runs_to_exact']}" for a in ("sequential", *one_shots)), flush=True)
     held = {n for n, law in laws().items() if law["held_out"]}
-    summary = {"all": summarise(rows)}
+    summary = {"all": summarise(rows, ODE_LADDER if args.suite == "odebench" else LADDER)}
     if args.suite == "counterfactual":
         for split, keep in (("dev", False), ("held_out", True)):
             chosen = [r for r in rows if (r["problem"] in held) == keep]

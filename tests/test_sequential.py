@@ -28,7 +28,7 @@ def test_one_round_separates_a_law_from_a_stand_in_that_agrees_in_the_box():
     committee = Committee.of(found, pool, ["x"], options)
     assert len(committee.members) == 2 and committee.members[0] is stand_in
     spread = committee.disagreement(pool, ["x"], scale=0.04)
-    batch = next_inputs(pool, spread, 8, box, options, seed=0)
+    batch = next_inputs(pool, spread, 8, box, options.explore, seed=0)
     chosen = batch[int(round(options.explore * 8)):]
     at = committee.disagreement(chosen, ["x"], scale=0.04)
     inside = committee.disagreement(grid.X, ["x"], scale=0.04)

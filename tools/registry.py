@@ -36,6 +36,7 @@ from tools.pde.verify import integrated_score, matches
 from tools.resonance import find_resonance as sweep_resonance
 from tools.results import Discovery, r2_score, split
 from tools.sequential import SequentialDesign, SequentialOptions
+from tools.state_design import StateDesign, StateDesignOptions
 from tools.symbolic import discover
 from tools.system import DERIVATIVE_CHOICE, noisy, refine
 from tools.tool import Tool, tool
@@ -180,8 +181,8 @@ def run_experiment(
         method: Annotated[Literal["grid", "uniform", "lhs", "sobol", "resonance", "snapshots", "sequential"], Field(
             description="'resonance' concentrates points where the output is most sensitive to the parameters; "
                         "'snapshots' runs a field from random smooth initial states (for discover_pde); "
-                        "'sequential' (closed-form twins) designs its runs in rounds where the rival laws found "
-                        "so far disagree, up to `samples` runs")
+                        "'sequential' (closed-form and ODE twins) designs its runs (inputs, or initial states) in "
+                        "rounds where the rival laws found so far disagree, up to `samples` runs")
         ] = "sobol",
         noise: Annotated[float, Field(ge=0.0, le=0.5, description="σ relative to the output RMS")] = 0.0,
         noise_model: Literal["gaussian", "multiplicative"] = "gaussian",
@@ -195,9 +196,11 @@ def run_experiment(
     t = ctx.twin(twin)
     seed = ctx.seed
     extra: dict = {}
-    if method in ("resonance", "sequential") and not isinstance(t, twins.ExpressionTwin):
-        raise ToolError("bad_arguments", f"the {method} design runs a closed-form twin at chosen inputs; "
-                        f"{t.name!r} is {t.kind}", "use method 'sobol' for this twin")
+    if method == "resonance" and not isinstance(t, twins.ExpressionTwin) or method == "sequential" and not (
+            isinstance(t, (twins.ExpressionTwin, twins.OdeTwin))):
+        raise ToolError("bad_arguments", f"the {method} design runs a closed-form twin at chosen inputs"
+                        + (" (or an ODE twin from chosen initial states)" if method == "sequential" else "")
+                        + f"; {t.name!r} is {t.kind}", "use method 'sobol' for this twin")
     if isinstance(t, twins.ExpressionTwin) and samples < 10:
         raise ToolError("bad_arguments", f"a closed-form twin needs at least 10 points, got {samples}")
     if method == "snapshots" and not isinstance(t, (twins.PdeTwin, twins.FieldTwin)):
@@ -224,6 +227,11 @@ def run_experiment(
             else:
                 data = t.simulate(design(t.input_bounds(), samples, method, seed), params=params, drop_invalid=True,
                                   **common)
+        elif isinstance(t, twins.OdeTwin) and method == "sequential":
+            states = StateDesign(min(samples, 256), seed, StateDesignOptions(search_budget=search_seconds),
+                                 progress=ctx.progress).run(t, params=params, noise=noise, noise_model=noise_model,
+                                                            n_steps=steps)
+            data, extra = states.data_, states.record()
         elif isinstance(t, twins.OdeTwin):
             x0 = design(t.input_bounds(), min(samples, 2048), method, seed)
             data = t.simulate(x0, params=params, n_steps=steps, **common)

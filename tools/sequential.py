@@ -175,12 +175,12 @@ def _distance(a: np.ndarray, b: np.ndarray, scale: float) -> float:
     return value if np.isfinite(value) else float("inf")
 
 
-def next_inputs(pool: np.ndarray, spread: np.ndarray, take: int, bounds: np.ndarray, options: SequentialOptions,
+def next_inputs(pool: np.ndarray, spread: np.ndarray, take: int, bounds: np.ndarray, explore: float,
                 seed: int) -> np.ndarray:
     """The next batch of ``take`` runs: the ``explore`` share space-filling in the first box ``bounds``, the rest
     from ``pool`` where the committee's disagreement ``spread`` is largest (with no rival left, spread over the
     pool, most of it beyond the box, where the one law left is least supported)."""
-    explore = int(round(options.explore * take))
+    explore = int(round(explore * take))
     parts = [design(bounds, explore, "sobol", seed)] if explore else []
     if take > explore:
         parts.append(_spread_out(pool, spread, take - explore))
@@ -328,7 +328,7 @@ class SequentialDesign:
                 self.stopped_because_ = "one law left"
                 break
             if r + 1 < len(sizes):
-                batch = next_inputs(pool, spread, max(1, sizes[r + 1] - len(X) - dropped), bounds, options,
+                batch = next_inputs(pool, spread, max(1, sizes[r + 1] - len(X) - dropped), bounds, options.explore,
                                     self.seed + 2000 + r)
         self.data_ = Dataset(twin=twin.name, kind=taken.kind, arrays={"X": X, "y": y},
                              input_names=names, output_names=twin.output_names[:1],

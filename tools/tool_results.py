@@ -60,7 +60,7 @@ def _design_findings(extra: dict[str, Any]) -> list[str]:
              f"rival laws found so far disagreed; {outside} outside the first box): {extra['simulator_calls']} "
              f"twin runs in all, stopped because {extra['stopped']}"]
     for number, r in enumerate(rounds[1:], 2):
-        if r["eliminated"]:
+        if r.get("eliminated"):
             shown = ", ".join(f"`{e['formula'][:60]}`" for e in r["eliminated"][:3])
             more = f" and {len(r['eliminated']) - 3} more" if len(r["eliminated"]) > 3 else ""
             lines.append(f"round {number} ({r['new_runs']} new runs) refuted {shown}{more}")

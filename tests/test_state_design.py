@@ -1,0 +1,62 @@
+"""The sequential design of an ODE twin's initial states: the next runs start where rival systems part."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from tools.registry import ToolContext, ToolError, call_tool
+from tools.sequential import next_inputs
+from tools.state_design import RivalSystems, StateDesign, StateDesignOptions
+from tools.verify import exact_match
+from twin import from_ode
+
+
+def test_the_next_initial_states_go_where_a_law_and_its_stand_in_part():
+    # dx/dt = −x and −x − 0.3x³ agree near 0, where the first box lies; they part from larger initial states
+    x = sp.Symbol("x", real=True)
+    committee = RivalSystems([{"x": -x}, {"x": -x - 0.3 * x**3}], np.array([0.5, 0.5]))
+    box = np.array([[-0.5, 0.5]])
+    pool = np.linspace(-0.75, 0.75, 61)[:, None]
+    spread = committee.disagreement(pool, np.linspace(0, 3, 31), ["x"], substeps=2)
+    assert spread[np.abs(pool[:, 0]) > 0.7].min() > 10 * spread[np.abs(pool[:, 0]) < 0.2].max()
+    batch = next_inputs(pool, spread, 4, box, 0.0, seed=0)
+    assert (np.abs(batch) > 0.5).all()
+    # a member that blows up disagrees as much as the most, not infinitely
+    blowing = RivalSystems([{"x": -x}, {"x": x**3}], np.array([0.5, 0.5]))
+    assert np.isfinite(blowing.disagreement(np.array([[0.1], [5.0]]), np.linspace(0, 3, 31), ["x"], 2)).all()
+
+
+def test_a_sequential_design_of_initial_states_finds_the_law_and_replays():
+    twin = from_ode({"x": "-0.7*x + 0.2*x**2"}, {"x": (0.2, 1.0)}, t_end=4.0, n_steps=200)
+    options = StateDesignOptions(initial=2, search_budget=1.0, arms=("sparse", "rational"), pool=32)
+    design = StateDesign(4, seed=0, options=options).run(twin)
+    assert design.data_.arrays["states"].shape[0] == 4 and design.data_.meta["design"] == "sequential"
+    assert [r.runs for r in design.rounds_] == [2, 4] and design.rounds_[1].new_runs == 2
+    x = sp.Symbol("x", real=True)
+    assert exact_match(design.discovery_["x"].best.expression, -sp.Rational(7, 10) * x + x**2 / 5)
+    again = StateDesign(4, seed=0, options=options).run(twin)
+    assert np.array_equal(again.data_.arrays["x0"], design.data_.arrays["x0"])
+    assert design.record()["simulator_calls"] == 4
+
+
+def test_run_experiment_designs_an_ode_twins_initial_states(tmp_path, monkeypatch):
+    import tools.registry
+
+    # the tool's wiring, with a search of one arm (the design itself is tested above)
+    monkeypatch.setattr(tools.registry, "StateDesignOptions", partial(StateDesignOptions, arms=("sparse",), pool=32))
+    ctx = ToolContext(tmp_path, seed=0)
+    data = call_tool(ctx, "run_experiment", {"twin": "harmonic_oscillator", "samples": 5, "method": "sequential",
+                                             "search_seconds": 1.0})
+    assert data["shapes"]["x0"] == [5, 2] and [r["runs"] for r in data["rounds"]] == [4, 5]
+    assert data["simulator_calls"] == 5 and data["stopped"] == "budget spent"
+    with pytest.raises(ToolError, match="ODE twin from chosen initial states"):
+        call_tool(ctx, "run_experiment", {"twin": "klein_gordon_lattice", "method": "sequential"})
+
+
+def test_a_design_of_initial_states_refuses_what_it_cannot_run():
+    with pytest.raises(ValueError, match="at least"):
+        StateDesign(2, options=StateDesignOptions(initial=4)).schedule()
+    assert StateDesign(32).schedule() == [4, 8, 16, 32]
+

@@ -1,0 +1,313 @@
+"""Sequential design of an ODE twin's initial states: the next runs start where the rival systems part.
+
+The ODE counterpart of ``tools.sequential`` (closed-form twins): a few Sobol initial states; each state's derivative
+discovered from the trajectories (``tools.system.discover_derivatives``); then rounds that choose the next initial
+states by query-by-committee over rival systems — the chosen system and, for each state, the system with that
+state's formula replaced by one of its plausible rivals (within a factor of the best validation error, distinct in
+what they predict), each weighted by its plausibility — integrated from every initial state of a Sobol pool that
+reaches beyond the first box. The next runs start where the weighted spread of the predicted trajectories is
+largest (two vector fields that agree on the states seen so far part along the trajectories from states not seen),
+with a share of each batch kept space-filling in the first box. Data only: nothing here reads a twin's ground truth.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import sympy as sp
+
+from tools.arms import DEFAULT_ARMS
+from tools.constants import evaluate
+from tools.derived import derivative_table
+from tools.design import design
+from tools.results import Discovery
+from tools.sequential import next_inputs
+from tools.system import discover_derivatives
+from tools.verify import widened_bounds
+from twin import Dataset, OdeTwin, SimulationError
+
+Progress = Callable[[str, dict], None]
+
+
+@dataclass(frozen=True)
+class StateDesignOptions:
+    """Settings of the sequential design of initial states.
+
+    Parameters
+    ----------
+    initial : int
+        Initial states of the first (Sobol) design.
+    growth : float
+        Each round multiplies the runs taken so far by this factor (2: 4, 8, 16, 32).
+    search_budget : float
+        Seconds of search (counted as work) per state and round ...
+    arms : tuple of str, optional
+        ... by these arms (``tools.arms``; the default arms when None).
+    rows : int
+        Rows of the derivative table searched (a seeded choice), as the ODE benchmarks search.
+    rivals : int
+        Rival formulas per state, each making one rival system with the other states' chosen formulas.
+    plausible : float
+        A candidate within this factor of its state's best validation error (floored at ``resolution``) is a rival.
+    pool : int
+        Candidate initial states scored per round.
+    widen : float
+        How far the pool reaches beyond the first box (``tools.verify.widened_bounds``).
+    explore : float
+        Share of each batch placed space-filling in the first box.
+    horizon_points : int
+        Points of the twin's time span at which the rival systems' trajectories are compared ...
+    substeps : int
+        ... each interval integrated in this many classical Runge–Kutta steps.
+    resolution : float
+        Normalised squared differences below this cannot be told apart: the floor of every error and distance.
+    """
+
+    initial: int = 4
+    growth: float = 2.0
+    search_budget: float = 10.0
+    arms: tuple[str, ...] | None = None
+    rows: int = 2000
+    rivals: int = 2
+    plausible: float = 100.0
+    pool: int = 128
+    widen: float = 0.25
+    explore: float = 0.25
+    horizon_points: int = 50
+    substeps: int = 4
+    resolution: float = 1e-12
+
+
+@dataclass
+class StateRound:
+    """One round: the runs taken so far (``calls`` also counts the runs the twin could not integrate), the system
+    then chosen, how many rival systems voted on the next runs, the largest disagreement in the pool and how many
+    of the new runs started outside the first box."""
+
+    runs: int
+    calls: int
+    new_runs: int
+    formulas: dict[str, str]
+    rivals: int
+    disagreement: float
+    outside_box: int
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RivalSystems:
+    """Rival ODE systems (a formula per state) and their plausibility weights; the chosen system first."""
+
+    systems: list[dict[str, sp.Expr]]
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, found: Mapping[str, Discovery], X: np.ndarray, names: list[str],
+           options: StateDesignOptions) -> RivalSystems:
+        """The chosen system and, for each state, the system with one of that state's ``options.rivals`` most
+        plausible rival formulas (distinct from the chosen one and each other on the table's states ``X``)."""
+        chosen = {state: found[state].best.expression for state in names}
+        systems, weights = [chosen], [1.0]
+        floor = options.resolution
+        for state in names:
+            best = found[state].best
+            values = [evaluate(best.expression, X, names)]
+            scale = float(np.std(values[0])) or 1.0
+            best_error = max(min(c.val_nmse for c in found[state].candidates), floor)
+            ranked = sorted((c for c in found[state].candidates if c.val_nmse <= options.plausible * best_error),
+                            key=lambda c: c.val_nmse)
+            taken = 0
+            for candidate in ranked:
+                predicted = evaluate(candidate.expression, X, names)
+                if not np.isfinite(predicted).all() or any(
+                        np.mean(((predicted - v) / scale) ** 2) < floor for v in values):
+                    continue
+                values.append(predicted)
+                systems.append(chosen | {state: candidate.expression})
+                weights.append(float(np.sqrt(max(best.val_nmse, floor) / max(candidate.val_nmse, floor))))
+                taken += 1
+                if taken == options.rivals:
+                    break
+        weights = np.minimum(np.array(weights), 1.0)
+        return cls(systems, weights / weights.sum())
+
+    def trajectories(self, x0: np.ndarray, t: np.ndarray, names: list[str], substeps: int) -> np.ndarray:
+        """Each system integrated from every row of ``x0`` (B, S) on the grid ``t``: (members, B, T, S); a
+        trajectory that leaves the finite numbers is NaN from there on. (Fixed-step classical Runge–Kutta over
+        the whole pool at once, written here: scipy's solvers take one initial state at a time, and a rival's
+        trajectories need only be compared, not resolved to the solver's tolerance.)"""
+        out = np.full((len(self.systems), len(x0), len(t), len(names)), np.nan)
+        for m, system in enumerate(self.systems):
+            def rhs(x: np.ndarray) -> np.ndarray:
+                return np.column_stack([evaluate(system[state], x, names) for state in names])
+
+            x = np.asarray(x0, dtype=float).copy()
+            out[m, :, 0] = x
+            with np.errstate(all="ignore"):
+                for k in range(1, len(t)):
+                    h = (t[k] - t[k - 1]) / substeps
+                    for _ in range(substeps):
+                        k1 = rhs(x)
+                        k2 = rhs(x + h / 2 * k1)
+                        k3 = rhs(x + h / 2 * k2)
+                        k4 = rhs(x + h * k3)
+                        x = np.clip(x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), -1e150, 1e150)
+                    out[m, :, k] = x
+        return out
+
+    def disagreement(self, x0: np.ndarray, t: np.ndarray, names: list[str], substeps: int) -> np.ndarray:
+        """The weighted variance of the members' trajectories from each row of ``x0``, each state in units of the
+        chosen system's spread over the pool, averaged over time; a member that blows up where the others do not
+        disagrees there by the largest finite amount seen."""
+        if len(self.systems) < 2:
+            return np.zeros(len(x0))
+        paths = self.trajectories(x0, t, names, substeps)
+        with np.errstate(all="ignore"):
+            scale = np.nanstd(paths[0], axis=(0, 1))
+            values = paths / np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+            finite = np.isfinite(values)
+            w = self.weights[:, None, None, None]
+            mean = np.nansum(w * values, axis=0) / np.sum(w * finite, axis=0)
+            spread = np.nanmean(np.sum(np.sum(w * (values - mean) ** 2, axis=0), axis=-1), axis=-1)
+        broken = ~finite.all(axis=(0, 2, 3)) | ~np.isfinite(spread)
+        top = float(spread[~broken].max()) if (~broken).any() else 1.0
+        return np.where(broken, top, spread)
+
+
+class StateDesign:
+    """Design an ODE twin's initial states round by round where the rival systems part, discovering after each.
+
+    Parameters
+    ----------
+    budget : int
+        Runs (initial states) in all, the first design's included.
+    seed : int
+        Seed of every random choice (designs, noise, rows, the searches).
+    options : StateDesignOptions, optional
+        Settings of the rounds and the committee.
+    progress : callable, optional
+        Hears ``("design_round", info)`` after each round.
+
+    Attributes
+    ----------
+    data_ : twin.Dataset
+        Every trajectory taken, in the order taken (``x0`` holds the initial states).
+    rounds_ : list of StateRound
+        What each round chose and where its new runs started.
+    discovery_ : dict of str to tools.results.Discovery
+        The last round's search, by state.
+    seconds_ : float
+        Wall time of the whole design, searches included.
+    """
+
+    def __init__(self, budget: int = 32, seed: int = 0, options: StateDesignOptions | None = None,
+                 progress: Progress | None = None):
+        self.budget = budget
+        self.seed = seed
+        self.options = options
+        self.progress = progress
+
+    def schedule(self) -> list[int]:
+        """Runs taken after each round: the first design, then growth by ``growth`` up to ``budget``."""
+        options = self.options or StateDesignOptions()
+        if options.initial < 1 or self.budget < options.initial:
+            raise ValueError(f"a sequential design of initial states needs a budget of at least "
+                             f"{max(options.initial, 1)} runs, got {self.budget}")
+        if options.growth <= 1:
+            raise ValueError(f"growth must exceed 1, got {options.growth}")
+        sizes = [options.initial]
+        while sizes[-1] < self.budget:
+            sizes.append(min(self.budget, max(sizes[-1] + 1, int(round(sizes[-1] * options.growth)))))
+        return sizes
+
+    def run(self, twin: OdeTwin, params: Mapping[str, float] | None = None, noise: float = 0.0,
+            noise_model: str = "gaussian", n_steps: int | None = None) -> StateDesign:
+        """Run the rounds on ``twin``; returns ``self`` with the fitted attributes set. Each round's noise is
+        seeded apart (``seed + round``)."""
+        if not isinstance(twin, OdeTwin):
+            raise ValueError(f"a sequential design of initial states runs an ODE twin; {twin.name!r} is {twin.kind}")
+        options = self.options or StateDesignOptions()
+        started = time.perf_counter()
+        sizes = self.schedule()
+        names = twin.state_names
+        bounds = twin.input_bounds()
+        wide = widened_bounds(bounds, options.widen)
+        rng = np.random.default_rng(self.seed)
+        batch = design(bounds, sizes[0], "sobol", self.seed)
+        runs: list[Dataset] = []
+        calls = 0
+        rounds: list[StateRound] = []
+        for r in range(len(sizes)):
+            round_start = time.perf_counter()
+            calls += len(batch)
+            runs += _simulate(twin, batch, params, noise, noise_model, self.seed + r, n_steps)
+            if not runs:
+                raise SimulationError(f"twin {twin.name!r} could not be integrated from any of the first initial "
+                                      "states")
+            data = _merged(runs)
+            table = derivative_table(data)
+            rows = rng.permutation(table.n_samples)[: options.rows]
+            found = discover_derivatives(table, options.search_budget, self.seed, options.arms or DEFAULT_ARMS,
+                                         rows=rows)
+            committee = RivalSystems.of(found, table.X[rows], names, options)
+            pool = design(wide, options.pool, "sobol", self.seed + 1000 + r)
+            horizon = np.linspace(0.0, float(data.arrays["t"][-1]), options.horizon_points + 1)
+            spread = committee.disagreement(pool, horizon, names, options.substeps)
+            outside = int(((batch < bounds[:, 0]) | (batch > bounds[:, 1])).any(axis=1).sum())
+            rounds.append(StateRound(data.n_samples, calls, len(batch), {s: found[s].best.text for s in names},
+                                     len(committee.systems) - 1, float(spread.max(initial=0.0)), outside,
+                                     time.perf_counter() - round_start))
+            if self.progress:
+                self.progress("design_round", {"round": r + 1, "of": len(sizes), **rounds[-1].as_dict()})
+            if r + 1 < len(sizes):
+                batch = next_inputs(pool, spread, max(1, sizes[r + 1] - calls), bounds, options.explore,
+                                    self.seed + 2000 + r)
+        self.data_ = Dataset(twin=data.twin, kind="ode", arrays=data.arrays, input_names=data.input_names,
+                             output_names=data.output_names, units=data.units, params=data.params,
+                             noise={"sigma": noise, "model": noise_model}, seed=self.seed,
+                             meta={**data.meta, "design": "sequential", "rounds": len(rounds)})
+        self.rounds_ = rounds
+        self.discovery_ = found
+        self.seconds_ = time.perf_counter() - started
+        return self
+
+    def record(self) -> dict:
+        """The fitted design in JSON-ready form: twin runs made (failed ones included) and each round."""
+        return {"simulator_calls": self.rounds_[-1].calls, "stopped": "budget spent",
+                "rounds": [r.as_dict() for r in self.rounds_]}
+
+
+def _simulate(twin: OdeTwin, x0: np.ndarray, params: Mapping[str, float] | None, noise: float, noise_model: str,
+              seed: int, n_steps: int | None) -> list[Dataset]:
+    """The twin's trajectories from the rows of ``x0``, each on its own where the batch diverges (a run the twin
+    cannot integrate is dropped; the design counts it as a call)."""
+    def one(rows: np.ndarray, k: int) -> Dataset:
+        return twin.simulate(rows, params=params, noise=noise, noise_model=noise_model, seed=seed * 4096 + k,
+                             n_steps=n_steps, device="cpu")
+
+    try:
+        return [one(x0, 0)]
+    except SimulationError:
+        taken = []
+        for k, row in enumerate(x0):
+            try:
+                taken.append(one(row[None, :], k + 1))
+            except SimulationError:
+                continue
+        return taken
+
+
+def _merged(runs: list[Dataset]) -> Dataset:
+    """Trajectories of several simulations on one time grid as one dataset."""
+    first = runs[0]
+    arrays = {"t": first.arrays["t"], "states": np.concatenate([d.arrays["states"] for d in runs]),
+              "x0": np.concatenate([d.arrays["x0"] for d in runs])}
+    return Dataset(twin=first.twin, kind="ode", arrays=arrays, input_names=first.input_names,
+                   output_names=first.output_names, units=first.units, params=first.params, noise=first.noise,
+                   seed=first.seed, meta=first.meta)
