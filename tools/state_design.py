@@ -27,7 +27,7 @@ from tools.results import Discovery
 from tools.sequential import next_inputs
 from tools.system import discover_derivatives
 from tools.verify import widened_bounds
-from twin import Dataset, OdeTwin, SimulationError
+from twin import Dataset, OdeTwin, SimulationError, compile_expression
 
 Progress = Callable[[str, dict], None]
 
@@ -144,8 +144,12 @@ class RivalSystems:
         trajectories need only be compared, not resolved to the solver's tolerance.)"""
         out = np.full((len(self.systems), len(x0), len(t), len(names)), np.nan)
         for m, system in enumerate(self.systems):
+            evaluators = [compile_expression(system[state]) for state in names]  # once, not at every step
+
             def rhs(x: np.ndarray) -> np.ndarray:
-                return np.column_stack([evaluate(system[state], x, names) for state in names])
+                values = {name: x[:, i] for i, name in enumerate(names)}
+                return np.column_stack([np.broadcast_to(np.asarray(f(values), dtype=float), (len(x),))
+                                        for f in evaluators])
 
             x = np.asarray(x0, dtype=float).copy()
             out[m, :, 0] = x
