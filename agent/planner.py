@@ -131,7 +131,8 @@ def plan(goal: str, discovery_seconds: float, twin: str | None = None) -> Plan:
     if twin_match.kind == "ode" and not dynamics and UNMEASURED.search(goal):
         return _finish(_cannot_measure(UNMEASURED.search(goal).group(1), twin_match.name))
     if twin_match.kind == "ode":
-        return _equations_of_motion(twin_match.name, discovery_seconds, bool(_NEURAL_ODE.search(goal)))
+        return _equations_of_motion(twin_match.name, discovery_seconds, bool(_NEURAL_ODE.search(goal)),
+                                    bool(_SEQUENTIAL.search(goal)))
     if twin_match.kind == "field" and _DISPERSION.search(goal):
         return _dispersion(twin_match.name, discovery_seconds)
     if twin_match.kind in ("field", "pde"):  # "What equation governs the Burgers field?": its PDE
@@ -199,10 +200,12 @@ def _observable(name: str, question: Question, seconds: float, sequential: bool 
     return "done"
 
 
-def _equations_of_motion(name: str, seconds: float, neural_ode: bool = False) -> Plan:
-    """Trajectories → derivatives (smoothed differences, or a trained neural ODE's field) → laws."""
+def _equations_of_motion(name: str, seconds: float, neural_ode: bool = False, sequential: bool = False) -> Plan:
+    """Trajectories (16 Sobol initial states, or up to 16 chosen in rounds where rival systems part) → derivatives
+    (smoothed differences, or a trained neural ODE's field) → laws."""
     yield "select_twin", {"name": name}
-    data = yield "run_experiment", {"twin": name, "samples": 16, "method": "sobol"}
+    design = {"method": "sequential", "search_seconds": seconds} if sequential else {"method": "sobol"}
+    data = yield "run_experiment", {"twin": name, "samples": 16, **design}
     if neural_ode:
         model = yield "train_model", {"dataset": data["dataset"], "kind": "neural_ode"}
         table = yield "derive_table", {"dataset": data["dataset"], "kind": "vector_field", "model": model["model"]}

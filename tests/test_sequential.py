@@ -58,6 +58,10 @@ def test_the_planner_designs_in_rounds_when_asked():
     steps = plan("What law governs Coulomb's force?", 7.0)
     next(steps)
     assert steps.send({})[1]["method"] == "sobol"
+    steps = plan("Find the equations of motion of the Lotka-Volterra system, designing the experiments", 7.0)
+    next(steps)
+    assert steps.send({}) == ("run_experiment", {"twin": "lotka_volterra", "samples": 16, "method": "sequential",
+                                                 "search_seconds": 7.0})
 
 
 def test_a_sequential_session_records_its_rounds_and_replays(tmp_path):
