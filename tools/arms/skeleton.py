@@ -366,7 +366,7 @@ def search_skeletons(X: np.ndarray, y: np.ndarray, names: list[str], fits: int, 
         return False
 
     # the exponential law's skeletons first, from the start that makes them that law
-    law = _exponential_law(X, y, nonnegative, options.exponent_step[len(names) - 1])
+    law = _exponential_law(X, y, nonnegative, options.exponent_step[min(len(names), len(options.exponent_step)) - 1])
     exact = False
     for index, skeleton in enumerate(skeletons):
         if not exact:
