@@ -379,3 +379,11 @@ def test_a_function_the_data_keep_linear_is_not_chosen_over_its_argument():
     curved = split(X, np.arctan(X[:, 0] / X[:, 1] ** 2), 0)
     atan = Candidate(sp.atan(q / r**2), "test", 1e-32, 5)
     assert polishing.resolved_candidates([atan], curved, ["q", "r"], tolerance) == [atan]
+
+
+def test_cancel_is_not_tried_on_odd_rational_or_irrational_exponents():
+    r, s = sp.symbols("r s", positive=True)
+    assert polishing._cancellable((r**2 - s**2) / (r - s)) and polishing._cancellable(sp.sqrt(r) / r**sp.Rational(3, 4))
+    # cancel would work over r^(1/70) (degree 147) or find no generator for r^(2π)
+    assert not polishing._cancellable(r ** sp.Rational(21, 10) * s / (r ** sp.Rational(1, 7) + s))
+    assert not polishing._cancellable(r ** (2 * sp.pi) / (1 + r))

@@ -92,13 +92,26 @@ def polish(expr: sp.Expr, data: Split, names: list[str], fitted: bool = False, s
     if nmse(evaluate(expr, data.X_val, names), data.y_val) > min(1 - options.snap_r2, snap_below):
         return expr  # explains too little for exact constants to mean anything (pure noise stays fast)
     snapped = snap(expr, data.X_train, data.y_train, data.X_val, data.y_val, names)
-    if snapped.atoms(sp.Float):
+    if snapped.atoms(sp.Float) or not _cancellable(snapped):
         return snapped
     try:
         cancelled = sp.cancel(snapped)  # exact coefficients now: common factors cancel safely
     except (sp.PolynomialError, TypeError, ValueError, RecursionError):
         return snapped
     return cancelled if count_nodes(cancelled) < count_nodes(snapped) else snapped
+
+
+#: The largest denominator of a rational exponent ``polish`` lets sympy's ``cancel`` see.
+CANCEL_MAX_DENOMINATOR = 4
+
+
+def _cancellable(expr: sp.Expr) -> bool:
+    """Whether ``sp.cancel`` may be tried on ``expr``: every exponent an integer or a rational of denominator at
+    most ``CANCEL_MAX_DENOMINATOR``. cancel writes x^(p/q) over a generator x^(1/q): a skeleton's snapped
+    r^(21/10)·r^(1/7) becomes a polynomial of degree 147 in r^(1/70), and an exponent 2π has no such generator;
+    sympy's heuristic GCD then ran for over ten minutes on one Feynman formula at σ = 1 % (II.3.24)."""
+    return all(not p.exp.is_number or p.exp.is_Integer or (p.exp.is_Rational and p.exp.q <= CANCEL_MAX_DENOMINATOR)
+               for p in expr.atoms(sp.Pow))
 
 
 def polished_candidates(proposals: Sequence[sp.Expr], source: str, data: Split, names: list[str],

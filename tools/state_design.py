@@ -114,28 +114,34 @@ class RivalSystems:
         plausible rival formulas (distinct from the chosen one and each other on the table's states ``X``)."""
         chosen = {state: found[state].best.expression for state in names}
         systems, weights = [chosen], [1.0]
-        floor = options.resolution
-        for state in names:
-            best = found[state].best
-            values = [evaluate(best.expression, X, names)]
-            scale = float(np.std(values[0])) or 1.0
-            best_error = max(min(c.val_nmse for c in found[state].candidates), floor)
-            ranked = sorted((c for c in found[state].candidates if c.val_nmse <= options.plausible * best_error),
-                            key=lambda c: c.val_nmse)
-            taken = 0
-            for candidate in ranked:
-                predicted = evaluate(candidate.expression, X, names)
-                if not np.isfinite(predicted).all() or any(
-                        np.mean(((predicted - v) / scale) ** 2) < floor for v in values):
-                    continue
-                values.append(predicted)
-                systems.append(chosen | {state: candidate.expression})
-                weights.append(float(np.sqrt(max(best.val_nmse, floor) / max(candidate.val_nmse, floor))))
-                taken += 1
-                if taken == options.rivals:
-                    break
+        with np.errstate(all="ignore"):  # a rival may reach 1e200 on a state: it is then simply distinct
+            for state in names:
+                cls._add_rivals(found[state], state, chosen, X, names, options, systems, weights)
         weights = np.minimum(np.array(weights), 1.0)
         return cls(systems, weights / weights.sum())
+
+    @staticmethod
+    def _add_rivals(found: Discovery, state: str, chosen: dict[str, sp.Expr], X: np.ndarray, names: list[str],
+                    options: StateDesignOptions, systems: list[dict[str, sp.Expr]], weights: list[float]) -> None:
+        """Append the systems with one of ``state``'s rival formulas (see ``of``) to ``systems`` and ``weights``."""
+        floor = options.resolution
+        best = found.best
+        values = [evaluate(best.expression, X, names)]
+        scale = float(np.std(values[0])) or 1.0
+        best_error = max(min(c.val_nmse for c in found.candidates), floor)
+        ranked = sorted((c for c in found.candidates if c.val_nmse <= options.plausible * best_error),
+                        key=lambda c: c.val_nmse)
+        taken = 0
+        for candidate in ranked:
+            predicted = evaluate(candidate.expression, X, names)
+            if not np.isfinite(predicted).all() or any(np.mean(((predicted - v) / scale) ** 2) < floor for v in values):
+                continue
+            values.append(predicted)
+            systems.append(chosen | {state: candidate.expression})
+            weights.append(float(np.sqrt(max(best.val_nmse, floor) / max(candidate.val_nmse, floor))))
+            taken += 1
+            if taken == options.rivals:
+                break
 
     def trajectories(self, x0: np.ndarray, t: np.ndarray, names: list[str], substeps: int) -> np.ndarray:
         """Each system integrated from every row of ``x0`` (B, S) on the grid ``t``: (members, B, T, S); a

@@ -209,9 +209,10 @@ def enumerated_fits(X: np.ndarray, y: np.ndarray, names: list[str], rows: int = 
     for forward, inverse, applies in TARGETS.values():
         if not applies(y):
             continue
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # a target of 1e181 has a variance beyond the floats: std is inf
             target = forward(y)
-        if not np.isfinite(target).all() or target.std() < 1e-12:
+            spread = target.std()
+        if not np.isfinite(target).all() or spread < 1e-12:
             continue
         t = _standardise(target[few])
         correlation = Z_few @ t / n
