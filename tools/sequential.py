@@ -164,6 +164,17 @@ class Committee:
         return np.where(finite, spread, top)
 
 
+def growth_schedule(initial: int, growth: float, budget: int) -> list[int]:
+    """Runs taken after each round of a design: ``initial``, then ``growth`` times more (at least one) each round,
+    up to ``budget``."""
+    if growth <= 1:
+        raise ValueError(f"growth must exceed 1, got {growth}")
+    sizes = [initial]
+    while sizes[-1] < budget:
+        sizes.append(min(budget, max(sizes[-1] + 1, int(round(sizes[-1] * growth)))))
+    return sizes
+
+
 def _distance(a: np.ndarray, b: np.ndarray, scale: float) -> float:
     """Mean squared difference of two predictions in units of ``scale``² (infinite where they are not both
     defined)."""
@@ -264,12 +275,7 @@ class SequentialDesign:
         if self.budget < max(options.initial, 10):
             raise ValueError(f"a sequential design needs a budget of at least {max(options.initial, 10)} runs, "
                              f"got {self.budget}")
-        if options.growth <= 1:
-            raise ValueError(f"growth must exceed 1, got {options.growth}")
-        sizes = [options.initial]
-        while sizes[-1] < self.budget:
-            sizes.append(min(self.budget, int(round(sizes[-1] * options.growth))))
-        return sizes
+        return growth_schedule(options.initial, options.growth, self.budget)
 
     def run(self, twin: ExpressionTwin | ObservableRuns, params: Mapping[str, float] | None = None, noise: float = 0.0,
             noise_model: str = "gaussian", units: Mapping[str, str] | None = None,

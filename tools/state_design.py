@@ -24,7 +24,7 @@ from tools.constants import evaluate
 from tools.derived import derivative_table
 from tools.design import design
 from tools.results import Discovery
-from tools.sequential import next_inputs
+from tools.sequential import growth_schedule, next_inputs
 from tools.system import discover_derivatives
 from tools.verify import widened_bounds
 from twin import Dataset, OdeTwin, SimulationError, compile_expression
@@ -229,12 +229,7 @@ class StateDesign:
         if options.initial < 1 or self.budget < options.initial:
             raise ValueError(f"a sequential design of initial states needs a budget of at least "
                              f"{max(options.initial, 1)} runs, got {self.budget}")
-        if options.growth <= 1:
-            raise ValueError(f"growth must exceed 1, got {options.growth}")
-        sizes = [options.initial]
-        while sizes[-1] < self.budget:
-            sizes.append(min(self.budget, max(sizes[-1] + 1, int(round(sizes[-1] * options.growth)))))
-        return sizes
+        return growth_schedule(options.initial, options.growth, self.budget)
 
     def run(self, twin: OdeTwin, params: Mapping[str, float] | None = None, noise: float = 0.0,
             noise_model: str = "gaussian", n_steps: int | None = None) -> StateDesign:
