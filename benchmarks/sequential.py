@@ -35,8 +35,6 @@ LADDER = (25, 50, 100, 200, 400)
 #: Initial states of the ODE ladder.
 ODE_LADDER = (4, 8, 16, 32)
 ONE_SHOT = ("sobol", "uniform")
-#: Runs to exact recorded for an arm that never got there (twice the ladder's top), for the paired tests.
-NOT_FOUND = 2 * LADDER[-1]
 
 
 class _Solved(Exception):
@@ -44,9 +42,14 @@ class _Solved(Exception):
     before are what a longer run would also have taken; stopping saves the later searches)."""
 
 
+def _not_found(ladder: tuple[int, ...]) -> int:
+    """Runs to exact recorded for an arm that never got there (twice the ladder's top), for the paired tests."""
+    return 2 * ladder[-1]
+
+
 def _runs_to_exact(steps: list[dict], ladder: tuple[int, ...] = LADDER) -> int:
-    """The runs of an arm's first exact step, or twice the ladder's top."""
-    return next((s["runs"] for s in steps if s["exact"]), 2 * ladder[-1])
+    """The runs of an arm's first exact step, or ``_not_found``."""
+    return next((s["runs"] for s in steps if s["exact"]), _not_found(ladder))
 
 
 def _problem(name: str):
@@ -211,7 +214,7 @@ def _runs(row: dict, arm: str, ladder: tuple[int, ...] = LADDER) -> int:
     """An arm's runs to exact as the ladder size it reached (the first rows of the Feynman run recorded only the
     runs the twin could evaluate, 47 of 50, before the steps counted every call)."""
     runs = row[arm]["runs_to_exact"]
-    return next((size for size in ladder if size >= runs), 2 * ladder[-1])
+    return next((size for size in ladder if size >= runs), _not_found(ladder))
 
 
 def summarise(rows: list[dict], ladder: tuple[int, ...] = LADDER) -> dict:

@@ -196,8 +196,8 @@ def run_experiment(
     t = ctx.twin(twin)
     seed = ctx.seed
     extra: dict = {}
-    if method == "resonance" and not isinstance(t, twins.ExpressionTwin) or method == "sequential" and not (
-            isinstance(t, (twins.ExpressionTwin, twins.OdeTwin))):
+    designable = {"resonance": (twins.ExpressionTwin,), "sequential": (twins.ExpressionTwin, twins.OdeTwin)}
+    if method in designable and not isinstance(t, designable[method]):
         raise ToolError("bad_arguments", f"the {method} design runs a closed-form twin at chosen inputs"
                         + (" (or an ODE twin from chosen initial states)" if method == "sequential" else "")
                         + f"; {t.name!r} is {t.kind}", "use method 'sobol' for this twin")

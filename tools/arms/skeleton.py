@@ -369,8 +369,9 @@ def search_skeletons(X: np.ndarray, y: np.ndarray, names: list[str], fits: int, 
     law = _exponential_law(X, y, nonnegative, options.exponent_step[min(len(names), len(options.exponent_step)) - 1])
     exact = False
     for index, skeleton in enumerate(skeletons):
-        if not exact:
-            exact = fit(index, _exponential_starts(skeleton, law), options.max_nfev, fits)
+        if exact:
+            break
+        exact = fit(index, _exponential_starts(skeleton, law), options.max_nfev, fits)
     # successive halving: every skeleton from its deterministic starts in short fits, the best of those fits
     # continued in full, then the best skeletons from random starts
     screen_until = spent + options.screen_share * (fits - spent)
