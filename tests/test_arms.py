@@ -89,3 +89,20 @@ def test_a_users_arm_runs_in_the_search_and_registers_once():
 def test_arms_run_in_registry_order_whatever_the_order_asked():
     names = [arm.name for arm in resolve_arms(["operon", "network", "sparse", "powerlaw"])]
     assert names == ["powerlaw", "sparse", "network", "operon"]
+
+
+def test_a_screen_the_candidates_refute_leaves_the_expensive_arms():
+    """A column the screen dropped but a candidate needs: the problem without it is no longer searched."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, (200, 3))
+    y = X[:, 0] * X[:, 1] * (1 + 0.01 * X[:, 2])
+    state = _state(X, y, registered_arms()["skeleton"])
+    data = state.data
+    c = make_symbols(["c"])["c"]
+    state.problems.append(Problem("sel·", data.X_train[:, :2], data.y_train, NAMES[:2], omitted=frozenset({c})))
+    a, b = make_symbols(["a", "b"]).values()
+    without = polished_candidates([a * b], "test", data, NAMES)
+    state.candidates[:] = without
+    assert [p.tag for p in state.searchable()] == ["", "sel·"]
+    state.candidates += polished_candidates([a * b * (1 + sp.Float(0.01) * c)], "test", data, NAMES)
+    assert [p.tag for p in state.searchable()] == [""]

@@ -49,6 +49,9 @@ class SearchOptions:
     screen_inputs : bool
         Screen the inputs for ones that do not matter (tools.screening) and search the problem without them beside
         the full one (about 0.7 s per search).
+    screen_refuted : float
+        The arms that run once (skeleton, genetic programming) skip the problem without the screened-out columns
+        once a formula using one of them fits this many times better than every formula without them.
     choose_by : str
         How the final choice ranks the candidates within the validation margin (``tools.selection.choose``).
         Derivative tables of ODE trajectories keep ``"nodes"``: the description length was measured on the
@@ -64,6 +67,7 @@ class SearchOptions:
     arm_budget_fraction: float = 0.7
     constant_target: float = 1e-12
     screen_inputs: bool = True
+    screen_refuted: float = 10.0
     choose_by: str = "description"
     polish: PolishOptions = field(default_factory=PolishOptions)
     edges: EdgeOptions = field(default_factory=EdgeOptions)
@@ -179,7 +183,8 @@ def _search(X: np.ndarray, y: np.ndarray, names: list[str], time_budget: float, 
     dropped = irrelevant_inputs(data.X_train, data.y_train, seed) if len(names) > 1 and options.screen_inputs else []
     if dropped:  # searched beside the full problem: a wrong drop costs time, never the law
         kept = [i for i in range(len(names)) if i not in dropped]
-        state.problems.append(Problem("sel·", data.X_train[:, kept], data.y_train, [names[i] for i in kept]))
+        state.problems.append(Problem("sel·", data.X_train[:, kept], data.y_train, [names[i] for i in kept],
+                                      omitted=frozenset(make_symbols([names[i] for i in dropped]).values())))
         state.notify("screen", {"dropped": [names[i] for i in dropped]})
 
     def search_per_problem(problems: list[Problem]) -> None:

@@ -40,6 +40,7 @@ class Problem:
     y: np.ndarray
     names: list[str]
     lift: Callable[[sp.Expr], sp.Expr] = _same
+    omitted: frozenset[sp.Symbol] = frozenset()  #: the inputs a "sel·" problem leaves out
 
 
 @dataclass
@@ -87,6 +88,20 @@ class SearchState:
         """Seconds of the budget left to arms after the shares of those that ran (``Arm.budget_share``)."""
         left = self.options.arm_budget_fraction * self.time_budget
         return left * math.prod(1 - arm.budget_share for arm in self.arms_run)
+
+    def searchable(self) -> list[Problem]:
+        """The problems worth an expensive arm's time: all but those that leave out an input the candidates so
+        far show to matter — one used by a candidate that fits ``options.screen_refuted`` times better than every
+        candidate without it (a small but real effect the screen took for noise, as the 0.3·sin(θ/2) factor of a
+        power law)."""
+        def refuted(problem: Problem) -> bool:
+            if not problem.omitted:
+                return False
+            using = [c.val_nmse for c in self.candidates if c.expression.free_symbols & problem.omitted]
+            without = [c.val_nmse for c in self.candidates if not c.expression.free_symbols & problem.omitted]
+            return min(using, default=math.inf) * self.options.screen_refuted < min(without, default=math.inf)
+
+        return [problem for problem in self.problems if not refuted(problem)]
 
     def per_problem_arms(self) -> list[Arm]:
         return [arm for arm in self.arms if arm.per_problem]

@@ -23,7 +23,8 @@ class OperonArm(Arm):
     """pyoperon genetic programming with MSE model selection; each run returns its whole Pareto front.
 
     Runs last, on what the arms' budget has left (``SearchState.arm_budget``), split into runs of about
-    ``run_seconds`` that cycle over the problems (as given, reductions, sub-problems), until a formula is exact.
+    ``run_seconds`` that cycle over the searchable problems (as given, reductions, sub-problems;
+    ``SearchState.searchable``), until a formula is exact.
 
     Parameters
     ----------
@@ -56,7 +57,8 @@ class OperonArm(Arm):
         for run in range(runs):
             if state.exact():
                 break
-            problem = state.problems[run % len(state.problems)]
+            problems = state.searchable()
+            problem = problems[run % len(problems)]
             if not problem.names:
                 continue
             state.notify("operon", {"run": run + 1, "of": runs})

@@ -10,8 +10,8 @@ shape up to a size, here over a grammar of the forms physical laws take rather t
 
 where each M is a monomial with a free exponent on every non-negative input (an exponent that is not needed fits
 to 0 and snaps away in the polish), U is an argument of one of five forms (c·M, c·M + d, c₁·M₁ + c₂·M₂, a linear
-form, c·(x_k + d)²·M), G is a function (exp, sin, tanh, atan, log, asin), a free power U^q or a logistic
-(a + e^U)^q, and F·H is exp·sin, exp·power or sin·power. The exponential law's skeletons are fitted first, from the
+form, c·(x_k + d)²·M), G is a function (exp, sin, tanh, atan, log, asin), a free power U^q, a logistic
+(a + e^U)^q or a free power of a sine sin(U)^q, and F·H is exp·sin, exp·sin^q, exp·power or sin·power. The exponential law's skeletons are fitted first, from the
 data's own a·Πx^p·exp(c·Πx^b) (variable projection on log|y|); then, by successive halving, every skeleton in short
 fits, smallest first, from the values that make it the problem's power law (fitted in log space) and from a neutral
 start (with the dominant angular frequency, from scipy's Lomb–Scargle periodogram, inside a sine); the best short
@@ -143,6 +143,8 @@ class _Grammar:
             return self.argument(s, form) ** s.new(1.0, "power")
         if function == "logistic":
             return (s.new(1.0, "offset") + sp.exp(self.argument(s, form))) ** s.new(-1.0, "power")
+        if function == "sin^q":  # an intensity: Malus's cos²θ, a diffraction pattern's sin²; the power starts at 2
+            return sp.sin(self.argument(s, form, True)) ** s.new(2.0, "sine power")
         return FUNCTIONS[function](self.argument(s, form, function == "sin", -1.0 if function == "exp" else 1.0))
 
     def forms(self) -> list[str]:
@@ -155,7 +157,7 @@ class _Grammar:
         """Every skeleton of the grammar (unordered)."""
         yield self._build("w1·M1 + w2·M2 + b", lambda s: s.new(1.0, "weight") * self.monomial(s)
                           + s.new(1.0, "weight") * self.monomial(s) + s.new(0.0, "constant"))
-        for function in (*FUNCTIONS, "power", "logistic"):
+        for function in (*FUNCTIONS, "power", "logistic", "sin^q"):
             for form in self.forms():
                 if function == "power" and form == "scaled":  # a power of a monomial is a monomial
                     continue
@@ -171,7 +173,7 @@ class _Grammar:
         second_forms = [form for form in ("shifted", "linear") if form in self.forms()]
         # a decay or an oscillation times a second factor: exp·sin, exp·power, sin·power (an oscillation whose
         # amplitude follows a shifted power, A·sin(ωt)/√(1 + t), or a linear factor, v²·sin 2θ·(1 − kv))
-        for first, second in (("exp", "sin"), ("exp", "power"), ("sin", "power")):
+        for first, second in (("exp", "sin"), ("exp", "sin^q"), ("exp", "power"), ("sin", "power")):
             for first_form in ("scaled", "shifted"):
                 for second_form in second_forms:
                     yield self._build(f"w·M·{first}({first_form})·{second}({second_form})",
@@ -292,7 +294,7 @@ def _starts(skeleton: Skeleton, power_law: tuple[float, np.ndarray] | None, freq
     for _ in range(count):
         start = neutral.copy()
         for i, kind in enumerate(skeleton.kinds):
-            if kind in ("exponent", "power"):
+            if kind in ("exponent", "power", "sine power"):
                 start[i] = rng.choice([0.0, 1.0, -1.0, 0.5, 2.0, -0.5, 1.5, -2.0])
             elif kind in ("scale", "weight", "frequency", "offset"):
                 start[i] = rng.choice([-1, 1]) * 10 ** rng.uniform(-1, 1)
@@ -401,7 +403,7 @@ def _rounded(value: float, kind: str) -> sp.Expr:
     """A fitted exponent within rounding of an integer as that integer (x^1.1e-15 is 1, t^1.0000000001 is t: a
     free exponent the law does not need fits to one, and the polish's snapping then has that many constants
     fewer); every other placeholder as a float."""
-    if kind in ("exponent", "power") and abs(value - round(value)) < EXPONENT_ROUNDING:
+    if kind in ("exponent", "power", "sine power") and abs(value - round(value)) < EXPONENT_ROUNDING:
         return sp.Integer(round(value))
     return sp.Float(value, 15)
 
@@ -444,9 +446,11 @@ class SkeletonArm(Arm):
         return not state.exact() and bool(self._problems(state))
 
     def _problems(self, state: SearchState) -> list[Problem]:
-        """The first two problems of at most ``options.max_inputs`` inputs with distinct inputs (two π
-        reductions over the same group differ by a power-law factor, which a skeleton's monomial absorbs)."""
-        eligible = {tuple(p.names): p for p in reversed(state.problems) if 0 < len(p.names) <= self.options.max_inputs}
+        """The first two searchable problems (``SearchState.searchable``) of at most ``options.max_inputs`` inputs
+        with distinct inputs (two π reductions over the same group differ by a power-law factor, which a
+        skeleton's monomial absorbs)."""
+        eligible = {tuple(p.names): p for p in reversed(state.searchable())
+                    if 0 < len(p.names) <= self.options.max_inputs}
         return list(reversed(eligible.values()))[:2]
 
     def _fits(self, problem: Problem, state: SearchState, share: int) -> int:
