@@ -71,7 +71,12 @@ def _round_numbers(expr: sp.Expr, rationals: bool, digits: int = 3) -> sp.Expr:
 
 
 def _is_constant_after_simplify(expr: sp.Expr) -> bool:
-    simplified = sp.simplify(expr)
+    """Whether sympy simplifies ``expr`` to a constant; a simplification that fails proves nothing (sympy's
+    rational arithmetic can build integers past Python's 4300-digit string limit on snapped exponents)."""
+    try:
+        simplified = sp.simplify(expr)
+    except (ValueError, TypeError, RecursionError, ZeroDivisionError):
+        return False
     return simplified.is_number or not simplified.free_symbols
 
 
