@@ -60,6 +60,13 @@ def test_a_gaussian_with_a_shift_in_the_inputs_units_and_a_power_of_another_inpu
     assert any(abs(float(c) + 500) < 1e-3 for e in proposals for c in e.atoms(sp.Float)), proposals
 
 
+def test_a_power_of_a_sum_of_a_sine_and_a_cosine_of_one_angle():
+    """I₀(sin(φ + 0.3) + 3 cos φ)^2.4: the sum is one shifted sine, so a free power of a sine reaches it."""
+    X, y, names = _sample("I0*(sin(phi + 0.3) + 3*cos(phi))**2.4", {"I0": (1.0, 5.0), "phi": (0.0, 1.2)})
+    proposals = search_skeletons(X, y, names, fits=240, seed=0)
+    assert _fits(proposals, X, y, names), proposals
+
+
 def test_the_search_is_deterministic_and_bounded_by_its_fits():
     X, y, names = _sample("x**1.5/(1 + 0.2*x**2)", {"x": (0.5, 5.0)})
     first = search_skeletons(X, y, names, fits=40, seed=3)
