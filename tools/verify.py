@@ -138,8 +138,8 @@ def numerically_identical(found: sp.Expr, truth: sp.Expr, samples: Mapping[str, 
     for points in (X, extrapolation_inputs(bounds, len(X), seed=0, widen=1.0)):
         a, b = evaluate(truth, points, names), evaluate(found, points, names)
         defined = np.isfinite(a)
-        # a quarter: a law singular at the box's edge (1/(1 − v²/c²)^0.4, v up to 0.93c) is defined on less than
-        # half of a box widened by its span on both sides
+        # a quarter: a law singular just beyond the box's edge (a relativistic factor sampled up to 0.93c) is
+        # defined on less than half of a box widened by its span on both sides
         if defined.sum() < max(2, 0.25 * len(a)) or not np.isfinite(b[defined]).all():
             return False
         a, b = a[defined], b[defined]

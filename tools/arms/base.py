@@ -92,8 +92,7 @@ class SearchState:
     def searchable(self) -> list[Problem]:
         """The problems worth an expensive arm's time: all but those that leave out an input the candidates so
         far show to matter — one used by a candidate that fits ``options.screen_refuted`` times better than every
-        candidate without it (a small but real effect the screen took for noise, as the 0.3·sin(θ/2) factor of a
-        power law)."""
+        candidate without it (an effect of a few per cent the screen took for noise)."""
         def refuted(problem: Problem) -> bool:
             if not problem.omitted:
                 return False

@@ -8,15 +8,15 @@ shape up to a size, here over a grammar of the forms physical laws take rather t
 
     y = w·G(U)  or  w·M·G(U) + b  or  w·M·G(U) + w₂·M₂  or  w·M·F(U₁)·H(U₂)  or  w₁·M₁ + w₂·M₂ + b
 
-where each M is a monomial with a free exponent on every non-negative input (an exponent that is not needed fits
-to 0 and snaps away in the polish), U is an argument of one of five forms (c·M, c·M + d, c₁·M₁ + c₂·M₂, a linear
-form, c·(x_k + d)²·M), G is a function (exp, sin, tanh, atan, log, asin), a free power U^q, a logistic
-(a + e^U)^q or a free power of a sine sin(U)^q, and F·H is exp·sin, exp·sin^q, exp·power or sin·power. The exponential law's skeletons are fitted first, from the
-data's own a·Πx^p·exp(c·Πx^b) (variable projection on log|y|); then, by successive halving, every skeleton in short
-fits, smallest first, from the values that make it the problem's power law (fitted in log space) and from a neutral
-start (with the dominant angular frequency, from scipy's Lomb–Scargle periodogram, inside a sine); the best short
-fits are continued in full, and the best skeletons fitted again from seeded random starts. The number of fits
-follows the time budget, so a run replays to the same formulas.
+where each M is a monomial with a free exponent on every non-negative input (an exponent that is not needed fits to
+0 and snaps away in the polish), U is an argument of one of five forms (c·M, c·M + d, c₁·M₁ + c₂·M₂, a linear form,
+c·(x_k + d)²·M), G is a function (exp, sin, tanh, atan, log, asin), a free power U^q, a logistic (a + e^U)^q or a
+free power of a sine sin(U)^q, and F·H is exp·sin, exp·sin^q, exp·power or sin·power. The exponential law's
+skeletons are fitted first, from the data's own a·Πx^p·exp(c·Πx^b) (variable projection on log|y|); then, by
+successive halving, every skeleton in short fits, smallest first, from the values that make it the problem's power
+law (fitted in log space) and from a neutral start (with the dominant angular frequency, from scipy's Lomb–Scargle
+periodogram, inside a sine); the best short fits are continued in full, and the best skeletons fitted again from
+seeded random starts. The number of fits follows the time budget, so a run replays to the same formulas.
 
 Written by hand: no maintained Python library enumerates parametric skeletons over a grammar (ESR's own
 package enumerates every tree of a size with its own function sets and needs MPI).
