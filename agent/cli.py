@@ -88,7 +88,7 @@ def run(
                         err.print(f"  {line}", markup=False, highlight=False)
                 elif event["type"] == "progress" and event.get("stage") == "design_round":
                     status.update(f"run_experiment: designed round {event['round']} of at most {event['of']}, "
-                                  f"{event['calls']} runs; law so far {event['formula'][:60]}")
+                                  f"{event['calls']} runs; law so far {event['law'][:60]}")
                 elif event["type"] == "progress" and current.get("name") == "discover_law":
                     elapsed = time.perf_counter() - current["started"]
                     stage = (f"genetic search run {event['run']} of {event['of']}" if event.get("stage") == "operon"

@@ -136,7 +136,7 @@ def plan(goal: str, discovery_seconds: float, twin: str | None = None) -> Plan:
     if twin_match.kind == "field" and _DISPERSION.search(goal):
         return _dispersion(twin_match.name, discovery_seconds)
     if twin_match.kind in ("field", "pde"):  # "What equation governs the Burgers field?": its PDE
-        return _field_law(twin_match.name)
+        return _field_law(twin_match.name, bool(_SEQUENTIAL.search(goal)))
     return _law(twin_match.name, discovery_seconds, bool(_KAN.search(goal)), bool(_SEQUENTIAL.search(goal)))
 
 
@@ -223,10 +223,11 @@ def _dispersion(name: str, seconds: float) -> Plan:
     return "done"
 
 
-def _field_law(name: str) -> Plan:
-    """Runs from random smooth initial states, then the PDE behind them (checked on a held-out run)."""
+def _field_law(name: str, sequential: bool = False) -> Plan:
+    """Four runs from random smooth initial states (or chosen in rounds where rival PDEs part), then the PDE behind
+    them (checked on a held-out run)."""
     yield "select_twin", {"name": name}
-    data = yield "run_experiment", {"twin": name, "samples": 4, "method": "snapshots"}
+    data = yield "run_experiment", {"twin": name, "samples": 4, "method": "sequential" if sequential else "snapshots"}
     yield "discover_pde", {"dataset": data["dataset"]}
     return "done"
 

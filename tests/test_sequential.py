@@ -8,7 +8,7 @@ import sympy as sp
 from agent import Agent, load_events, replay
 from agent.planner import plan
 from tools.results import Candidate, Discovery
-from tools.sequential import (Committee, SequentialDesign, SequentialOptions, next_inputs, refuted,
+from tools.sequential import (Committee, SequentialDesign, SequentialOptions, next_inputs, reachable, refuted,
                               widened_bounds)
 from twin import from_expression
 
@@ -38,6 +38,28 @@ def test_one_round_separates_a_law_from_a_stand_in_that_agrees_in_the_box():
     assert [e["formula"] for e in eliminated] == [stand_in.text]  # the law survives, the stand-in does not
 
 
+def test_runs_leave_the_box_only_when_the_box_cannot_decide():
+    x = sp.Symbol("x", real=True)
+    box = np.array([[0.0, 1.0]])
+    pool = np.linspace(*widened_bounds(box, 0.25)[0], 401)[:, None]
+    inside = (pool[:, 0] >= 0) & (pool[:, 0] <= 1)
+    options = SequentialOptions()
+
+    def reach(rival: sp.Expr, error: float) -> np.ndarray:
+        law = Candidate(sp.sin(3 * x), "toy", error, 4)
+        other = Candidate(rival, "toy", 2 * error, 6)
+        found = Discovery(law, [law, other], True, 0.0, ["x"], candidates=[law, other])
+        spread = Committee.of(found, pool, ["x"], options).disagreement(pool, ["x"], scale=1.0)
+        return reachable(pool, spread, box, error, options)
+
+    # a rival that parts from sin 3x inside the box: the next runs stay in it
+    assert np.array_equal(reach(3 * x - 4.5 * x**3, 1e-4), inside)
+    # its Taylor polynomial to x^9 agrees to 1e-4 in the box (its error there is noise-sized): the runs may leave
+    taylor = sum((-1) ** k * (3 * x) ** (2 * k + 1) / sp.factorial(2 * k + 1) for k in range(6))
+    assert reach(taylor, 1e-4).all()
+    assert reachable(pool, np.ones(len(pool)), box, 1e-4, SequentialOptions(box_first=False)).all()
+
+
 def test_widened_bounds_keep_the_sign_of_one_signed_ranges():
     wide = widened_bounds(np.array([[1.0, 16.0], [-8.0, -2.0], [-1.0, 3.0]]), 0.25)
     assert np.allclose(wide, [[0.5, 32.0], [-8 * 2**0.5, -2 / 2**0.5], [-2.0, 4.0]])
@@ -62,6 +84,9 @@ def test_the_planner_designs_in_rounds_when_asked():
     next(steps)
     assert steps.send({}) == ("run_experiment", {"twin": "lotka_volterra", "samples": 16, "method": "sequential",
                                                  "search_seconds": 7.0})
+    steps = plan("What equation governs the Fisher-KPP field? Design the experiments.", 7.0)
+    next(steps)
+    assert steps.send({}) == ("run_experiment", {"twin": "fisher_kpp", "samples": 4, "method": "sequential"})
 
 
 def test_a_sequential_session_records_its_rounds_and_replays(tmp_path):

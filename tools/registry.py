@@ -27,6 +27,7 @@ from tools.calibrate import NotIdentifiable, calibrate
 from tools.constants import evaluate, refit
 from tools.derived import derivative_table, dispersion_table, vector_field_table
 from tools.design import design, resonance_design
+from tools.field_design import FieldDesign
 from tools.observables import OBSERVABLE_NAMES, ObservableOptions, ObservableRuns
 from tools.observables import measure_observable as observe
 from tools.pde import FieldData, LibraryOptions, PdeDiscovery, PdeOptions
@@ -181,8 +182,9 @@ def run_experiment(
         method: Annotated[Literal["grid", "uniform", "lhs", "sobol", "resonance", "snapshots", "sequential"], Field(
             description="'resonance' concentrates points where the output is most sensitive to the parameters; "
                         "'snapshots' runs a field from random smooth initial states (for discover_pde); "
-                        "'sequential' (closed-form and ODE twins) designs its runs (inputs, or initial states) in "
-                        "rounds where the rival laws found so far disagree, up to `samples` runs")
+                        "'sequential' (closed-form, ODE and field twins) designs its runs (inputs, initial states "
+                        "or initial fields) in rounds where the rival laws found so far disagree, up to `samples` "
+                        "runs")
         ] = "sobol",
         noise: Annotated[float, Field(ge=0.0, le=0.5, description="σ relative to the output RMS")] = 0.0,
         noise_model: Literal["gaussian", "multiplicative"] = "gaussian",
@@ -196,10 +198,11 @@ def run_experiment(
     t = ctx.twin(twin)
     seed = ctx.seed
     extra: dict = {}
-    designable = {"resonance": (twins.ExpressionTwin,), "sequential": (twins.ExpressionTwin, twins.OdeTwin)}
+    designable = {"resonance": (twins.ExpressionTwin,),
+                  "sequential": (twins.ExpressionTwin, twins.OdeTwin, twins.PdeTwin, twins.FieldTwin)}
     if method in designable and not isinstance(t, designable[method]):
         raise ToolError("bad_arguments", f"the {method} design runs a closed-form twin at chosen inputs"
-                        + (" (or an ODE twin from chosen initial states)" if method == "sequential" else "")
+                        + (" (or an ODE or field twin from chosen initial states)" if method == "sequential" else "")
                         + f"; {t.name!r} is {t.kind}", "use method 'sobol' for this twin")
     if isinstance(t, twins.ExpressionTwin) and samples < 10:
         raise ToolError("bad_arguments", f"a closed-form twin needs at least 10 points, got {samples}")
@@ -208,7 +211,11 @@ def run_experiment(
                         "use method 'sobol' for this twin")
     common = {"noise": noise, "noise_model": noise_model, "seed": seed, "device": ctx.device}
     try:
-        if isinstance(t, twins.PdeTwin):
+        if isinstance(t, (twins.PdeTwin, twins.FieldTwin)) and method == "sequential":
+            fields = FieldDesign(min(samples, 64), seed, progress=ctx.progress).run(
+                t, params=params, noise=noise, noise_model=noise_model)
+            data, extra = fields.data_, fields.record()
+        elif isinstance(t, twins.PdeTwin):
             data = t.simulate(runs=min(samples, 64), params=params, noise=noise, noise_model=noise_model, seed=seed)
         elif isinstance(t, twins.FieldTwin) and method == "snapshots":
             data = t.snapshots(runs=min(samples, 64), params=params, **common)

@@ -61,6 +61,9 @@ class SequentialOptions:
     widen : float
         How far the candidate pool reaches beyond the first box: a positive range [a, b] becomes
         [a·(b/a)^-w, b·(b/a)^w] (the sign kept), any other ±w of its span.
+    box_first : bool
+        Choose the next runs inside the first box while the rivals still disagree there by more than ``agree``
+        times the chosen law's validation error; reach beyond it only when the box can no longer tell them apart.
     pool : int
         Candidate inputs scored per round.
     eliminate : float
@@ -81,6 +84,7 @@ class SequentialOptions:
     resolution: float = 1e-12
     explore: float = 0.25
     widen: float = 0.25
+    box_first: bool = True
     pool: int = 4096
     eliminate: float = 10.0
     agree: float = 4.0
@@ -221,6 +225,20 @@ def _spread_out(X: np.ndarray, scores: np.ndarray, take: int) -> np.ndarray:
         spacing /= 2
 
 
+def reachable(pool: np.ndarray, spread: np.ndarray, bounds: np.ndarray, error: float,
+              options: SequentialOptions) -> np.ndarray:
+    """Which rows of ``pool`` the next runs may take: with ``box_first``, those inside the first box ``bounds``
+    while the committee's disagreement ``spread`` there exceeds the stop rule's tolerance (``agree`` times the
+    chosen law's validation ``error``), else the whole pool. Runs beyond the box widen what the search must fit
+    (more periods of a periodic input, more decades of a power), so they are spent where the box cannot decide."""
+    everywhere = np.ones(len(pool), dtype=bool)
+    if not options.box_first:
+        return everywhere
+    inside = ((pool >= bounds[:, 0]) & (pool <= bounds[:, 1])).all(axis=1)
+    undecided = inside.any() and spread[inside].max() > options.agree * max(error, options.resolution)
+    return inside if undecided else everywhere
+
+
 def refuted(committee: Committee, X: np.ndarray, y: np.ndarray, names: list[str],
              options: SequentialOptions) -> list[dict]:
     """The members whose error on the new runs ``(X, y)`` exceeds ``eliminate`` times the larger of their
@@ -329,13 +347,15 @@ class SequentialDesign:
                                 found.best.val_nmse, [c.text for c in committee.members[1:]], eliminated,
                                 float(spread.max()), outside, one_left, time.perf_counter() - round_start))
             if self.progress:
-                self.progress("design_round", {"round": r + 1, "of": len(sizes), **rounds[-1].as_dict()})
+                self.progress("design_round", {"round": r + 1, "of": len(sizes), "law": found.best.text,
+                                               **rounds[-1].as_dict()})
             if one_left and options.stop:
                 self.stopped_because_ = "one law left"
                 break
             if r + 1 < len(sizes):
-                batch = next_inputs(pool, spread, max(1, sizes[r + 1] - len(X) - dropped), bounds, options.explore,
-                                    self.seed + 2000 + r)
+                reach = reachable(pool, spread, bounds, found.best.val_nmse, options)
+                batch = next_inputs(pool[reach], spread[reach], max(1, sizes[r + 1] - len(X) - dropped), bounds,
+                                    options.explore, self.seed + 2000 + r)
         self.data_ = Dataset(twin=twin.name, kind=taken.kind, arrays={"X": X, "y": y},
                              input_names=names, output_names=twin.output_names[:1],
                              units={v.name: v.unit for v in twin.inputs + twin.outputs},

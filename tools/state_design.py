@@ -269,7 +269,8 @@ class StateDesign:
                                      len(committee.systems) - 1, float(spread.max(initial=0.0)), outside,
                                      time.perf_counter() - round_start))
             if self.progress:
-                self.progress("design_round", {"round": r + 1, "of": len(sizes), **rounds[-1].as_dict()})
+                law = "; ".join(f"d{s}/dt = {f}" for s, f in rounds[-1].formulas.items())
+                self.progress("design_round", {"round": r + 1, "of": len(sizes), "law": law, **rounds[-1].as_dict()})
             if r + 1 < len(sizes):
                 batch = next_inputs(pool, spread, max(1, sizes[r + 1] - calls), bounds, options.explore,
                                     self.seed + 2000 + r)

@@ -55,6 +55,13 @@ class Experiment(ToolResult):
 def _design_findings(extra: dict[str, Any]) -> list[str]:
     """A sequential design in words: the runs it took, where, why it stopped, and the rivals each round refuted."""
     rounds = extra["rounds"]
+    if "amplitudes" in rounds[0]:  # a field twin's runs (tools.field_design): initial fields, not inputs
+        scales = [a for r in rounds[1:] for a in r["amplitudes"]] or [1.0]
+        return [f"the runs were designed in {len(rounds)} rounds ({rounds[0]['runs']} from random initial fields, "
+                f"then from the fields where the rival PDEs found so far parted most, their amplitudes "
+                f"{min(scales):.2f}–{max(scales):.2f} times the twin's own): {extra['simulator_calls']} twin runs "
+                f"in all", *(f"round {number} ({r['new_runs']} new run{'s' * (r['new_runs'] != 1)}): "
+                             f"`{r['equation'][:90]}`" for number, r in enumerate(rounds[1:], 2))]
     outside = sum(r["outside_box"] for r in rounds)
     lines = [f"the runs were designed in {len(rounds)} rounds ({rounds[0]['runs']} space-filling, then where the "
              f"rival laws found so far disagreed; {outside} outside the first box): {extra['simulator_calls']} "
@@ -154,7 +161,8 @@ class FieldLaws(ToolResult):
     def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
         for law in self.laws.values():
             lhs = law["lhs"]
-            findings = [f"{len(law['terms'])} terms chosen by cross-validated weak-form residual"]
+            findings = [f"{len(law['terms'])} terms chosen by cross-validated weak-form residual",
+                        *seen.get("designs", {}).get((self.model_extra or {}).get("dataset"), [])]
             if self.r2_integrated is not None:
                 findings.append(f"integrated from a held-out run's initial state it reproduces that run with "
                                 f"R² = {self.r2_integrated:.6f}")

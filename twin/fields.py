@@ -141,16 +141,22 @@ class FieldTwin(Twin):
         return {"u_tt" if self.second_order else "u_t": sp.nsimplify(rhs, rational=False)}
 
     def snapshots(self, runs: int = 4, params: Mapping[str, float] | None = None, noise: float = 0.0,
-                  noise_model: NoiseModel = "gaussian", seed: int = 0, device: str = "auto") -> Dataset:
-        """Runs from random smooth initial fields (released at rest), as a ``snapshots`` dataset for PDE discovery:
-        ``u`` (runs, times, sites) with the axes ``t`` and ``x``."""
+                  noise_model: NoiseModel = "gaussian", seed: int = 0, device: str = "auto",
+                  initial: np.ndarray | None = None) -> Dataset:
+        """Runs from random smooth initial fields (or the rows of ``initial``, (runs, sites)), released at rest, as
+        a ``snapshots`` dataset for PDE discovery: ``u`` (runs, times, sites) with the axes ``t`` and ``x``."""
         if not 1 <= runs <= 256:
             raise ValueError(f"runs must be within 1..256, got {runs}")
         p = self.resolve_params(params)
         t_end = self.snapshot_t_end or self.t_end
         grid = Grid((self.sites * p["a"],), (self.sites,), t_end, self.snapshot_times)
         rng = np.random.default_rng(seed)
-        start = np.stack([self.snapshot_initial.draw(["u"], grid, rng)["u"] for _ in range(runs)])
+        if initial is not None:
+            start = np.asarray(initial, dtype=float).reshape(-1, self.sites)
+            if len(start) != runs or not np.isfinite(start).all():
+                raise ValueError(f"initial must hold {runs} finite fields of {self.sites} sites")
+        else:
+            start = np.stack([self.snapshot_initial.draw(["u"], grid, rng)["u"] for _ in range(runs)])
         dev = resolve_device(device)
         u0 = torch.as_tensor(start, dtype=torch.float64, device=dev)
         if self.second_order:

@@ -73,9 +73,9 @@ def describe(event: dict) -> str | None:
     if kind == "progress" and event.get("stage") == "candidates":
         return f"best validation error so far {event['best']:.3g} ({event['source']})"
     if kind == "progress" and event.get("stage") == "design_round":
-        refuted = f"; refuted {len(event['eliminated'])} rival law(s)" if event["eliminated"] else ""
+        refuted = f"; refuted {len(event['eliminated'])} rival law(s)" if event.get("eliminated") else ""
         return (f"designed round {event['round']} of at most {event['of']}: {event['calls']} runs, "
-                f"law so far `{event['formula'][:80]}`{refuted}")
+                f"law so far `{event['law'][:80]}`{refuted}")
     if kind in ("error", "assist"):
         return f"⚠️ {event['message']}"
     return None

@@ -71,6 +71,8 @@ class FieldLaw:
     rival: str | None = None
     capped: bool = False  # as many terms as the term choice allows: the law may have been cut off
     candidates: list[dict] = field(default_factory=list)
+    #: The right-hand side of each entry of ``candidates``, in the same order (rival laws for a sequential design).
+    candidate_rhs: list[sp.Expr] = field(default_factory=list)
 
     @property
     def equation(self) -> str:
@@ -225,6 +227,7 @@ def discover_pde(data: FieldData, options: PdeOptions = PdeOptions(), progress: 
             capped=len(snapped.support) >= options.select.max_terms,
             candidates=[{"equation": f"{label} = {text(_law(field_terms, f))}", "terms": len(f.support),
                          "residual": f.residual, "validation": f.validation} for f in ranked[:8]],
+            candidate_rhs=[_law(field_terms, f) for f in ranked[:8]],
         )
     noise = estimate_noise(data)
     refit = None
