@@ -1,7 +1,8 @@
 """Sequential design benchmark (issue 38): twin runs needed to reach the exact law, the sequential design
 (tools.sequential) against one-shot Sobol and uniform designs of the same total size, paired by problem and seed.
 
-Run: python -m benchmarks.sequential --suite feynman|counterfactual|odebench [--noise σ] [--problems N] [--seeds 0,1,2,3,4]
+Run: python -m benchmarks.sequential --suite feynman|counterfactual|odebench|fields [--noise σ] [--problems N]
+     [--seeds 0,1,2,3,4]
      [--budget 5] [--workers 2] [--one-shot sobol,uniform]
 Writes benchmarks/results/sequential_<suite>_noise<σ>.jsonl (one line per problem and seed; resumed on restart) and
 the summary (``summarise``) of every row measured so far beside it (.json), and prints it.
@@ -17,6 +18,11 @@ counterfactual rows carry the suite's held-out mark).
 ODEBench: the ladder is 4, 8, 16, 32 initial states; the sequential arm is tools.state_design (the next initial
 states where rival systems part); a system is exact when every state's formula is, judged on the derivative table
 of the 16 Sobol trajectories ``benchmarks.discovery`` uses.
+
+Fields (the twins of ``benchmarks.fields``, its catalogue and held-out suite): the ladder is 1, 2, 4, 8 runs; the
+one-shot arm (``random``) runs from the twin's own random initial fields, the sequential arm is
+tools.field_design (the next initial fields where rival PDEs part); exact by ``benchmarks.fields``' rule (the
+right terms, coefficients within 1 % at σ = 0, 5 % with noise).
 """
 
 from __future__ import annotations
@@ -34,7 +40,11 @@ RESULTS = Path(__file__).parent / "results"
 LADDER = (25, 50, 100, 200, 400)
 #: Initial states of the ODE ladder.
 ODE_LADDER = (4, 8, 16, 32)
+#: Runs (initial fields) of the field ladder.
+FIELD_LADDER = (1, 2, 4, 8)
 ONE_SHOT = ("sobol", "uniform")
+#: Every one-shot arm a row may hold: the designs above, and a field twin's own random initial fields.
+BASELINES = (*ONE_SHOT, "random")
 
 
 class _Solved(Exception):
@@ -175,6 +185,72 @@ def sequential_ode(name: str, noise: float, seed: int, budget: float) -> dict:
     return {"runs_to_exact": _runs_to_exact(steps, ODE_LADDER), "steps": steps}
 
 
+def _field_problem(name: str):
+    """A field twin of the field-law benchmark (its catalogue or held-out suite) and its law (scoring only)."""
+    from benchmarks.fields import held_out_twins
+    from twin import get_twin
+
+    twin = held_out_twins().get(name) or get_twin(name)
+    return twin, twin.field_equations()
+
+
+def _field_exact(equation: str, twin, truth: dict, noise: float) -> bool:
+    """``benchmarks.fields``' rule on a found ``equation`` ("u_t = …; v_t = …", read by the safe parser): the right
+    terms, every coefficient within 1 % (σ = 0) or 5 % of the truth."""
+    from benchmarks.fields import prune
+    from tools.pde.verify import matches
+    from twin import parse_expression
+    from twin.pde import VELOCITY, jet_names
+
+    fields = twin.fields if hasattr(twin, "fields") else ("u",)
+    dims = twin.grid.dims if hasattr(twin, "grid") else 1
+    names = jet_names((*fields, *(VELOCITY if getattr(twin, "velocity_of", "") else ())), dims)
+    found = dict(part.split(" = ", 1) for part in equation.split("; "))
+    laws = {lhs: parse_expression(rhs, names) for lhs, rhs in found.items()}
+    return matches(prune(laws), truth, 0.01 if noise == 0 else 0.05)
+
+
+def one_shot_field(name: str, noise: float, seed: int) -> dict:
+    """The one-shot arm on a field twin: runs from the twin's own random initial fields, of each ladder size."""
+    from benchmarks.fields import simulate
+    from tools.pde import FieldData, discover_pde
+
+    twin, truth = _field_problem(name)
+    steps = []
+    for size in FIELD_LADDER:
+        started = time.perf_counter()
+        found = discover_pde(FieldData.from_dataset(simulate(twin, size, seed, noise)))
+        exact = _field_exact(found.equation, twin, truth, noise)
+        steps.append({"runs": size, "equation": found.equation, "exact": exact, "confident": found.confident,
+                      "seconds": time.perf_counter() - started})
+        if exact:
+            break
+    return {"runs_to_exact": _runs_to_exact(steps, FIELD_LADDER), "steps": steps}
+
+
+def sequential_field(name: str, noise: float, seed: int) -> dict:
+    """The sequential arm on a field twin: initial fields chosen round by round up to 8 runs, ended at its first
+    exact round."""
+    from tools.field_design import FieldDesign, FieldDesignOptions
+
+    twin, truth = _field_problem(name)
+    steps: list[dict] = []
+
+    def check(stage: str, info: dict) -> None:
+        exact = _field_exact(info["equation"], twin, truth, noise)
+        steps.append({key: info[key] for key in ("calls", "equation", "confident", "seconds", "rivals",
+                                                 "disagreement", "amplitudes")} | {"runs": info["calls"], "exact": exact})
+        if exact:
+            raise _Solved
+
+    options = FieldDesignOptions(initial=FIELD_LADDER[0])
+    try:
+        FieldDesign(FIELD_LADDER[-1], seed, options, progress=check).run(twin, noise=noise)
+    except _Solved:
+        pass
+    return {"runs_to_exact": _runs_to_exact(steps, FIELD_LADDER), "steps": steps}
+
+
 def rescore(row: dict) -> dict:
     """A row judged again with the numeric identity test that ``exact_match`` gained in session 29
     (tools.verify.numerically_identical) on the formulas it stored; the symbolic verdicts stand (that part of the
@@ -202,12 +278,21 @@ def solve(name: str, noise: float, seed: int, budget: float, one_shots: tuple[st
 
     one_thread()
     row = {"problem": name, "noise": noise, "seed": seed, "budget_s": budget}
+    if name in field_problems():  # the twin's own random initial fields against fields chosen in rounds
+        return row | {"random": one_shot_field(name, noise, seed), "sequential": sequential_field(name, noise, seed)}
     ode = name.startswith("odebench_")
     for method in one_shots:
         row[method] = (one_shot_ode if ode else one_shot)(name, method, noise, seed, budget)
     row["sequential"] = sequential_ode(name, noise, seed, budget) if ode else sequential(name, noise, seed, budget,
                                                                                           settings)
     return row
+
+
+def field_problems() -> list[str]:
+    """The field-law benchmark's twins: its catalogue, then its held-out suite."""
+    from benchmarks.fields import CATALOGUE, held_out_twins
+
+    return [*CATALOGUE, *held_out_twins()]
 
 
 def _runs(row: dict, arm: str, ladder: tuple[int, ...] = LADDER) -> int:
@@ -223,7 +308,7 @@ def summarise(rows: list[dict], ladder: tuple[int, ...] = LADDER) -> dict:
     from scipy.stats import bootstrap, wilcoxon
 
     summary: dict = {"rows": len(rows), "problems": len({r["problem"] for r in rows})}
-    one_shots = [arm for arm in ONE_SHOT if all(arm in r for r in rows)]
+    one_shots = [arm for arm in BASELINES if all(arm in r for r in rows)]
     for arm in ("sequential", *one_shots):
         runs = np.array([_runs(r, arm, ladder) for r in rows], dtype=float)
         summary[arm] = {f"exact_within_{b}": f"{int((runs <= b).sum())}/{len(runs)}" for b in ladder}
@@ -257,7 +342,8 @@ def problems(suite: str, count: int) -> list[str]:
     from twin import twin_names
 
     names = {"feynman": [n for n in twin_names() if n.startswith("feynman_") and not n.startswith("feynman_bonus_")],
-             "odebench": [n for n in twin_names() if n.startswith("odebench_")]}.get(suite) or problem_names()
+             "odebench": [n for n in twin_names() if n.startswith("odebench_")],
+             "fields": field_problems()}.get(suite) or problem_names()
     first = np.random.default_rng(38).choice(len(names), size=min(FIRST_DRAW, len(names)), replace=False)
     rest = [i for i in np.random.default_rng(39).permutation(len(names)) if i not in set(first)]
     chosen = [*sorted(first), *rest][:count]
@@ -266,7 +352,7 @@ def problems(suite: str, count: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", choices=("feynman", "counterfactual", "odebench"), default="feynman")
+    parser.add_argument("--suite", choices=("feynman", "counterfactual", "odebench", "fields"), default="feynman")
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--problems", type=int, default=10, help="size of the seeded sample of the suite")
     parser.add_argument("--seeds", default="0,1,2,3,4")
@@ -281,6 +367,7 @@ def main() -> None:
                         help="judge the stored rows again with the current exact check (writes <stem>_rescored.jsonl)")
     args = parser.parse_args()
     from benchmarks.counterfactual import laws
+    from benchmarks.fields import CATALOGUE
 
     RESULTS.mkdir(exist_ok=True)
     settings = {k: v for k, v in (("widen", args.widen), ("explore", args.explore)) if v is not None}
@@ -307,14 +394,18 @@ def main() -> None:
             handle.flush()
             rows.append(row)
             print(f"[{count}/{len(todo)}] {row['problem']} seed {row['seed']}: runs to exact "
-                  + ", ".join(f"{a} {row[a]['runs_to_exact']}" for a in ("sequential", *one_shots)), flush=True)
+                  + ", ".join(f"{a} {row[a]['runs_to_exact']}" for a in ("sequential", *BASELINES) if a in row),
+                  flush=True)
     held = {n for n, law in laws().items() if law["held_out"]}
-    summary = {"all": summarise(rows, ODE_LADDER if args.suite == "odebench" else LADDER)}
-    if args.suite == "counterfactual":
+    ladder = {"odebench": ODE_LADDER, "fields": FIELD_LADDER}.get(args.suite, LADDER)
+    summary = {"all": summarise(rows, ladder)}
+    if args.suite == "fields":
+        held = set(field_problems()) - set(CATALOGUE)
+    if args.suite in ("counterfactual", "fields"):
         for split, keep in (("dev", False), ("held_out", True)):
             chosen = [r for r in rows if (r["problem"] in held) == keep]
             if chosen:
-                summary[split] = summarise(chosen)
+                summary[split] = summarise(chosen, ladder)
     log.with_suffix(".json").write_text(json.dumps(summary | {"budget_s": args.budget, "machine": (
         f"{platform.machine()}, {args.workers} workers")}, indent=2))
     print(json.dumps(summary, indent=2))
