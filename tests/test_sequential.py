@@ -45,19 +45,22 @@ def test_runs_leave_the_box_only_when_the_box_cannot_decide():
     inside = (pool[:, 0] >= 0) & (pool[:, 0] <= 1)
     options = SequentialOptions()
 
-    def reach(rival: sp.Expr, error: float) -> np.ndarray:
+    def reach(rival: sp.Expr, error: float, noise: float = 0.0) -> np.ndarray:
         law = Candidate(sp.sin(3 * x), "toy", error, 4)
         other = Candidate(rival, "toy", 2 * error, 6)
         found = Discovery(law, [law, other], True, 0.0, ["x"], candidates=[law, other])
         spread = Committee.of(found, pool, ["x"], options).disagreement(pool, ["x"], scale=1.0)
-        return reachable(pool, spread, box, error, options)
+        return reachable(pool, spread, box, error, noise, options)
 
     # a rival that parts from sin 3x inside the box: the next runs stay in it
     assert np.array_equal(reach(3 * x - 4.5 * x**3, 1e-4), inside)
-    # its Taylor polynomial to x^9 agrees to 1e-4 in the box (its error there is noise-sized): the runs may leave
+    # its Taylor polynomial to x^11 agrees to 1e-7 in the box (its error there is noise-sized): the runs may leave
     taylor = sum((-1) ** k * (3 * x) ** (2 * k + 1) / sp.factorial(2 * k + 1) for k in range(6))
     assert reach(taylor, 1e-4).all()
-    assert reachable(pool, np.ones(len(pool)), box, 1e-4, SequentialOptions(box_first=False)).all()
+    # ... but not while the chosen law does not explain the box (R² 0.99), unless the noise accounts for that
+    assert np.array_equal(reach(taylor, 1e-2), inside)
+    assert reach(taylor, 1e-2, noise=0.1).all()
+    assert reachable(pool, np.ones(len(pool)), box, 1e-4, 0.0, SequentialOptions(box_first=False)).all()
 
 
 def test_widened_bounds_keep_the_sign_of_one_signed_ranges():

@@ -62,8 +62,11 @@ class SequentialOptions:
         How far the candidate pool reaches beyond the first box: a positive range [a, b] becomes
         [a·(b/a)^-w, b·(b/a)^w] (the sign kept), any other ±w of its span.
     box_first : bool
-        Choose the next runs inside the first box while the rivals still disagree there by more than ``agree``
-        times the chosen law's validation error; reach beyond it only when the box can no longer tell them apart.
+        Choose the next runs inside the first box while the chosen law does not yet explain it (validation NMSE
+        above ``fits``, or (2σ)² under noise σ) or the rivals still disagree there by more than ``agree`` times its
+        validation error; reach beyond it only when the box can no longer tell them apart.
+    fits : float
+        The validation NMSE (relative to the output's variance) below which a law explains the box.
     pool : int
         Candidate inputs scored per round.
     eliminate : float
@@ -85,6 +88,7 @@ class SequentialOptions:
     explore: float = 0.25
     widen: float = 0.25
     box_first: bool = True
+    fits: float = 1e-3
     pool: int = 4096
     eliminate: float = 10.0
     agree: float = 4.0
@@ -225,18 +229,23 @@ def _spread_out(X: np.ndarray, scores: np.ndarray, take: int) -> np.ndarray:
         spacing /= 2
 
 
-def reachable(pool: np.ndarray, spread: np.ndarray, bounds: np.ndarray, error: float,
+def reachable(pool: np.ndarray, spread: np.ndarray, bounds: np.ndarray, error: float, noise: float,
               options: SequentialOptions) -> np.ndarray:
     """Which rows of ``pool`` the next runs may take: with ``box_first``, those inside the first box ``bounds``
-    while the committee's disagreement ``spread`` there exceeds the stop rule's tolerance (``agree`` times the
-    chosen law's validation ``error``), else the whole pool. Runs beyond the box widen what the search must fit
-    (more periods of a periodic input, more decades of a power), so they are spent where the box cannot decide."""
+    while the chosen law's validation ``error`` shows it does not yet explain the box (above ``fits``, or (2σ)²
+    under relative noise ``noise``) or the committee's disagreement ``spread`` there exceeds the stop rule's
+    tolerance (``agree`` times that error); else the whole pool. Runs beyond the box widen what the search must fit
+    (more periods of a periodic input, more decades of a power), so they are spent only where the box cannot
+    decide between laws that explain it."""
     everywhere = np.ones(len(pool), dtype=bool)
     if not options.box_first:
         return everywhere
     inside = ((pool >= bounds[:, 0]) & (pool <= bounds[:, 1])).all(axis=1)
-    undecided = inside.any() and spread[inside].max() > options.agree * max(error, options.resolution)
-    return inside if undecided else everywhere
+    if not inside.any():
+        return everywhere
+    unexplained = error > max(options.fits, (2 * noise) ** 2)
+    undecided = spread[inside].max() > options.agree * max(error, options.resolution)
+    return inside if unexplained or undecided else everywhere
 
 
 def refuted(committee: Committee, X: np.ndarray, y: np.ndarray, names: list[str],
@@ -353,7 +362,7 @@ class SequentialDesign:
                 self.stopped_because_ = "one law left"
                 break
             if r + 1 < len(sizes):
-                reach = reachable(pool, spread, bounds, found.best.val_nmse, options)
+                reach = reachable(pool, spread, bounds, found.best.val_nmse, noise, options)
                 batch = next_inputs(pool[reach], spread[reach], max(1, sizes[r + 1] - len(X) - dropped), bounds,
                                     options.explore, self.seed + 2000 + r)
         self.data_ = Dataset(twin=twin.name, kind=taken.kind, arrays={"X": X, "y": y},
