@@ -24,7 +24,7 @@ import sympy as sp
 from tools.pde import FieldData, discover_pde
 from tools.pde.discover import PdeDiscovery
 from tools.pde.verify import term_coefficients
-from tools.sequential import growth_schedule
+from tools.sequential import RoundsDesign
 from twin import Dataset, FieldTwin, PdeTwin, SimulationError
 from twin.core import add_noise
 from twin.pde import Grid, InitialState
@@ -259,7 +259,7 @@ class RivalLaws:
         return np.where(broken, top, spread)
 
 
-class FieldDesign:
+class FieldDesign(RoundsDesign):
     """Design a field twin's runs round by round where the rival PDEs part, discovering after each round.
 
     Parameters
@@ -285,20 +285,12 @@ class FieldDesign:
         Wall time of the whole design, searches included.
     """
 
+    options_type = FieldDesignOptions
+    runs_of = "initial fields"
+
     def __init__(self, budget: int = 8, seed: int = 0, options: FieldDesignOptions | None = None,
                  progress: Progress | None = None):
-        self.budget = budget
-        self.seed = seed
-        self.options = options
-        self.progress = progress
-
-    def schedule(self) -> list[int]:
-        """Runs taken after each round: the first design, then growth by ``growth`` up to ``budget``."""
-        options = self.options or FieldDesignOptions()
-        if options.initial < 1 or self.budget < options.initial:
-            raise ValueError(f"a sequential design of initial fields needs a budget of at least "
-                             f"{max(options.initial, 1)} runs, got {self.budget}")
-        return growth_schedule(options.initial, options.growth, self.budget)
+        super().__init__(budget, seed, options, progress)
 
     def run(self, twin: PdeTwin | FieldTwin, params: Mapping[str, float] | None = None, noise: float = 0.0,
             noise_model: str = "gaussian") -> FieldDesign:

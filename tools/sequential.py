@@ -261,7 +261,47 @@ def refuted(committee: Committee, X: np.ndarray, y: np.ndarray, names: list[str]
             if e > options.eliminate * max(c.val_nmse, best_new)]
 
 
-class SequentialDesign:
+class RoundsDesign:
+    """What the sequential designs share (closed forms here, ``tools.state_design`` for ODE twins' initial states,
+    ``tools.field_design`` for field twins' initial fields): the settings they store and their schedule of rounds.
+
+    Parameters
+    ----------
+    budget : int
+        Runs in all, the first design's included.
+    seed : int
+        Seed of every random choice.
+    options : dataclass, optional
+        The design's settings (an ``options_type``; its defaults when None).
+    progress : callable, optional
+        Hears ``("design_round", info)`` after each round.
+    """
+
+    options_type: type = object
+    #: What a design chooses, for its errors ("initial states").
+    runs_of = "runs"
+
+    def __init__(self, budget: int, seed: int = 0, options=None, progress: Progress | None = None):
+        self.budget = budget
+        self.seed = seed
+        self.options = options
+        self.progress = progress
+
+    def least(self, options) -> int:
+        """The smallest budget the design can run with."""
+        return max(options.initial, 1)
+
+    def schedule(self) -> list[int]:
+        """Runs taken after each round: the first design, then growth by ``growth`` up to ``budget``."""
+        options = self.options or self.options_type()
+        if options.initial < 1 or self.budget < self.least(options):
+            what = "" if self.runs_of == "runs" else f" of {self.runs_of}"
+            raise ValueError(f"a sequential design{what} needs a budget of at least {self.least(options)} runs, "
+                             f"got {self.budget}")
+        return growth_schedule(options.initial, options.growth, self.budget)
+
+
+class SequentialDesign(RoundsDesign):
     """Design a twin's runs round by round where the rival laws disagree, discovering after each round.
 
     Parameters
@@ -289,20 +329,15 @@ class SequentialDesign:
         Wall time of the whole design, searches included.
     """
 
+    options_type = SequentialOptions
+    runs_of = "runs"
+
     def __init__(self, budget: int = 400, seed: int = 0, options: SequentialOptions | None = None,
                  progress: Progress | None = None):
-        self.budget = budget
-        self.seed = seed
-        self.options = options
-        self.progress = progress
+        super().__init__(budget, seed, options, progress)
 
-    def schedule(self) -> list[int]:
-        """Runs taken after each round: the first design, then growth by ``growth`` up to ``budget``."""
-        options = self.options or SequentialOptions()
-        if self.budget < max(options.initial, 10):
-            raise ValueError(f"a sequential design needs a budget of at least {max(options.initial, 10)} runs, "
-                             f"got {self.budget}")
-        return growth_schedule(options.initial, options.growth, self.budget)
+    def least(self, options: SequentialOptions) -> int:
+        return max(options.initial, 10)
 
     def run(self, twin: ExpressionTwin | ObservableRuns, params: Mapping[str, float] | None = None, noise: float = 0.0,
             noise_model: str = "gaussian", units: Mapping[str, str] | None = None,

@@ -24,7 +24,7 @@ from tools.constants import evaluate
 from tools.derived import derivative_table
 from tools.design import design
 from tools.results import Discovery
-from tools.sequential import growth_schedule, next_inputs
+from tools.sequential import RoundsDesign, next_inputs
 from tools.system import discover_derivatives
 from tools.verify import widened_bounds
 from twin import Dataset, OdeTwin, SimulationError, compile_expression
@@ -190,7 +190,7 @@ class RivalSystems:
         return np.where(broken, top, spread)
 
 
-class StateDesign:
+class StateDesign(RoundsDesign):
     """Design an ODE twin's initial states round by round where the rival systems part, discovering after each.
 
     Parameters
@@ -216,20 +216,12 @@ class StateDesign:
         Wall time of the whole design, searches included.
     """
 
+    options_type = StateDesignOptions
+    runs_of = "initial states"
+
     def __init__(self, budget: int = 32, seed: int = 0, options: StateDesignOptions | None = None,
                  progress: Progress | None = None):
-        self.budget = budget
-        self.seed = seed
-        self.options = options
-        self.progress = progress
-
-    def schedule(self) -> list[int]:
-        """Runs taken after each round: the first design, then growth by ``growth`` up to ``budget``."""
-        options = self.options or StateDesignOptions()
-        if options.initial < 1 or self.budget < options.initial:
-            raise ValueError(f"a sequential design of initial states needs a budget of at least "
-                             f"{max(options.initial, 1)} runs, got {self.budget}")
-        return growth_schedule(options.initial, options.growth, self.budget)
+        super().__init__(budget, seed, options, progress)
 
     def run(self, twin: OdeTwin, params: Mapping[str, float] | None = None, noise: float = 0.0,
             noise_model: str = "gaussian", n_steps: int | None = None) -> StateDesign:
