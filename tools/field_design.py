@@ -336,16 +336,5 @@ class FieldDesign(RoundsDesign):
             if r + 1 < len(sizes):  # the pool by falling disagreement: the twin runs the first it can integrate
                 order = np.argsort(-spread, kind="stable")
                 batch, scales = [pool[i] for i in order], pool_scales[order]
-        self.data_ = Dataset(twin=data.twin, kind="snapshots", arrays=data.arrays, input_names=data.input_names,
-                             output_names=data.output_names, units=data.units, params=data.params,
-                             noise={"sigma": noise, "model": noise_model}, seed=self.seed,
-                             meta={**data.meta, "design": "sequential", "rounds": len(rounds)})
-        self.rounds_ = rounds
-        self.discovery_ = found
-        self.seconds_ = time.perf_counter() - started
+        self._fitted(data, noise, noise_model, rounds, found, started)
         return self
-
-    def record(self) -> dict:
-        """The fitted design in JSON-ready form: twin runs made and each round."""
-        return {"simulator_calls": self.rounds_[-1].calls, "stopped": "budget spent",
-                "rounds": [r.as_dict() for r in self.rounds_]}

@@ -300,6 +300,23 @@ class RoundsDesign:
                              f"got {self.budget}")
         return growth_schedule(options.initial, options.growth, self.budget)
 
+    def _fitted(self, data: Dataset, noise: float, noise_model: str, rounds: list, found, started: float) -> None:
+        """Set the fitted attributes: every run taken (``data``, marked as designed), the rounds, the last search,
+        the wall time since ``started``."""
+        self.data_ = Dataset(twin=data.twin, kind=data.kind, arrays=data.arrays, input_names=data.input_names,
+                             output_names=data.output_names, units=data.units, params=data.params,
+                             noise={"sigma": noise, "model": noise_model}, seed=self.seed,
+                             meta={**data.meta, "design": "sequential", "rounds": len(rounds)})
+        self.rounds_ = rounds
+        self.discovery_ = found
+        self.seconds_ = time.perf_counter() - started
+
+    def record(self) -> dict:
+        """The fitted design in JSON-ready form: twin runs made (failed ones included), why it stopped, each
+        round."""
+        return {"simulator_calls": self.rounds_[-1].calls, "stopped": getattr(self, "stopped_because_", "budget spent"),
+                "rounds": [r.as_dict() for r in self.rounds_]}
+
 
 class SequentialDesign(RoundsDesign):
     """Design a twin's runs round by round where the rival laws disagree, discovering after each round.
@@ -400,18 +417,8 @@ class SequentialDesign(RoundsDesign):
                 reach = reachable(pool, spread, bounds, found.best.val_nmse, noise, options)
                 batch = next_inputs(pool[reach], spread[reach], max(1, sizes[r + 1] - len(X) - dropped), bounds,
                                     options.explore, self.seed + 2000 + r)
-        self.data_ = Dataset(twin=twin.name, kind=taken.kind, arrays={"X": X, "y": y},
-                             input_names=names, output_names=twin.output_names[:1],
-                             units={v.name: v.unit for v in twin.inputs + twin.outputs},
-                             params=twin.resolve_params(params), noise={"sigma": noise, "model": noise_model},
-                             seed=self.seed, meta={**taken.meta, "design": "sequential", "rounds": len(rounds),
-                                                   "dropped": dropped})
-        self.rounds_ = rounds
-        self.discovery_ = found
-        self.seconds_ = time.perf_counter() - started
+        data = Dataset(twin=twin.name, kind=taken.kind, arrays={"X": X, "y": y}, input_names=names,
+                       output_names=twin.output_names[:1], units={v.name: v.unit for v in twin.inputs + twin.outputs},
+                       params=twin.resolve_params(params), seed=self.seed, meta={**taken.meta, "dropped": dropped})
+        self._fitted(data, noise, noise_model, rounds, found, started)
         return self
-
-    def record(self) -> dict:
-        """The fitted design in JSON-ready form: twin runs made (failed ones included), why it stopped, each round."""
-        return {"simulator_calls": self.rounds_[-1].calls, "stopped": self.stopped_because_,
-                "rounds": [r.as_dict() for r in self.rounds_]}

@@ -266,19 +266,8 @@ class StateDesign(RoundsDesign):
             if r + 1 < len(sizes):
                 batch = next_inputs(pool, spread, max(1, sizes[r + 1] - calls), bounds, options.explore,
                                     self.seed + 2000 + r)
-        self.data_ = Dataset(twin=data.twin, kind="ode", arrays=data.arrays, input_names=data.input_names,
-                             output_names=data.output_names, units=data.units, params=data.params,
-                             noise={"sigma": noise, "model": noise_model}, seed=self.seed,
-                             meta={**data.meta, "design": "sequential", "rounds": len(rounds)})
-        self.rounds_ = rounds
-        self.discovery_ = found
-        self.seconds_ = time.perf_counter() - started
+        self._fitted(data, noise, noise_model, rounds, found, started)
         return self
-
-    def record(self) -> dict:
-        """The fitted design in JSON-ready form: twin runs made (failed ones included) and each round."""
-        return {"simulator_calls": self.rounds_[-1].calls, "stopped": "budget spent",
-                "rounds": [r.as_dict() for r in self.rounds_]}
 
 
 def _simulate(twin: OdeTwin, x0: np.ndarray, params: Mapping[str, float] | None, noise: float, noise_model: str,
