@@ -30,6 +30,8 @@ def test_a_field_design_records_its_rounds_and_finds_the_law():
     design = FieldDesign(4, seed=0, progress=lambda stage, info: heard.append(info)).run(twin, noise=0.01)
     assert [r.runs for r in design.rounds_] == [1, 2, 4] and [h["round"] for h in heard] == [1, 2, 3]
     assert heard[-1]["law"] == design.rounds_[-1].equation  # what the CLI and the lab show
+    # its first run is the twin's own first run at this seed: a one-shot design of the same seed shares it
+    assert np.array_equal(design.data_.arrays["u"][0], twin.snapshots(runs=1, seed=0, noise=0.01).arrays["u"][0])
     assert design.data_.arrays["u"].shape[0] == 4 and design.data_.meta["design"] == "sequential"
     assert all(len(r.amplitudes) == r.new_runs for r in design.rounds_)
     assert "u_xx" in design.discovery_.equation

@@ -133,7 +133,7 @@ class FieldRuns:
             if len(taken) == count:
                 break
             try:
-                taken.append(self.run(start, noise, noise_model, seed + k))
+                taken.append(self.run(start, noise, noise_model, seed + 7919 * k))
                 used.append(k)
             except SimulationError:
                 failed += 1
@@ -309,7 +309,9 @@ class FieldDesign(RoundsDesign):
         for r in range(len(sizes)):
             round_start = time.perf_counter()
             need = sizes[r] - len(taken)
-            new, used, failed = runs.take(batch, need, noise, noise_model, self.seed * 4096 + 256 * r)
+            # the first run is the twin's own first run at this seed (its initial field and noise), so that a
+            # one-shot design of the same seed shares it; later runs' noise is seeded apart
+            new, used, failed = runs.take(batch, need, noise, noise_model, self.seed + 7919 * 256 * r)
             calls += len(new) + failed
             if not taken and not new:
                 raise SimulationError(f"twin {twin.name!r} could not be integrated from any of its first initial "
