@@ -24,7 +24,7 @@ import sympy as sp
 from tools.pde import FieldData, discover_pde
 from tools.pde.discover import PdeDiscovery
 from tools.pde.verify import term_coefficients
-from tools.sequential import RoundsDesign
+from tools.sequential import RoundsDesign, committee_spread
 from twin import Dataset, FieldTwin, PdeTwin, SimulationError
 from twin.core import add_noise
 from twin.pde import Grid, InitialState
@@ -248,15 +248,7 @@ class RivalLaws:
         paths, weights = paths[keep], self.weights[keep] / self.weights[keep].sum()
         reference = paths[0][np.isfinite(paths[0])]
         scale = float(np.std(reference)) if reference.size else 1.0
-        with np.errstate(all="ignore"):
-            values = paths / (scale or 1.0)
-            finite = np.isfinite(values)
-            w = weights[:, None, None]
-            mean = np.nansum(w * values, axis=0) / np.sum(w * finite, axis=0)
-            spread = np.nanmean(np.nansum(w * (values - mean) ** 2, axis=0), axis=-1)
-        broken = ~finite.all(axis=(0, 2)) | ~np.isfinite(spread)
-        top = float(spread[~broken].max()) if (~broken).any() else 1.0
-        return np.where(broken, top, spread)
+        return committee_spread((paths / (scale or 1.0))[..., None], weights)
 
 
 class FieldDesign(RoundsDesign):

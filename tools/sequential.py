@@ -172,6 +172,20 @@ class Committee:
         return np.where(finite, spread, top)
 
 
+def committee_spread(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted variance of committee members' predictions at each row: ``values`` (members, rows, times,
+    components), already in comparable units; summed over components and averaged over times. A row where some
+    member's prediction is not finite (it blew up) disagrees there by the largest finite amount seen."""
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(values)
+        w = weights[:, None, None, None]
+        mean = np.nansum(w * values, axis=0) / np.sum(w * finite, axis=0)
+        spread = np.nanmean(np.sum(np.nansum(w * (values - mean) ** 2, axis=0), axis=-1), axis=-1)
+    broken = ~finite.all(axis=(0, 2, 3)) | ~np.isfinite(spread)
+    top = float(spread[~broken].max()) if (~broken).any() else 1.0
+    return np.where(broken, top, spread)
+
+
 def growth_schedule(initial: int, growth: float, budget: int) -> list[int]:
     """Runs taken after each round of a design: ``initial``, then ``growth`` times more (at least one) each round,
     up to ``budget``."""

@@ -24,7 +24,7 @@ from tools.constants import evaluate
 from tools.derived import derivative_table
 from tools.design import design
 from tools.results import Discovery
-from tools.sequential import RoundsDesign, next_inputs
+from tools.sequential import RoundsDesign, committee_spread, next_inputs
 from tools.system import discover_derivatives
 from tools.verify import widened_bounds
 from twin import Dataset, OdeTwin, SimulationError, compile_expression
@@ -180,14 +180,7 @@ class RivalSystems:
         paths = self.trajectories(x0, t, names, substeps)
         with np.errstate(all="ignore"):
             scale = np.nanstd(paths[0], axis=(0, 1))
-            values = paths / np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-            finite = np.isfinite(values)
-            w = self.weights[:, None, None, None]
-            mean = np.nansum(w * values, axis=0) / np.sum(w * finite, axis=0)
-            spread = np.nanmean(np.sum(np.sum(w * (values - mean) ** 2, axis=0), axis=-1), axis=-1)
-        broken = ~finite.all(axis=(0, 2, 3)) | ~np.isfinite(spread)
-        top = float(spread[~broken].max()) if (~broken).any() else 1.0
-        return np.where(broken, top, spread)
+        return committee_spread(paths / np.where(np.isfinite(scale) & (scale > 0), scale, 1.0), self.weights)
 
 
 class StateDesign(RoundsDesign):
