@@ -15,7 +15,7 @@ reads a twin's ground truth.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,12 +24,10 @@ import sympy as sp
 from tools.pde import FieldData, discover_pde
 from tools.pde.discover import PdeDiscovery
 from tools.pde.verify import term_coefficients
-from tools.sequential import RoundsDesign, committee_spread
+from tools.sequential import Progress, RoundsDesign, committee_spread
 from twin import Dataset, FieldTwin, PdeTwin, SimulationError
 from twin.core import add_noise
 from twin.pde import Grid, InitialState
-
-Progress = Callable[[str, dict], None]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ with a share of each batch kept space-filling in the first box. Data only: nothi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,12 +24,10 @@ from tools.constants import evaluate
 from tools.derived import derivative_table
 from tools.design import design
 from tools.results import Discovery
-from tools.sequential import RoundsDesign, committee_spread, next_inputs
+from tools.sequential import Progress, RoundsDesign, committee_spread, next_inputs
 from tools.system import discover_derivatives
 from tools.verify import widened_bounds
 from twin import Dataset, OdeTwin, SimulationError, compile_expression
-
-Progress = Callable[[str, dict], None]
 
 
 @dataclass(frozen=True)
