@@ -106,11 +106,12 @@ def test_the_law_of_a_measured_period_is_discovered_and_checked_on_new_runs_beyo
     assert verdict["r2_test"] > 0.9999 and verdict["r2_extrapolation"] < 0.99 and not verdict["confident"]
 
 
-def test_a_sequential_design_chooses_the_next_runs_of_an_observable_beyond_the_box(tmp_path):
+def test_a_sequential_design_chooses_the_next_runs_of_an_observable(tmp_path):
     ctx = ToolContext(tmp_path)
     table = call_tool(ctx, "measure_observable", {"twin": "mass_on_spring", "observable": "period", "inputs": ["k"],
                                                   "method": "sequential", "runs": 35, "search_seconds": 1})
-    assert [r["runs"] for r in table["rounds"]] == [25, 35] and table["rounds"][1]["outside_box"] > 0
+    # the rivals of the first law still differ inside the box (noise-free runs resolve them there): the box first
+    assert [r["runs"] for r in table["rounds"]] == [25, 35] and table["rounds"][1]["outside_box"] == 0
     data = ctx.datasets[table["dataset"]]
     assert data.kind == "observable" and data.meta["design"] == "sequential" and data.n_samples == 35
     law = call_tool(ctx, "discover_law", {"dataset": table["dataset"], "time_budget": 2})["laws"][0]
