@@ -6,6 +6,7 @@ import pytest
 import sympy as sp
 
 from tools.field_design import FieldDesign, FieldDesignOptions, FieldRuns, RivalLaws
+from tools.registry import ToolContext, call_tool
 from twin import Grid, InitialState, from_pde, get_twin
 
 
@@ -56,3 +57,10 @@ def test_a_field_design_needs_a_field_twin_and_a_budget():
         FieldRuns(get_twin("coulomb_force"))
     with pytest.raises(ValueError, match="at least 2"):
         FieldDesign(1, options=FieldDesignOptions(initial=2)).schedule()
+
+
+def test_run_experiment_designs_a_field_twins_initial_fields(tmp_path):
+    data = call_tool(ToolContext(tmp_path, seed=0), "run_experiment",
+                     {"twin": "heat_lattice", "samples": 2, "method": "sequential"})
+    assert data["shapes"]["u"][0] == 2 and [r["runs"] for r in data["rounds"]] == [1, 2]
+    assert data["simulator_calls"] == 2 and data["stopped"] == "budget spent"

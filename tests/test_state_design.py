@@ -51,8 +51,8 @@ def test_run_experiment_designs_an_ode_twins_initial_states(tmp_path, monkeypatc
                                              "search_seconds": 1.0})
     assert data["shapes"]["x0"] == [5, 2] and [r["runs"] for r in data["rounds"]] == [4, 5]
     assert data["simulator_calls"] == 5 and data["stopped"] == "budget spent"
-    with pytest.raises(ToolError, match="ODE twin from chosen initial states"):
-        call_tool(ctx, "run_experiment", {"twin": "klein_gordon_lattice", "method": "sequential"})
+    with pytest.raises(ToolError, match="runs a closed-form twin at chosen inputs"):
+        call_tool(ctx, "run_experiment", {"twin": "harmonic_oscillator", "method": "resonance"})
 
 
 def test_a_design_of_initial_states_refuses_what_it_cannot_run():
