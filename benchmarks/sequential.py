@@ -396,11 +396,10 @@ def main() -> None:
             print(f"[{count}/{len(todo)}] {row['problem']} seed {row['seed']}: runs to exact "
                   + ", ".join(f"{a} {row[a]['runs_to_exact']}" for a in ("sequential", *BASELINES) if a in row),
                   flush=True)
-    held = {n for n, law in laws().items() if law["held_out"]}
     ladder = {"odebench": ODE_LADDER, "fields": FIELD_LADDER}.get(args.suite, LADDER)
     summary = {"all": summarise(rows, ladder)}
-    if args.suite == "fields":
-        held = set(field_problems()) - set(CATALOGUE)
+    held = (set(field_problems()) - set(CATALOGUE) if args.suite == "fields"
+            else {n for n, law in laws().items() if law["held_out"]})
     if args.suite in ("counterfactual", "fields"):
         for split, keep in (("dev", False), ("held_out", True)):
             chosen = [r for r in rows if (r["problem"] in held) == keep]

@@ -104,10 +104,7 @@ class FieldRuns:
         if isinstance(twin, PdeTwin):
             self.grid, self.initial, self.fields = twin.grid, twin.initial, tuple(twin.fields)
         else:
-            p = twin.resolve_params(params)
-            self.grid = Grid((twin.sites * p["a"],), (twin.sites,), twin.snapshot_t_end or twin.t_end,
-                             twin.snapshot_times)
-            self.initial, self.fields = twin.snapshot_initial, ("u",)
+            self.grid, self.initial, self.fields = twin.snapshot_grid(params), twin.snapshot_initial, ("u",)
 
     def draw(self, rng: np.random.Generator, scale: float = 1.0) -> dict[str, np.ndarray]:
         """A random smooth initial field of the twin's kind, its deviation from its mean scaled by ``scale``."""
@@ -203,9 +200,8 @@ class RivalLaws:
                   method: str, evaluations: int, members: list[int]) -> np.ndarray:
         """The laws ``members`` (the chosen law, 0, first) integrated from ``start`` (released at rest if second
         order) on the times ``t``: (members, fields × times × sites); NaN for a law that cannot be integrated (it
-        blew up). The chosen law
-        gets ``evaluations`` of its right-hand side, a rival four times what the chosen law used (at least 2,000):
-        one far stiffer than it on this horizon is taken as blown up."""
+        blew up). The chosen law gets ``evaluations`` of its right-hand side, a rival four times what the chosen
+        law used (at least 2,000): one far stiffer than it on this horizon is taken as blown up."""
         grid = Grid(runs.grid.lengths, runs.grid.points, float(t[-1]), len(t))
         size = len(runs.fields) * len(t) * int(np.prod(grid.points))
         out = np.full((len(members), size), np.nan)
@@ -233,8 +229,8 @@ class RivalLaws:
         about where to run."""
         if len(self.laws) < 2:
             return np.zeros(len(starts))
-        paths = np.stack([np.full((len(starts), len(runs.fields) * len(t) * int(np.prod(runs.grid.points))), np.nan)
-                          for _ in self.laws])
+        paths = np.full((len(self.laws), len(starts), len(runs.fields) * len(t) * int(np.prod(runs.grid.points))),
+                        np.nan)
         alive = list(range(len(self.laws)))
         for j, start in enumerate(starts):
             paths[alive, j] = self.snapshots(runs, start, order, t, method, evaluations, alive)

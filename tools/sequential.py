@@ -361,7 +361,6 @@ class SequentialDesign(RoundsDesign):
     """
 
     options_type = SequentialOptions
-    runs_of = "runs"
 
     def __init__(self, budget: int = 400, seed: int = 0, options: SequentialOptions | None = None,
                  progress: Progress | None = None):

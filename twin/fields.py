@@ -140,6 +140,11 @@ class FieldTwin(Twin):
                "klein_gordon": p.get("c", 0) ** 2 * u_xx - p.get("m", 0) ** 2 * u}[self.equation]
         return {"u_tt" if self.second_order else "u_t": sp.nsimplify(rhs, rational=False)}
 
+    def snapshot_grid(self, params: Mapping[str, float] | None = None) -> Grid:
+        """The lattice and the snapshot times of ``snapshots`` (the sites spaced by the parameter ``a``)."""
+        return Grid((self.sites * self.resolve_params(params)["a"],), (self.sites,),
+                    self.snapshot_t_end or self.t_end, self.snapshot_times)
+
     def snapshots(self, runs: int = 4, params: Mapping[str, float] | None = None, noise: float = 0.0,
                   noise_model: NoiseModel = "gaussian", seed: int = 0, device: str = "auto",
                   initial: np.ndarray | None = None) -> Dataset:
@@ -148,8 +153,8 @@ class FieldTwin(Twin):
         if not 1 <= runs <= 256:
             raise ValueError(f"runs must be within 1..256, got {runs}")
         p = self.resolve_params(params)
-        t_end = self.snapshot_t_end or self.t_end
-        grid = Grid((self.sites * p["a"],), (self.sites,), t_end, self.snapshot_times)
+        grid = self.snapshot_grid(p)
+        t_end = grid.t_end
         rng = np.random.default_rng(seed)
         if initial is not None:
             start = np.asarray(initial, dtype=float).reshape(-1, self.sites)
