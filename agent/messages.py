@@ -33,6 +33,7 @@ class Decision:
     text: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
     calls_from_text: bool = False  # the calls were read from ``text`` (agent.toolcalls), which is kept as written
+    cut: bool = False  # reading stopped early: ``text`` had grown into prose with no call in sight
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,4 +41,5 @@ class Decision:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
         return cls(tool_calls=[ToolCall(**c) for c in data.get("tool_calls", [])], text=data.get("text"),
-                   usage=data.get("usage") or {}, calls_from_text=bool(data.get("calls_from_text")))
+                   usage=data.get("usage") or {}, calls_from_text=bool(data.get("calls_from_text")),
+                   cut=bool(data.get("cut")))

@@ -76,13 +76,13 @@ def digest(messages: list[Message]) -> str:
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
 
 
-#: Result fields a model's explanation is written from are the measured facts, not the plotted samples, Pareto
-#: fronts and curves that make a prompt thousands of tokens long (a small model on a CPU reads those for minutes).
+#: Result fields that are not measured facts a number in an explanation may quote: plotted samples, Pareto fronts
+#: and curves (thousands of numbers, any of which would let an invented one pass).
 _UNEXPLAINED = ("held_out_sample", "pareto", "latex", "history", "curve", "figure", "X", "observed", "predicted")
 
 
 def _explained_facts(report: Report) -> dict[str, Any]:
-    """The facts of ``report`` a model explains, and that its numbers are checked against."""
+    """The measured facts of ``report`` that the numbers of a model's explanation are checked against."""
     def trimmed(part: Any) -> Any:
         return {k: v for k, v in part.items() if k not in _UNEXPLAINED} if isinstance(part, dict) else part
 
@@ -226,7 +226,7 @@ class Agent:
         if len(rivals) < 2 or (isinstance(provider, ReplayProvider) and not provider.chose):
             return None
         listed = "\n".join(f"- {m.name}: {get_twin(m.name).description}" for m in rivals)
-        request = prompt("choose").replace("{goal}", goal).replace("{twins}", listed)
+        request = prompt("choose", goal=goal, twins=listed)
         decision = yield from _ask_plainly(provider, run.writer, "choose", request, run.errors, "choosing a twin")
         if decision is None:
             return None
@@ -250,8 +250,11 @@ class Agent:
         return self.llm == "openai"
 
     def _explain_with_model(self, provider, writer: SessionWriter, report: Report) -> Iterator[dict[str, Any]]:
+        # The model reads the measured text (every law, verdict, range and fitted value in words: a JSON dump of the
+        # results said each number twice or three times, some 600 tokens a small model on a CPU reads for seconds);
+        # its numbers are checked against all the measured facts.
         facts = _explained_facts(report)
-        request = prompt("explain").replace("{result}", json.dumps(_stable(facts), indent=1, default=str))
+        request = prompt("explain", goal=report.goal, result=report.explanation)
         decision = yield from _ask_plainly(provider, writer, "explain", request, report.errors, "explanation")
         if decision is None or not decision.text:
             return

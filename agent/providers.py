@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from importlib import resources
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from agent.messages import Decision, Message, ToolCall
 from agent.planner import OfflinePlanner
-from agent.toolcalls import calls_in_text
+from agent.reading import long_enough, prose, repeated
+from agent.toolcalls import calls_in_text, parse_arguments
 from agent.session import load_events
 from tools.registry import TOOLS
 
@@ -24,9 +27,11 @@ class Provider(Protocol):
     def decide(self, messages: list[Message]) -> Decision: ...
 
 
-def prompt(name: str) -> str:
-    """A prompt text shipped in the ``prompts`` package."""
-    return resources.files("prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+def prompt(name: str, **values: str) -> str:
+    """A prompt text shipped in the ``prompts`` package, its ``{placeholders}`` filled from ``values`` in one pass
+    (a goal that holds ``{result}`` stays as typed)."""
+    text = resources.files("prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text) if values else text
 
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -41,6 +46,13 @@ COMPACT_TOOLS = ("select_twin", "twin_from_csv", "run_experiment", "measure_obse
 #: Tokens a model may write per answer on a local server: a tool call needs under 100, an explanation of a few
 #: sentences under 250; a small model's prose beyond that only costs seconds (it is cut, and the planner takes over).
 LOCAL_MAX_TOKENS = 256
+#: Characters of a local model's tool turn, with no call begun, after which it is read as prose and no more is
+#: waited for (``agent.reading.prose``): the calls small models write as text start within their first sentence,
+#: and a measured 135 M model spent 5-10 s of two CPU cores on each prose answer that the planner then replaced.
+LOCAL_PROSE_CHARS = 200
+#: Characters of a local model's explanation after which reading stops at the end of the sentence (a few sentences
+#: say what the prompt asks; the same 135 M model wrote 256-token answers that repeated themselves in other words).
+LOCAL_EXPLAIN_CHARS = 320
 
 
 class OpenAIProvider:
@@ -50,14 +62,17 @@ class OpenAIProvider:
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, max_retries: int = 2, temperature: float = 0.0,
-                 max_tokens: int | None = None, compact: bool | None = None):
+                 max_tokens: int | None = None, compact: bool | None = None, early_stop: bool | None = None):
         """``timeout`` (seconds per request) defaults to 60 s for api.openai.com and to ``LOCAL_TIMEOUT`` for any
         other URL (a small model on a laptop's CPU reads a long prompt for minutes); ``max_tokens`` caps every
         answer (default 1,024, and 256 for any URL but OpenAI's: a tool call or a few sentences of explanation fit,
         and a small model's prose stops in seconds rather than minutes), so a chatty model cannot run past the
         timeout; ``compact`` (default: for any URL but OpenAI's)
         offers only the pipeline's tools (``COMPACT_TOOLS``) with short schemas (``Tool.compact_schema``): about a
-        third of the full list's characters, which alone overflows a 2,048-token context."""
+        third of the full list's characters, which alone overflows a 2,048-token context; ``early_stop`` (default:
+        for any URL but OpenAI's) streams every answer and stops reading a tool turn that has grown to
+        ``LOCAL_PROSE_CHARS`` characters of prose with no call begun, and an explanation that writes a sentence a
+        second time or ends a sentence past ``LOCAL_EXPLAIN_CHARS`` characters (``agent.reading``): the decision keeps the text read, marked ``cut``."""
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
 
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
@@ -69,11 +84,12 @@ class OpenAIProvider:
             base_url=self.base_url,
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
             timeout=timeout or (LOCAL_TIMEOUT if local else 60.0), max_retries=max_retries, temperature=temperature,
-            use_responses_api=False, max_tokens=max_tokens,
+            use_responses_api=False, max_tokens=max_tokens, stream_usage=True,  # servers that can, count tokens
             # langchain sends OpenAI's max_completion_tokens; llama.cpp's and Ollama's servers read max_tokens
             extra_body={"max_tokens": max_tokens} if local else None,
         )
         self._plain = chat
+        self.early_stop = local if early_stop is None else early_stop
         self._written = 0  # tool calls read from text so far (their ids count on)
         compact = local if compact is None else compact
         offered = [TOOLS[name].compact_schema() for name in COMPACT_TOOLS] if compact else [
@@ -83,31 +99,54 @@ class OpenAIProvider:
 
     def explain(self, request: str) -> Decision:
         """A plain completion (no tools) for the explanation of a finished session."""
-        return self._complete(self._plain, [Message("user", request)])
+        # The tool turns' system prompt comes first here too: a server that keeps the last prompt's state (llama.cpp,
+        # Ollama) then reads only what differs, not the whole prompt again, on the next goal's first turn.
+        messages = [Message("system", prompt("system")), Message("user", request)]
+        return self._complete(self._plain, messages,
+                              lambda text: repeated(text) or long_enough(text, LOCAL_EXPLAIN_CHARS))
 
     def decide(self, messages: list[Message]) -> Decision:
-        return self._complete(self._chat, messages)
+        return self._complete(self._chat, messages, lambda text: prose(text, LOCAL_PROSE_CHARS))
 
-    def _complete(self, chat: Any, messages: list[Message]) -> Decision:
+    def _complete(self, chat: Any, messages: list[Message], stop: Callable[[str], str | None]) -> Decision:
+        """One answer: read whole, or (``early_stop``) streamed until ``stop`` returns the text to keep."""
         import openai
 
+        kept = None
         try:
-            reply = chat.invoke(_to_langchain(messages))
+            if not self.early_stop:
+                reply = chat.invoke(_to_langchain(messages))
+            else:
+                reply = None
+                for chunk in chat.stream(_to_langchain(messages)):
+                    reply = chunk if reply is None else reply + chunk
+                    if not reply.tool_call_chunks and isinstance(reply.content, str):
+                        kept = stop(reply.content)
+                    if kept is not None:  # closing the stream closes the request; the server stops writing
+                        break
+                if reply is None:
+                    raise ProviderError(f"model endpoint {self.base_url} (model {self.model}) sent an empty stream")
         except (openai.APIError, openai.APIConnectionError, openai.APITimeoutError) as error:
             raise ProviderError(f"model endpoint {self.base_url} (model {self.model}) failed: "
                                 f"{type(error).__name__}: {error}") from None
-        calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], args=c["args"])
-                 for i, c in enumerate(reply.tool_calls)]
-        calls += [ToolCall(id=c.get("id") or f"bad_{i}", name=c.get("name") or "", args=None,
-                           malformed=str(c.get("args")))
-                  for i, c in enumerate(reply.invalid_tool_calls)]
+        if self.early_stop:  # streamed: langchain completes a call's partial JSON; read the raw text strictly
+            calls = [ToolCall(c.get("id") or f"call_{i}", c.get("name") or "", *parse_arguments(c.get("args") or ""))
+                     for i, c in enumerate(reply.tool_call_chunks)]
+        else:
+            calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], args=c["args"])
+                     for i, c in enumerate(reply.tool_calls)]
+            calls += [ToolCall(id=c.get("id") or f"bad_{i}", name=c.get("name") or "", args=None,
+                               malformed=str(c.get("args")))
+                      for i, c in enumerate(reply.invalid_tool_calls)]
         usage = {k: int(v) for k, v in dict(reply.usage_metadata or {}).items() if isinstance(v, int)}
-        text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
+        text = kept if kept is not None else reply.content if isinstance(reply.content, str) else json.dumps(
+            reply.content)
         if calls:
             return Decision(tool_calls=calls, usage=usage)
         written = calls_in_text(text, TOOLS, self._written + 1) if chat is self._chat else []
         self._written += len(written)
-        return Decision(tool_calls=written, text=text, usage=usage, calls_from_text=bool(written))
+        return Decision(tool_calls=written, text=text, usage=usage, calls_from_text=bool(written),
+                        cut=kept is not None)
 
 
 def _to_langchain(messages: list[Message]) -> list[Any]:

@@ -19,6 +19,10 @@ from agent.messages import ToolCall
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 _FENCED = re.compile(r"```(?:json|tool_call|tool)?\s*\n?(.*?)```", re.S)
+#: What a text must hold to be (or to become, as a model writes on) a call in one of the forms read here: a JSON
+#: object's first key, a tag, a JSON fence, llama-cpp-python's ``functions.NAME:`` (LaTeX braces and code fences
+#: in prose are none of them).
+_CALL_START = re.compile(r'\{\s*"|<tool_call|```(?:json|tool)|functions\.')
 _ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
 _NAME_KEYS = ("name", "tool", "tool_name", "function")
 
@@ -44,10 +48,16 @@ def calls_in_text(text: str | None, known: Iterable[str], first: int = 1) -> lis
         for value in _json_values(block):
             for name, arguments in _call_shapes(value):
                 if name in names:
-                    args, malformed = _arguments(arguments)
+                    args, malformed = parse_arguments(arguments)
                     calls.append(ToolCall(id=f"text_call_{first + len(calls)}", name=name, args=args,
                                           malformed=malformed))
     return calls
+
+
+def may_hold_call(text: str) -> bool:
+    """Whether ``text``, possibly the start of a longer answer, holds the beginning of a call in one of the forms
+    read here (or of llama-cpp-python's ``functions.NAME:`` form): prose without any of them holds none."""
+    return _CALL_START.search(text) is not None
 
 
 def _json_values(block: str) -> list[Any]:
@@ -86,8 +96,9 @@ def _call_shapes(value: Any) -> list[tuple[str, Any]]:
     return [(name, arguments)]
 
 
-def _arguments(arguments: Any) -> tuple[dict | None, str | None]:
-    """The arguments as a dict, or None and the raw text when they are not a JSON object."""
+def parse_arguments(arguments: Any) -> tuple[dict | None, str | None]:
+    """A call's arguments as a dict, or None and the raw text when they are not a JSON object (strictly: a streamed
+    call cut short is malformed, not completed by guessing)."""
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}

@@ -6,7 +6,8 @@ Run: python -m benchmarks.local_model --base-url http://127.0.0.1:8080/v1 --mode
 Writes benchmarks/results/local_model_<model>.json and prints one line per goal: tool calls the model made and how
 many of them were valid (the registry ran them without an argument error), the steps the planner took over,
 whether the goal was answered exact, whether the model's explanation stated a number nothing measured (then left
-out of the report), and the seconds per goal beside the offline planner's (``--assist off`` alone skips it).
+out of the report), and the seconds per goal beside the offline planner's (``--assist off`` alone skips it); of
+them, ``model_seconds`` were spent waiting for the model's answers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import platform
 import statistics
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from agent import Agent, load_events
@@ -33,7 +35,12 @@ def run_goal(goal: str, runs: Path, llm: str, options: dict, assist: bool, budge
                    assist=assist).run(goal)
     events = load_events(report.session)
     by_model = [s for s in report.steps if s["by"] == "model"]
+    handed = next((i for i, e in enumerate(events) if e["type"] == "assist"), len(events))  # the planner's from here
+    waited = [(datetime.fromisoformat(b["time"]) - datetime.fromisoformat(a["time"])).total_seconds()
+              for i, (a, b) in enumerate(zip(events, events[1:])) if a["type"] == "llm_request"
+              and b["type"] == "llm_response" and (i < handed or a["step"] in ("choose", "explain"))]
     return {"goal": goal, "llm": llm, "assist": assist, "seconds": round(time.perf_counter() - started, 2),
+            "model_seconds": round(sum(waited), 2) if llm != "offline" else 0.0,
             "model_calls": len(by_model), "valid_model_calls": sum(not s["failed"] for s in by_model),
             "calls_written_as_text": sum(len(e["decision"]["tool_calls"]) for e in events
                                          if e["type"] == "llm_response" and e["decision"].get("calls_from_text")),
@@ -60,6 +67,7 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
             "valid_model_calls": sum(r["valid_model_calls"] for r in chosen),
             "explanations_left_out": sum(r["invented_numbers_caught"] for r in chosen),
             "median_seconds": float(statistics.median(r["seconds"] for r in chosen)),
+            "median_model_seconds": float(statistics.median(r["model_seconds"] for r in chosen)),
             "median_ratio_to_offline": float(statistics.median(ratios)) if ratios and name != "offline" else None}
     return summary
 

@@ -28,6 +28,7 @@ class OpenAIStub:
         self.responses = list(responses)
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.streamed = 0  # chunks written to streaming requests
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,7 +47,7 @@ class OpenAIStub:
                     self.wfile.write(json.dumps({"error": {"message": f"stub status {response}"}}).encode())
                     return
                 if body.get("stream"):
-                    self._stream(response)
+                    self._stream(response, body)
                     return
                 data = json.dumps(response).encode()
                 self.send_response(200)
@@ -55,16 +56,35 @@ class OpenAIStub:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _stream(self, response: dict) -> None:
+            def _stream(self, response: dict, body: dict) -> None:
+                """The response as chunks the way servers stream it: the content word by word, then each tool
+                call (its id and name, then its arguments), then the finish reason and, when asked, the usage; a reader may
+                hang up early."""
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
                 message = response["choices"][0]["message"]
-                for word in (message.get("content") or "").split(" "):
-                    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub-model",
-                             "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.write(b"data: [DONE]\n\n")
+                deltas = [{"content": word + " "} for word in (message.get("content") or "").split(" ") if word]
+                for index, call in enumerate(message.get("tool_calls") or []):
+                    deltas.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function", "function": {
+                        "name": call["function"]["name"], "arguments": ""}}]})
+                    deltas.append({"tool_calls": [{"index": index, "function": {
+                        "arguments": call["function"]["arguments"]}}]})
+                finish = response["choices"][0]["finish_reason"]
+                try:
+                    for delta, reason in [*((d, None) for d in deltas), ({}, finish)]:
+                        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub-model",
+                                 "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                        stub.streamed += 1
+                    if (body.get("stream_options") or {}).get("include_usage"):
+                        usage = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub-model",
+                                 "choices": [], "usage": response["usage"]}
+                        self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
+                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -145,7 +145,8 @@ def test_openai_provider_drives_a_full_session(tmp_path, monkeypatch):
         agent = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "model": "stub-model"})
         report = agent.run("What law governs Coulomb's force?")
     assert report.exact is True and report.explanation.startswith("In the model's words: Coulomb's inverse-square law")
-    assert "Result (JSON)" in stub.requests[-1]["messages"][0]["content"] and "tools" not in stub.requests[-1]
+    assert "Measured: The data from coulomb_force" in stub.requests[-1]["messages"][-1]["content"]
+    assert "tools" not in stub.requests[-1]
     assert stub.requests[0]["model"] == "stub-model" and stub.requests[0]["tools"]
     assert any(m["role"] == "tool" for m in stub.requests[-2]["messages"])
     assert {k.lower(): v for k, v in stub.headers[0].items()}["authorization"] == f"Bearer {SECRET}"

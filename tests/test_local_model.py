@@ -9,6 +9,7 @@ from agent import Agent, load_events, replay
 from agent.grounding import numbers_in, unmeasured_numbers
 from agent.planner import rival_twins
 from agent.providers import COMPACT_TOOLS
+from agent.reading import long_enough, prose, repeated
 from agent.toolcalls import calls_in_text
 from openai_stub import OpenAIStub, completion
 from tools.registry import TOOLS
@@ -38,6 +39,20 @@ def test_text_that_holds_no_call_gives_none_and_broken_arguments_are_kept_raw():
     assert call.args is None and call.malformed == "{broken"
     two = calls_in_text('[{"name": "select_twin", "args": {"name": "a"}}, {"name": "list_twins"}]', TOOLS)
     assert [c.name for c in two] == ["select_twin", "list_twins"]
+
+
+def test_reading_stops_at_prose_with_no_call_begun_and_at_a_sentence_written_twice():
+    assert prose("Coulomb's law states that", 200) is None and prose("x" * 200, 200) == "x" * 200
+    assert prose('I will call it now: {"' + "x" * 200, 200) is None  # a call may be on its way
+    latex = r"The force is $$F = \frac{k q_1 q_2}{r^2}$$ and in code: ```python\nF = k*q1*q2/r**2```. " * 3
+    assert prose(latex, 200) == latex  # braces of a formula, a code fence: still prose
+    loop = "The formula is: F = k q1 q2 / r^2, an inverse square.\nThe formula is: F = k q1 q2 / r^2, an inv"
+    assert repeated(loop) is None  # the second line is not finished yet
+    assert repeated(loop + "erse square.\nThe") == "The formula is: F = k q1 q2 / r^2, an inverse square."
+    assert repeated("It holds. It holds. It held on held-out data.") is None  # short sentences may repeat
+    said = "An inverse square. " + "It held on held-out data to R² = 1.000000. " * 3
+    assert long_enough(said, 30) == "An inverse square. It held on held-out data to R² = 1.000000."
+    assert long_enough(said, 500) is None
 
 
 def test_numbers_in_explanations_must_be_measured():
@@ -104,6 +119,29 @@ def test_the_planner_takes_over_when_the_model_produces_no_call(tmp_path):
     assert json.loads(json.dumps(pure.cli_json()))["errors"] == []
 
 
+def test_a_long_prose_answer_is_cut_and_a_call_after_a_short_preamble_is_read(tmp_path):
+    prose = "Coulomb's law was first formulated in 1785 and it states that the force between two charges " * 6
+    loop = "The force falls as the inverse square of the distance.\n"
+    script = [completion(prose), completion(loop * 5)]
+    with OpenAIStub(script) as stub:
+        report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=2,
+                       provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
+    assert stub.requests[0]["stream"] is True
+    responses = [e["decision"] for e in load_events(report.session) if e["type"] == "llm_response"]
+    first, explained = responses[0], responses[-1]  # the model's first turn and its explanation
+    assert first["cut"] and 200 <= len(first["text"]) < len(prose) and prose.startswith(first["text"].strip())
+    assert explained["cut"] and explained["text"] == loop.strip()  # read up to where it began again
+    assert report.explanation.count("inverse square of the distance") == 1
+    assert report.exact is True and all(s["by"] == "planner" for s in report.steps)
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
+    preamble = "To find the law I will select the twin that simulates the Coulomb force between two charges. " * 2
+    call = '```json\n{"name": "select_twin", "arguments": {"name": "coulomb_force"}}\n```'
+    with OpenAIStub([completion(preamble + call), completion("Done.")]) as stub:
+        pure = Agent(llm="openai", runs_dir=tmp_path, assist=False,
+                     provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
+    assert pure.steps == [{"tool": "select_twin", "by": "model", "failed": False}]
+
+
 def test_a_goal_that_could_mean_several_twins_is_settled_by_the_model_before_the_planner_runs(tmp_path):
     goal = "Find the electric energy density"
     rivals = [m.name for m in rival_twins(goal)]
@@ -114,7 +152,7 @@ def test_a_goal_that_could_mean_several_twins_is_settled_by_the_model_before_the
     with OpenAIStub([*script, *[completion("The model explains.")] * 3]) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=1,
                        provider_options={"base_url": stub.base_url}).run(goal)
-    asked = stub.requests[1]["messages"][0]["content"]
+    asked = stub.requests[1]["messages"][-1]["content"]
     assert all(f"- {name}:" in asked for name in rivals) and "tools" not in stub.requests[1]
     assert report.twin == chosen and report.steps[0] == {"tool": f"choose_twin ({chosen})", "by": "model",
                                                           "failed": False}
