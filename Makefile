@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(VENV)/bin/twinsight run "$(GOAL)"
 
+# One test process per core, each test file in one process (its module fixtures, a lab server, set up once).
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) runs
