@@ -33,7 +33,7 @@ class Decision:
     text: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
     calls_from_text: bool = False  # the calls were read from ``text`` (agent.toolcalls), which is kept as written
-    cut: bool = False  # reading stopped early: ``text`` had grown into prose with no call in sight
+    cut: bool = False  # reading stopped early (agent.reading): ``text`` is what was read
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from importlib import resources
 from collections.abc import Callable
+from importlib import resources
 from typing import Any, Protocol
 
 from agent.messages import Decision, Message, ToolCall
@@ -72,7 +72,8 @@ class OpenAIProvider:
         third of the full list's characters, which alone overflows a 2,048-token context; ``early_stop`` (default:
         for any URL but OpenAI's) streams every answer and stops reading a tool turn that has grown to
         ``LOCAL_PROSE_CHARS`` characters of prose with no call begun, and an explanation that writes a sentence a
-        second time or ends a sentence past ``LOCAL_EXPLAIN_CHARS`` characters (``agent.reading``): the decision keeps the text read, marked ``cut``."""
+        second time or ends a sentence past ``LOCAL_EXPLAIN_CHARS`` characters (``agent.reading``): the decision
+        keeps the text read, marked ``cut``."""
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
 
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")

@@ -28,7 +28,6 @@ class OpenAIStub:
         self.responses = list(responses)
         self.requests: list[dict] = []
         self.headers: list[dict] = []
-        self.streamed = 0  # chunks written to streaming requests
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,8 +57,8 @@ class OpenAIStub:
 
             def _stream(self, response: dict, body: dict) -> None:
                 """The response as chunks the way servers stream it: the content word by word, then each tool
-                call (its id and name, then its arguments), then the finish reason and, when asked, the usage; a reader may
-                hang up early."""
+                call (its id and name, then its arguments), then the finish reason and, when asked, the usage; a
+                reader may hang up early."""
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
@@ -70,18 +69,17 @@ class OpenAIStub:
                         "name": call["function"]["name"], "arguments": ""}}]})
                     deltas.append({"tool_calls": [{"index": index, "function": {
                         "arguments": call["function"]["arguments"]}}]})
-                finish = response["choices"][0]["finish_reason"]
+                chunks = [{"choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas]
+                chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": response["choices"][0][
+                    "finish_reason"]}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    chunks.append({"choices": [], "usage": response["usage"]})
                 try:
-                    for delta, reason in [*((d, None) for d in deltas), ({}, finish)]:
+                    for chunk in chunks:
                         chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub-model",
-                                 "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
+                                 **chunk}
                         self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                         self.wfile.flush()
-                        stub.streamed += 1
-                    if (body.get("stream_options") or {}).get("include_usage"):
-                        usage = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub-model",
-                                 "choices": [], "usage": response["usage"]}
-                        self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
                     self.wfile.write(b"data: [DONE]\n\n")
                 except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
                     pass

@@ -120,16 +120,16 @@ def test_the_planner_takes_over_when_the_model_produces_no_call(tmp_path):
 
 
 def test_a_long_prose_answer_is_cut_and_a_call_after_a_short_preamble_is_read(tmp_path):
-    prose = "Coulomb's law was first formulated in 1785 and it states that the force between two charges " * 6
+    answer = "Coulomb's law was first formulated in 1785 and it states that the force between two charges " * 6
     loop = "The force falls as the inverse square of the distance.\n"
-    script = [completion(prose), completion(loop * 5)]
+    script = [completion(answer), completion(loop * 5)]
     with OpenAIStub(script) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=2,
                        provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
     assert stub.requests[0]["stream"] is True
     responses = [e["decision"] for e in load_events(report.session) if e["type"] == "llm_response"]
     first, explained = responses[0], responses[-1]  # the model's first turn and its explanation
-    assert first["cut"] and 200 <= len(first["text"]) < len(prose) and prose.startswith(first["text"].strip())
+    assert first["cut"] and 200 <= len(first["text"]) < len(answer) and answer.startswith(first["text"].strip())
     assert explained["cut"] and explained["text"] == loop.strip()  # read up to where it began again
     assert report.explanation.count("inverse square of the distance") == 1
     assert report.exact is True and all(s["by"] == "planner" for s in report.steps)
