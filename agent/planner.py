@@ -11,6 +11,7 @@ from typing import Any
 from agent.messages import Decision, Message, ToolCall
 from agent.phrases import in_english
 from agent.questions import UNMEASURED, Question, asked_observable, named_inputs, observable_question, resolve_inputs
+from tools.state_design import StateDesign
 from twin import all_twins, get_twin
 
 ToolRequest = tuple[str, dict[str, Any]]
@@ -131,8 +132,7 @@ def plan(goal: str, discovery_seconds: float, twin: str | None = None) -> Plan:
     if twin_match.kind == "ode" and not dynamics and UNMEASURED.search(goal):
         return _finish(_cannot_measure(UNMEASURED.search(goal).group(1), twin_match.name))
     if twin_match.kind == "ode":
-        return _equations_of_motion(twin_match.name, discovery_seconds, bool(_NEURAL_ODE.search(goal)),
-                                    bool(_SEQUENTIAL.search(goal)))
+        return _equations_of_motion(twin_match.name, discovery_seconds, bool(_NEURAL_ODE.search(goal)))
     if twin_match.kind == "field" and _DISPERSION.search(goal):
         return _dispersion(twin_match.name, discovery_seconds)
     if twin_match.kind in ("field", "pde"):  # "What equation governs the Burgers field?": its PDE
@@ -172,7 +172,12 @@ def _finish(text: str) -> Plan:
 
 def _discover_and_verify(dataset: str, seconds: float) -> Plan:
     found = yield "discover_law", {"dataset": dataset, "time_budget": seconds}
-    for law in found["laws"]:
+    yield from _verify(found["laws"])
+    return "done"
+
+
+def _verify(laws: list[dict]) -> Plan:
+    for law in laws:
         yield "verify_law", {"discovery": law["discovery"]}
     return "done"
 
@@ -185,7 +190,10 @@ def _law(name: str, seconds: float, kan: bool = False, sequential: bool = False)
     data = yield "run_experiment", {"twin": name, "samples": 400, **design}
     if kan:
         yield "train_model", {"dataset": data["dataset"], "kind": "kan"}
-    yield from _discover_and_verify(data["dataset"], seconds)
+    if data.get("laws"):  # the design's last round searched every run it took
+        yield from _verify(data["laws"])
+    else:
+        yield from _discover_and_verify(data["dataset"], seconds)
     return "done"
 
 
@@ -196,22 +204,28 @@ def _observable(name: str, question: Question, seconds: float, sequential: bool 
     inputs = {"inputs": question.inputs} if question.inputs else {}
     design = {"method": "sequential", "runs": 200, "search_seconds": seconds} if sequential else {}
     table = yield "measure_observable", {"twin": name, "observable": question.observable, **inputs, **design}
-    yield from _discover_and_verify(table["dataset"], seconds)
+    if table.get("laws"):  # the design's last round searched every run it took
+        yield from _verify(table["laws"])
+    else:
+        yield from _discover_and_verify(table["dataset"], seconds)
     return "done"
 
 
-def _equations_of_motion(name: str, seconds: float, neural_ode: bool = False, sequential: bool = False) -> Plan:
-    """Trajectories (16 Sobol initial states, or up to 16 chosen in rounds where rival systems part) → derivatives
-    (smoothed differences, or a trained neural ODE's field) → laws."""
+def _equations_of_motion(name: str, seconds: float, neural_ode: bool = False) -> Plan:
+    """Trajectories → derivatives (smoothed differences, or a trained neural ODE's field) → laws. The 16 initial
+    states are chosen in rounds where rival systems part (tools.state_design), the goal's search seconds shared
+    among the rounds, whose last search gives the laws; a neural ODE is trained on 16 Sobol initial states."""
     yield "select_twin", {"name": name}
-    design = {"method": "sequential", "search_seconds": seconds} if sequential else {"method": "sobol"}
-    data = yield "run_experiment", {"twin": name, "samples": 16, **design}
     if neural_ode:
+        data = yield "run_experiment", {"twin": name, "samples": 16, "method": "sobol"}
         model = yield "train_model", {"dataset": data["dataset"], "kind": "neural_ode"}
         table = yield "derive_table", {"dataset": data["dataset"], "kind": "vector_field", "model": model["model"]}
-    else:
-        table = yield "derive_table", {"dataset": data["dataset"], "kind": "derivatives"}
-    yield from _discover_and_verify(table["dataset"], seconds)
+        yield from _discover_and_verify(table["dataset"], seconds)
+        return "done"
+    rounds = len(StateDesign(16).schedule())
+    data = yield "run_experiment", {"twin": name, "samples": 16, "method": "sequential",
+                                    "search_seconds": max(1.0, seconds / rounds)}
+    yield from _verify(data["laws"])
     return "done"
 
 

@@ -82,18 +82,18 @@ def test_offline_planner_goals(tmp_path, goal, twin, check):
 
 
 def test_progress_is_live_and_a_closed_stream_stops_the_running_tool(tmp_path):
-    # Derivative data never reach the noiseless stop criterion, so this discovery would use its full
-    # 300 s per output: ending within a minute means the running tool was stopped.
+    # Derivative data never reach the noiseless stop criterion, so the designed experiment's searches would use
+    # their full 100 s per state and round: ending within a minute means the running tool was stopped.
     goal = "Find the equations of motion of the Lotka-Volterra system"
     stream = Agent(runs_dir=tmp_path, discovery_seconds=300).stream(goal)
     for event in stream:
         if event["type"] == "progress" and event.get("stage") == "candidates":
-            break  # progress of discover_law, arriving while it runs
+            break  # progress of the first round's search, arriving while run_experiment runs
     started = time.perf_counter()
     stream.close()
     assert time.perf_counter() - started < 60
     events = load_events(next(tmp_path.iterdir()))
-    assert not any(e["type"] == "tool_result" and e["name"] == "discover_law" for e in events)
+    assert not any(e["type"] == "tool_result" and e["name"] == "run_experiment" for e in events)
     assert events[-1]["type"] == "error" and events[-1]["code"] == "stopped"
 
 

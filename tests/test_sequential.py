@@ -80,13 +80,19 @@ def test_the_planner_designs_in_rounds_when_asked():
     assert next(steps) == ("select_twin", {"name": "coulomb_force"})
     assert steps.send({}) == ("run_experiment", {"twin": "coulomb_force", "samples": 400, "method": "sequential",
                                                  "search_seconds": 7.0})
+    assert steps.send({"dataset": "data_1", "laws": [{"discovery": "law_1"}]}) == (
+        "verify_law", {"discovery": "law_1"})  # the design's last search, not searched again
     steps = plan("What law governs Coulomb's force?", 7.0)
     next(steps)
     assert steps.send({})[1]["method"] == "sobol"
-    steps = plan("Find the equations of motion of the Lotka-Volterra system, designing the experiments", 7.0)
+    # an ODE twin's initial states are designed by default, the goal's search seconds shared among the 3 rounds,
+    # and the last round's laws are verified without searching again
+    steps = plan("Find the equations of motion of the Lotka-Volterra system", 7.5)
     next(steps)
     assert steps.send({}) == ("run_experiment", {"twin": "lotka_volterra", "samples": 16, "method": "sequential",
-                                                 "search_seconds": 7.0})
+                                                 "search_seconds": 2.5})
+    assert steps.send({"laws": [{"discovery": "law_1"}, {"discovery": "law_2"}]}) == (
+        "verify_law", {"discovery": "law_1"})
     steps = plan("What equation governs the Fisher-KPP field? Design the experiments.", 7.0)
     next(steps)
     assert steps.send({}) == ("run_experiment", {"twin": "fisher_kpp", "samples": 4, "method": "sequential"})

@@ -51,6 +51,11 @@ def test_run_experiment_designs_an_ode_twins_initial_states(tmp_path, monkeypatc
                                              "search_seconds": 1.0})
     assert data["shapes"]["x0"] == [5, 2] and [r["runs"] for r in data["rounds"]] == [4, 5]
     assert data["simulator_calls"] == 5 and data["stopped"] == "budget spent"
+    # the last round's laws, of the runs' derivative table, are kept for verify_law (no second search)
+    table = ctx.datasets[data["laws"][0]["dataset"]]
+    assert table.meta["source_dataset"] == data["dataset"] and [law["output"] for law in data["laws"]] == (
+        table.output_names)
+    assert all(call_tool(ctx, "verify_law", {"discovery": law["discovery"]})["exact"] for law in data["laws"])
     with pytest.raises(ToolError, match="runs a closed-form twin at chosen inputs"):
         call_tool(ctx, "run_experiment", {"twin": "harmonic_oscillator", "method": "resonance"})
 

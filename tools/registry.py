@@ -184,7 +184,8 @@ def run_experiment(
                         "'snapshots' runs a field from random smooth initial states (for discover_pde); "
                         "'sequential' (closed-form, ODE and field twins) designs its runs (inputs, initial states "
                         "or initial fields) in rounds where the rival laws found so far disagree, up to `samples` "
-                        "runs")
+                        "runs; on closed-form and ODE twins it returns the laws its last round found on every run "
+                        "(`laws`: verify them with verify_law, no need to discover again)")
         ] = "sobol",
         noise: Annotated[float, Field(ge=0.0, le=0.5, description="σ relative to the output RMS")] = 0.0,
         noise_model: Literal["gaussian", "multiplicative"] = "gaussian",
@@ -210,6 +211,7 @@ def run_experiment(
         raise ToolError("bad_arguments", f"snapshots are runs of a field twin; {t.name!r} is {t.kind}",
                         "use method 'sobol' for this twin")
     common = {"noise": noise, "noise_model": noise_model, "seed": seed, "device": ctx.device}
+    designed: dict[str, Discovery] = {}  # a sequential design's last search, by output
     try:
         if isinstance(t, (twins.PdeTwin, twins.FieldTwin)) and method == "sequential":
             fields = FieldDesign(min(samples, 64), seed, progress=ctx.progress).run(
@@ -227,6 +229,7 @@ def run_experiment(
                 rounds = SequentialDesign(samples, seed, options, progress=ctx.progress).run(
                     t, params=params, noise=noise, noise_model=noise_model)
                 data, extra = rounds.data_, rounds.record()
+                designed = {data.output_names[0]: rounds.discovery_}
             elif method == "resonance":
                 plan = resonance_design(t, samples, seed=seed, params=params or None)
                 data = t.simulate(plan.points, params=params, drop_invalid=True, **common)
@@ -239,6 +242,7 @@ def run_experiment(
                                  progress=ctx.progress).run(t, params=params, noise=noise, noise_model=noise_model,
                                                             n_steps=steps)
             data, extra = states.data_, states.record()
+            designed = states.discovery_
         elif isinstance(t, twins.OdeTwin):
             x0 = design(t.input_bounds(), min(samples, 2048), method, seed)
             data = t.simulate(x0, params=params, n_steps=steps, **common)
@@ -254,10 +258,41 @@ def run_experiment(
     except ValueError as error:
         raise ToolError("bad_arguments", str(error)) from None
     key = ctx.store(data, "data")
+    if designed:
+        extra |= _designed_laws(ctx, key, data, designed)
     shape = {k: list(v.shape) for k, v in data.arrays.items()}
     return Experiment.model_validate({"dataset": key, "twin": t.name, "kind": data.kind, "shapes": shape,
                                       "noise": data.noise, "dropped": data.meta.get("dropped", 0),
                                       "sha256": data.content_hash, **extra})
+
+
+def _designed_laws(ctx: ToolContext, key: str, data: twins.Dataset, found: dict[str, Discovery]) -> dict:
+    """The laws a sequential design's last round found on every run it took (``laws``), kept for verify_law as
+    discover_law keeps its own: the design has searched these runs already, and searching them again would repeat
+    it. An ODE design's laws are of its trajectories' derivative table (``found`` by state), stored beside them and,
+    from noisy runs, refitted against the trajectories as discover_law does (``trajectory_refit``)."""
+    if data.kind != "ode":
+        return {"laws": _kept(ctx, key, found)}
+    table = derivative_table(data)
+    table.meta["source_dataset"] = key
+    found = {table.output_names[table.input_names.index(state)]: f for state, f in found.items()}
+    refinement = _refine_against_trajectories(ctx, table, found)
+    return {"laws": _kept(ctx, ctx.store(table, "derivatives"), found)} | (
+        {"trajectory_refit": refinement} if refinement else {})
+
+
+def _kept(ctx: ToolContext, dataset: str, found: dict[str, Discovery]) -> list[dict]:
+    """Keep each output's discovery for verify_law (``law_N``, with the dataset and output it was found on);
+    returns them as a Laws result lists them (the Pareto front cut to its first 8)."""
+    results = []
+    for output, discovery in found.items():
+        key = f"law_{len(ctx.discoveries) + 1}"
+        ctx.discoveries[key] = discovery
+        ctx.origins[key] = (dataset, output)
+        found_dict = discovery.as_dict()
+        found_dict["pareto"] = found_dict["pareto"][:8]
+        results.append({"discovery": key, "dataset": dataset, "output": output, **found_dict})
+    return results
 
 
 @tool
@@ -297,7 +332,8 @@ def measure_observable(
         runs: Annotated[int, Field(ge=8, le=1024, description="runs in all (a sequential design's budget)")] = 64,
         params: dict[str, float] | None = None,
         method: Annotated[Literal["sobol", "sequential"], Field(description=(
-            "'sequential' designs the runs in rounds where the rival laws of the observable disagree"))] = "sobol",
+            "'sequential' designs the runs in rounds where the rival laws of the observable disagree, and returns "
+            "the laws its last round found (`laws`: verify them with verify_law)"))] = "sobol",
         search_seconds: Annotated[float, Field(ge=1.0, le=900.0, description=(
             "seconds of search per round of a sequential design (counted as work)"))] = 10.0,
 ) -> Measurements:
@@ -307,17 +343,21 @@ def measure_observable(
         raise ToolError("bad_arguments", f"observables are read off simulated motions; {t.name!r} is {t.kind}",
                         "use run_experiment and discover_law for a closed-form twin")
     extra: dict = {}
+    designed: dict[str, Discovery] = {}
     try:
         if method == "sequential":
             options = SequentialOptions(initial=min(25, runs), search_budget=search_seconds)
             rounds = SequentialDesign(runs, ctx.seed, options, progress=ctx.progress).run(
                 ObservableRuns(t, observable, inputs, device=ctx.device), params=params)
             data, extra = rounds.data_, rounds.record()
+            designed = {data.output_names[0]: rounds.discovery_}
         else:
             data = observe(t, observable, inputs, ObservableOptions(runs=runs), ctx.seed, params, ctx.device)
     except ValueError as error:
         raise ToolError("bad_arguments", str(error)) from None
     key = ctx.store(data, "observable")
+    if designed:
+        extra |= _designed_laws(ctx, key, data, designed)
     return Measurements.model_validate({
         "dataset": key, "observable": observable, "twin": t.name, "rows": data.n_samples,
         "inputs": data.meta["inputs"], "held": data.params, "dropped": data.meta["dropped"],
@@ -427,15 +467,8 @@ def discover_law(
         except ValueError as error:
             raise ToolError("bad_data", str(error)) from None
     refinement = _refine_against_trajectories(ctx, data, found)
-    results = []
-    for output, discovery in found.items():
-        key = f"law_{len(ctx.discoveries) + 1}"
-        ctx.discoveries[key] = discovery
-        ctx.origins[key] = (dataset, output)
-        found_dict = discovery.as_dict()
-        found_dict["pareto"] = found_dict["pareto"][:8]
-        results.append({"discovery": key, "dataset": dataset, "output": output, **found_dict})
-    return Laws.model_validate({"laws": results} | ({"trajectory_refit": refinement} if refinement else {}))
+    return Laws.model_validate({"laws": _kept(ctx, dataset, found)}
+                               | ({"trajectory_refit": refinement} if refinement else {}))
 
 
 def _refine_against_trajectories(ctx: ToolContext, data: twins.Dataset, found: dict[str, Discovery]) -> dict | None:

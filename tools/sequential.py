@@ -288,7 +288,8 @@ class RoundsDesign:
     options : dataclass, optional
         The design's settings (an ``options_type``; its defaults when None).
     progress : callable, optional
-        Hears ``("design_round", info)`` after each round.
+        Hears ``("design_round", info)`` after each round, and the searches' own progress (a callback that raises
+        stops the design).
     """
 
     options_type: type = object
@@ -344,7 +345,8 @@ class SequentialDesign(RoundsDesign):
     options : SequentialOptions, optional
         Settings of the rounds, the committee and the stop rule.
     progress : callable, optional
-        Hears ``("design_round", info)`` after each round.
+        Hears ``("design_round", info)`` after each round, and the searches' own progress (a callback that raises
+        stops the design).
 
     Attributes
     ----------
@@ -404,8 +406,8 @@ class SequentialDesign(RoundsDesign):
             new_X, new_y = taken.X, add_noise(taken.y, noise, noise_model, rng, rms=rms)[:, 0]
             X, y = np.vstack([X, new_X]), np.vstack([y, new_y[:, None]])
             eliminated = [] if committee is None else refuted(committee, new_X, new_y, names, options)
-            found = discover(X, y[:, 0], names, options.search_budget, self.seed, units=units,
-                             target_unit=target_unit)
+            found = discover(X, y[:, 0], names, options.search_budget, self.seed, progress=self.progress,
+                             units=units, target_unit=target_unit)
             pool = design(wide, options.pool, "sobol", self.seed + 1000 + r)
             committee = Committee.of(found, pool, names, options)
             scale = float(np.std(y)) or 1.0

@@ -193,7 +193,8 @@ class StateDesign(RoundsDesign):
     options : StateDesignOptions, optional
         Settings of the rounds and the committee.
     progress : callable, optional
-        Hears ``("design_round", info)`` after each round.
+        Hears ``("design_round", info)`` after each round, and the searches' own progress (a callback that raises
+        stops the design).
 
     Attributes
     ----------
@@ -242,7 +243,7 @@ class StateDesign(RoundsDesign):
             table = derivative_table(data)
             rows = rng.permutation(table.n_samples)[: options.rows]
             found = discover_derivatives(table, options.search_budget, self.seed, options.arms or DEFAULT_ARMS,
-                                         rows=rows)
+                                         progress=self.progress, rows=rows)
             committee = RivalSystems.of(found, table.X[rows], names, options)
             pool = design(wide, options.pool, "sobol", self.seed + 1000 + r)
             horizon = np.linspace(0.0, float(data.arrays["t"][-1]), options.horizon_points + 1)

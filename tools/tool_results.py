@@ -44,12 +44,22 @@ class Experiment(ToolResult):
     def add_to(self, report: ReportLike, seen: dict[str, Any]) -> None:
         extra = self.model_extra or {}
         if "stopped" in extra:  # a sequential design: the law found on its data reports how the runs were chosen
-            seen.setdefault("designs", {})[self.dataset] = _design_findings(extra)
+            _keep_design(seen, self.dataset, extra, _design_findings(extra))
 
     def describe(self) -> str:
         extra = self.model_extra or {}
         rounds = f" in {len(extra['rounds'])} designed rounds ({extra['stopped']})" if "stopped" in extra else ""
-        return f"dataset `{self.dataset}`: {self.shapes}{rounds}"
+        laws = "; ".join(f"`{law['formula'][:90]}`" for law in extra.get("laws", []))
+        return f"dataset `{self.dataset}`: {self.shapes}{rounds}" + (f"; laws found: {laws}" if laws else "")
+
+
+def _keep_design(seen: dict[str, Any], dataset: str, extra: dict[str, Any], findings: list[str]) -> None:
+    """Note how a dataset's runs were chosen, for the laws found on it (and on a table derived from it), and keep
+    the laws the design's last round found (``laws``) for verify_law's verdicts."""
+    laws = extra.get("laws", [])
+    seen.setdefault("laws", {}).update({law["discovery"]: law for law in laws})
+    for key in {dataset, *(law["dataset"] for law in laws)}:
+        seen.setdefault("designs", {})[key] = findings
 
 
 def _design_findings(extra: dict[str, Any]) -> list[str]:
@@ -94,7 +104,7 @@ class Measurements(ToolResult):
                  f"{', '.join(self.inputs)}"]
         if self.dropped:
             lines.append(f"{self.dropped} runs showed no {what} and were left out")
-        seen.setdefault("designs", {})[self.dataset] = [*lines, *(_design_findings(extra) if designed else [])]
+        _keep_design(seen, self.dataset, extra, [*lines, *(_design_findings(extra) if designed else [])])
         # The explanation's variables are the ones varied here, not the twin's states (its initial conditions).
         varied = [{"name": name, "description": v["description"], "unit": v["unit"], "low": v["range"][0],
                    "high": v["range"][1]} for name, v in self.inputs.items()]
