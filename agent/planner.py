@@ -12,7 +12,7 @@ from agent.messages import Decision, Message, ToolCall
 from agent.phrases import in_english
 from agent.questions import UNMEASURED, Question, asked_observable, named_inputs, observable_question, resolve_inputs
 from tools.state_design import StateDesign
-from twin import all_twins, get_twin
+from twin import catalogue_entries, get_twin
 
 ToolRequest = tuple[str, dict[str, Any]]
 Plan = Generator[ToolRequest, dict, str]
@@ -61,7 +61,7 @@ def _matches(goal: str, kinds: tuple[str, ...] | None = None) -> list[Match]:
     """Every catalogue twin the goal scores at least 2 on, best first (ties in catalogue order)."""
     text = " " + re.sub(r"[^a-z0-9.\-' ]+", " ", goal.lower()) + " "
     found: list[Match] = []
-    for t in all_twins():
+    for t in catalogue_entries():
         if kinds and t.kind not in kinds:
             continue
         score = 0.0
