@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from tools.derived import derivative_table
 from tools.registry import ToolContext, ToolError, call_tool
+from tools.results import Candidate
 from tools.sequential import next_inputs
 from tools.state_design import RivalSystems, StateDesign, StateDesignOptions
 from tools.verify import exact_match
@@ -26,6 +28,17 @@ def test_the_next_initial_states_go_where_a_law_and_its_stand_in_part():
     # a member that blows up disagrees as much as the most, not infinitely
     blowing = RivalSystems([{"x": -x}, {"x": x**3}], np.array([0.5, 0.5]))
     assert np.isfinite(blowing.disagreement(np.array([[0.1], [5.0]]), np.linspace(0, 3, 31), ["x"], 2)).all()
+
+
+def test_new_runs_refute_the_stand_in_that_fitted_the_first_box():
+    # the stand-in −x − 0.3x³ fitted runs near 0 almost as well as the law −x; runs from larger states refute it
+    x = sp.Symbol("x", real=True)
+    law, stand_in = Candidate(-x, "test", 1e-10, 3), Candidate(-x - 0.3 * x**3, "test", 1e-6, 8)
+    committee = RivalSystems([{"x": -x}, {"x": stand_in.expression}], np.array([0.5, 0.5]), {"x": [law, stand_in]})
+    twin = from_ode({"x": "-x"}, {"x": (1.0, 2.0)}, t_end=1.0, n_steps=100)
+    new_runs = derivative_table(twin.simulate(np.array([[1.5], [2.0]]), seed=0))
+    refuted = committee.refuted(new_runs, StateDesignOptions())
+    assert [r["formula"] for r in refuted] == [f"dx/dt = {stand_in.text}"] and refuted[0]["new_runs_nmse"] > 1e-3
 
 
 def test_a_sequential_design_of_initial_states_finds_the_law_and_replays():

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import sympy as sp
 
 from tools.arms import DEFAULT_ARMS
-from tools.constants import evaluate
+from tools.constants import evaluate, nmse
 from tools.derived import derivative_table
 from tools.design import design
-from tools.results import Discovery
+from tools.results import Candidate, Discovery
 from tools.sequential import Progress, RoundsDesign, committee_spread, next_inputs
 from tools.system import discover_derivatives
 from tools.verify import widened_bounds
@@ -62,6 +62,9 @@ class StateDesignOptions:
         ... each interval integrated in this many classical Runge–Kutta steps.
     resolution : float
         Normalised squared differences below this cannot be told apart: the floor of every error and distance.
+    eliminate : float
+        A formula of the round before is refuted when its error on the new runs' derivatives exceeds this factor
+        times the larger of its validation error and its state's best formula's error there.
     """
 
     initial: int = 4
@@ -77,13 +80,15 @@ class StateDesignOptions:
     horizon_points: int = 50
     substeps: int = 4
     resolution: float = 1e-12
+    eliminate: float = 10.0
 
 
 @dataclass
 class StateRound:
     """One round: the runs taken so far (``calls`` also counts the runs the twin could not integrate), the system
-    then chosen, how many rival systems voted on the next runs, the largest disagreement in the pool and how many
-    of the new runs started outside the first box."""
+    then chosen, how many rival systems voted on the next runs, the largest disagreement in the pool, how many of
+    the new runs started outside the first box, and the formulas of the round before that the new runs refuted
+    (``eliminated``: ``dx/dt = …``, its validation error and its error on the new runs)."""
 
     runs: int
     calls: int
@@ -93,6 +98,7 @@ class StateRound:
     disagreement: float
     outside_box: int
     seconds: float
+    eliminated: list[dict]
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -104,6 +110,8 @@ class RivalSystems:
 
     systems: list[dict[str, sp.Expr]]
     weights: np.ndarray
+    #: Every formula that voted, by state: the chosen one first, then its rivals.
+    members: dict[str, list[Candidate]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, found: Mapping[str, Discovery], X: np.ndarray, names: list[str],
@@ -112,16 +120,19 @@ class RivalSystems:
         plausible rival formulas (distinct from the chosen one and each other on the table's states ``X``)."""
         chosen = {state: found[state].best.expression for state in names}
         systems, weights = [chosen], [1.0]
+        members = {state: [found[state].best] for state in names}
         with np.errstate(all="ignore"):  # a rival may reach 1e200 on a state: it is then simply distinct
             for state in names:
-                cls._add_rivals(found[state], state, chosen, X, names, options, systems, weights)
+                cls._add_rivals(found[state], state, chosen, X, names, options, systems, weights, members[state])
         weights = np.minimum(np.array(weights), 1.0)
-        return cls(systems, weights / weights.sum())
+        return cls(systems, weights / weights.sum(), members)
 
     @staticmethod
     def _add_rivals(found: Discovery, state: str, chosen: dict[str, sp.Expr], X: np.ndarray, names: list[str],
-                    options: StateDesignOptions, systems: list[dict[str, sp.Expr]], weights: list[float]) -> None:
-        """Append the systems with one of ``state``'s rival formulas (see ``of``) to ``systems`` and ``weights``."""
+                    options: StateDesignOptions, systems: list[dict[str, sp.Expr]], weights: list[float],
+                    members: list[Candidate]) -> None:
+        """Append the systems with one of ``state``'s rival formulas (see ``of``) to ``systems`` and ``weights``,
+        and the formulas to ``members``."""
         floor = options.resolution
         best = found.best
         values = [evaluate(best.expression, X, names)]
@@ -135,11 +146,29 @@ class RivalSystems:
             if not np.isfinite(predicted).all() or any(np.mean(((predicted - v) / scale) ** 2) < floor for v in values):
                 continue
             values.append(predicted)
+            members.append(candidate)
             systems.append(chosen | {state: candidate.expression})
             weights.append(float(np.sqrt(max(best.val_nmse, floor) / max(candidate.val_nmse, floor))))
             taken += 1
             if taken == options.rivals:
                 break
+
+    def refuted(self, table: Dataset, options: StateDesignOptions) -> list[dict]:
+        """The formulas whose error on the derivative ``table`` of new runs exceeds ``options.eliminate`` times the
+        larger of their validation error and their state's best formula's error there (``tools.sequential.refuted``
+        for each state)."""
+        out = []
+        with np.errstate(all="ignore"):
+            for column, state in enumerate(table.input_names):
+                if not self.members.get(state):
+                    continue
+                y = table.y[:, column]
+                errors = [nmse(evaluate(c.expression, table.X, table.input_names), y) for c in self.members[state]]
+                best_new = max(min(errors), options.resolution)
+                out += [{"formula": f"d{state}/dt = {c.text}", "val_nmse": c.val_nmse, "new_runs_nmse": e}
+                        for c, e in zip(self.members[state], errors)
+                        if not e <= options.eliminate * max(c.val_nmse, best_new)]  # NaN: refuted
+        return out
 
     def trajectories(self, x0: np.ndarray, t: np.ndarray, names: list[str], substeps: int) -> np.ndarray:
         """Each system integrated from every row of ``x0`` (B, S) on the grid ``t``: (members, B, T, S); a
@@ -232,13 +261,17 @@ class StateDesign(RoundsDesign):
         runs: list[Dataset] = []
         calls = 0
         rounds: list[StateRound] = []
+        committee: RivalSystems | None = None
         for r in range(len(sizes)):
             round_start = time.perf_counter()
             calls += len(batch)
-            runs += _simulate(twin, batch, params, noise, noise_model, self.seed + r, n_steps)
+            new_runs = _simulate(twin, batch, params, noise, noise_model, self.seed + r, n_steps)
+            runs += new_runs
             if not runs:
                 raise SimulationError(f"twin {twin.name!r} could not be integrated from any of the first initial "
                                       "states")
+            eliminated = committee.refuted(derivative_table(_merged(new_runs)), options) if (
+                committee and new_runs) else []
             data = _merged(runs)
             table = derivative_table(data)
             rows = rng.permutation(table.n_samples)[: options.rows]
@@ -251,7 +284,7 @@ class StateDesign(RoundsDesign):
             outside = int(((batch < bounds[:, 0]) | (batch > bounds[:, 1])).any(axis=1).sum())
             rounds.append(StateRound(data.n_samples, calls, len(batch), {s: found[s].best.text for s in names},
                                      len(committee.systems) - 1, float(spread.max(initial=0.0)), outside,
-                                     time.perf_counter() - round_start))
+                                     time.perf_counter() - round_start, eliminated))
             if self.progress:
                 law = "; ".join(f"d{s}/dt = {f}" for s, f in rounds[-1].formulas.items())
                 self.progress("design_round", {"round": r + 1, "of": len(sizes), "law": law, **rounds[-1].as_dict()})
