@@ -62,7 +62,7 @@ def run(
 ) -> None:
     """Run a goal end to end and report the formula, its scores and an explanation."""
     from agent import Agent, describe_result
-    from agent.eta import SearchClock
+    from agent.eta import RoundsClock, SearchClock
 
     given = _units(units)
     if given:  # in the goal's words, so that a model reads them too and a replay sees the same goal
@@ -73,10 +73,11 @@ def run(
         with err.status("starting…") as status:
             current: dict[str, Any] = {}
 
-            clock = SearchClock()
+            clock, rounds = SearchClock(), RoundsClock()
 
             def show(event: dict[str, Any]) -> None:
                 clock.hear(event)
+                rounds.hear(event)
                 if event["type"] == "tool_call":
                     current.update(name=event["name"], started=time.perf_counter())
                     status.update(f"[bold]{event['name']}[/] {json.dumps(event['args'])[:80]}")
@@ -87,8 +88,8 @@ def run(
                     if line:
                         err.print(f"  {line}", markup=False, highlight=False)
                 elif event["type"] == "progress" and event.get("stage") == "design_round":
-                    status.update(f"run_experiment: designed round {event['round']} of at most {event['of']}, "
-                                  f"{event['calls']} runs; law so far {event['law'][:60]}")
+                    status.update(f"{current.get('name', 'run_experiment')}: {rounds.describe()}; {event['calls']} "
+                                  f"runs, law so far {event['law'][:60]}")
                 elif event["type"] == "progress" and current.get("name") == "discover_law":
                     elapsed = time.perf_counter() - current["started"]
                     stage = (f"genetic search run {event['run']} of {event['of']}" if event.get("stage") == "operon"

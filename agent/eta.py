@@ -46,3 +46,34 @@ class SearchClock:
             return ""
         when = f"about {left:.0f} s of search left" if left > 0 else "search budget spent, choosing the law"
         return f"output {self.step} of {self.of}, {when} (estimate)"
+
+
+class RoundsClock:
+    """Hears a session's events and estimates the time left in a designed experiment (``run_experiment`` or
+    ``measure_observable`` with ``method="sequential"``) from the rounds done: their mean time times the rounds
+    still possible. A closed-form design may stop before its last round, so this is at most what is left."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self.round = self.of = 0
+
+    def hear(self, event: dict[str, Any]) -> None:
+        """Follow a design's rounds (its ``design_round`` progress events)."""
+        if event["type"] == "tool_call":
+            self.seconds, self.round, self.of = [], 0, 0
+        elif event["type"] == "progress" and event.get("stage") == "design_round":
+            self.seconds.append(float(event["seconds"]))
+            self.round, self.of = event["round"], event["of"]
+
+    def left(self) -> float | None:
+        """Seconds left at most (an estimate), or None before a design's first round ends."""
+        if not self.round:
+            return None
+        return sum(self.seconds) / len(self.seconds) * (self.of - self.round)
+
+    def describe(self) -> str:
+        """``designed round 1 of at most 3, at most about 60 s left (estimate)``, or "" outside a design."""
+        left = self.left()
+        if left is None:
+            return ""
+        return f"designed round {self.round} of at most {self.of}, at most about {left:.0f} s left (estimate)"

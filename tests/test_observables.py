@@ -84,6 +84,20 @@ def test_the_search_clock_estimates_the_budget_left_over_the_outputs_to_come(mon
     assert clock.left() == 0.0 and "choosing the law" in clock.describe()
 
 
+def test_the_rounds_clock_estimates_a_designs_time_left_from_its_rounds():
+    from agent.eta import RoundsClock
+
+    clock = RoundsClock()
+    clock.hear({"type": "tool_call", "name": "run_experiment"})
+    assert clock.left() is None and clock.describe() == ""
+    clock.hear({"type": "progress", "stage": "design_round", "round": 1, "of": 3, "seconds": 20.0})
+    clock.hear({"type": "progress", "stage": "design_round", "round": 2, "of": 3, "seconds": 40.0})
+    assert clock.left() == 30.0
+    assert clock.describe() == "designed round 2 of at most 3, at most about 30 s left (estimate)"
+    clock.hear({"type": "tool_call", "name": "verify_law"})
+    assert clock.left() is None
+
+
 def test_the_law_of_a_measured_period_is_discovered_and_checked_on_new_runs_beyond_its_box(tmp_path):
     ctx = ToolContext(tmp_path)
     table = call_tool(ctx, "measure_observable", {"twin": "mass_on_spring", "observable": "period",

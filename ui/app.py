@@ -20,7 +20,7 @@ import streamlit as st
 import torch
 
 from agent import Agent, SessionError, catalogue, check_csv, describe_result, load_events, replay
-from agent.eta import SearchClock
+from agent.eta import RoundsClock, SearchClock
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 RUNS_DIR = Path(os.environ.get("TWINSIGHT_RUNS_DIR", "runs")).resolve()
@@ -293,17 +293,17 @@ def main() -> None:
         try:
             with st.status("Working on it…", expanded=True) as status:
                 bar = st.progress(0.0)
-                clock = SearchClock()
+                clock, rounds = SearchClock(), RoundsClock()
                 for event in agent.stream(goal):
                     clock.hear(event)
+                    rounds.hear(event)
                     if clock.left() is not None and event["type"] == "progress":
                         bar.progress(clock.fraction(), text=f"discover_law: {clock.describe()}")
                     elif event["type"] == "progress" and "step" in event and "of" in event:
                         bar.progress(min(1.0, event["step"] / event["of"]),
                                      text=f"{event['stage']} step {event['step']} of {event['of']}")
                     elif event["type"] == "progress" and event.get("stage") == "design_round":
-                        bar.progress(min(1.0, event["round"] / event["of"]),
-                                     text=f"designed round {event['round']} of at most {event['of']}")
+                        bar.progress(min(1.0, event["round"] / event["of"]), text=rounds.describe())
                     line = describe(event)
                     if line:
                         status.write(line)
