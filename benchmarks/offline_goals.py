@@ -77,8 +77,11 @@ def main() -> None:
                                 "errors": report.errors})
                 if goal in expected and args.suite == "words":
                     want = expected[goal]
+                    # a goal is answered by a law of the right twin that is not known to be wrong (a session that
+                    # only trained a network, its time spent, has not answered it)
                     results[-1]["right"] = (not report.answered if want["question"] == "refuse" else
-                                            report.twin == want["twin"] and report.exact is not False)
+                                            report.twin == want["twin"] and bool(report.laws)
+                                            and report.exact is not False)
                 print(json.dumps(results[-1], default=str))
         finally:
             os.chdir(here)
