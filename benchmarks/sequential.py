@@ -102,6 +102,8 @@ def sequential(name: str, noise: float, seed: int, budget: float, settings: dict
     steps: list[dict] = []
 
     def check(stage: str, info: dict) -> None:
+        if stage != "design_round":  # the searches' own progress
+            return
         exact = exact_match(parse_expression(info["formula"], twin.input_names), truth, samples=samples)
         steps.append({key: info[key] for key in ("calls", "formula", "confident", "seconds", "outside_box",
                                                  "one_law_left", "disagreement")}
@@ -171,6 +173,8 @@ def sequential_ode(name: str, noise: float, seed: int, budget: float) -> dict:
     steps: list[dict] = []
 
     def check(stage: str, info: dict) -> None:
+        if stage != "design_round":  # the searches' own progress
+            return
         exact = _system_exact(info["formulas"], truths, samples, twin.state_names)
         steps.append({key: info[key] for key in ("calls", "formulas", "seconds", "outside_box", "rivals",
                                                  "disagreement")} | {"runs": info["calls"], "exact": exact})
