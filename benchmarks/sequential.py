@@ -177,11 +177,12 @@ def sequential_ode(name: str, noise: float, seed: int, budget: float) -> dict:
             return
         exact = _system_exact(info["formulas"], truths, samples, twin.state_names)
         steps.append({key: info[key] for key in ("calls", "formulas", "seconds", "outside_box", "rivals",
-                                                 "disagreement")} | {"runs": info["calls"], "exact": exact})
+                                                 "disagreement", "one_system_left")}
+                     | {"runs": info["calls"], "exact": exact})
         if exact:
             raise _Solved
 
-    options = StateDesignOptions(initial=ODE_LADDER[0], search_budget=budget)
+    options = StateDesignOptions(initial=ODE_LADDER[0], search_budget=budget, stop=False)
     try:
         StateDesign(ODE_LADDER[-1], seed, options, progress=check).run(twin, noise=noise)
     except _Solved:

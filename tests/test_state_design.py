@@ -1,5 +1,6 @@
 """The sequential design of an ODE twin's initial states: the next runs start where rival systems part."""
 
+import dataclasses
 from functools import partial
 
 import numpy as np
@@ -54,6 +55,19 @@ def test_a_sequential_design_of_initial_states_finds_the_law_and_replays():
     assert design.record()["simulator_calls"] == 4
 
 
+def test_the_design_stops_when_one_system_is_left():
+    # the law is found from the first 2 runs and found again, unrefuted, from 4, its rivals agreeing everywhere:
+    # the last 4 of the 8 runs the budget allows are not taken (with the rule off they are)
+    twin = from_ode({"x": "-0.7*x + 0.2*x**2"}, {"x": (0.2, 1.0)}, t_end=4.0, n_steps=200)
+    options = StateDesignOptions(initial=2, search_budget=1.0, arms=("sparse", "rational"), pool=32)
+    design = StateDesign(8, seed=0, options=options).run(twin)
+    assert [r.runs for r in design.rounds_] == [2, 4] and design.stopped_because_ == "one system left"
+    assert design.rounds_[1].one_system_left and not design.rounds_[0].one_system_left
+    assert design.record()["stopped"] == "one system left" and design.data_.arrays["x0"].shape[0] == 4
+    full = StateDesign(8, seed=0, options=dataclasses.replace(options, stop=False)).run(twin)
+    assert [r.runs for r in full.rounds_] == [2, 4, 8] and full.stopped_because_ == "budget spent"
+
+
 def test_run_experiment_designs_an_ode_twins_initial_states(tmp_path, monkeypatch):
     import tools.registry
 
@@ -63,7 +77,7 @@ def test_run_experiment_designs_an_ode_twins_initial_states(tmp_path, monkeypatc
     data = call_tool(ctx, "run_experiment", {"twin": "harmonic_oscillator", "samples": 5, "method": "sequential",
                                              "search_seconds": 1.0})
     assert data["shapes"]["x0"] == [5, 2] and [r["runs"] for r in data["rounds"]] == [4, 5]
-    assert data["simulator_calls"] == 5 and data["stopped"] == "budget spent"
+    assert data["simulator_calls"] == 5 and data["stopped"] in ("budget spent", "one system left")
     # the last round's laws, of the runs' derivative table, are kept for verify_law (no second search)
     table = ctx.datasets[data["laws"][0]["dataset"]]
     assert table.meta["source_dataset"] == data["dataset"] and [law["output"] for law in data["laws"]] == (

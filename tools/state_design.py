@@ -65,6 +65,12 @@ class StateDesignOptions:
     eliminate : float
         A formula of the round before is refuted when its error on the new runs' derivatives exceeds this factor
         times the larger of its validation error and its state's best formula's error there.
+    agree : float
+        The stop rule's tolerance: the committee's largest disagreement over the pool (``RivalSystems.disagreement``)
+        at or below which no rival system is left.
+    stop : bool
+        Stop when one system is left: the search chose the same system as a round before, none of its formulas was
+        refuted by the new runs, and its rivals agree with it over the whole pool within ``agree``.
     """
 
     initial: int = 4
@@ -81,14 +87,17 @@ class StateDesignOptions:
     substeps: int = 4
     resolution: float = 1e-12
     eliminate: float = 10.0
+    agree: float = 1e-6
+    stop: bool = True
 
 
 @dataclass
 class StateRound:
     """One round: the runs taken so far (``calls`` also counts the runs the twin could not integrate), the system
     then chosen, how many rival systems voted on the next runs, the largest disagreement in the pool, how many of
-    the new runs started outside the first box, and the formulas of the round before that the new runs refuted
-    (``eliminated``: ``dx/dt = …``, its validation error and its error on the new runs)."""
+    the new runs started outside the first box, the formulas of the round before that the new runs refuted
+    (``eliminated``: ``dx/dt = …``, its validation error and its error on the new runs), and whether one system was
+    left (the stop rule, ``StateDesignOptions.stop``)."""
 
     runs: int
     calls: int
@@ -99,6 +108,7 @@ class StateRound:
     outside_box: int
     seconds: float
     eliminated: list[dict]
+    one_system_left: bool
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -233,6 +243,8 @@ class StateDesign(RoundsDesign):
         What each round chose and where its new runs started.
     discovery_ : dict of str to tools.results.Discovery
         The last round's search, by state.
+    stopped_because_ : str
+        ``"one system left"`` or ``"budget spent"``.
     seconds_ : float
         Wall time of the whole design, searches included.
     """
@@ -262,6 +274,7 @@ class StateDesign(RoundsDesign):
         calls = 0
         rounds: list[StateRound] = []
         committee: RivalSystems | None = None
+        self.stopped_because_ = "budget spent"
         for r in range(len(sizes)):
             round_start = time.perf_counter()
             calls += len(batch)
@@ -282,12 +295,20 @@ class StateDesign(RoundsDesign):
             horizon = np.linspace(0.0, float(data.arrays["t"][-1]), options.horizon_points + 1)
             spread = committee.disagreement(pool, horizon, names, options.substeps)
             outside = int(((batch < bounds[:, 0]) | (batch > bounds[:, 1])).any(axis=1).sum())
-            rounds.append(StateRound(data.n_samples, calls, len(batch), {s: found[s].best.text for s in names},
-                                     len(committee.systems) - 1, float(spread.max(initial=0.0)), outside,
-                                     time.perf_counter() - round_start, eliminated))
+            formulas = {s: found[s].best.text for s in names}
+            refuted_texts = {e["formula"] for e in eliminated}
+            one_left = bool(rounds and rounds[-1].formulas == formulas
+                            and not any(f"d{s}/dt = {f}" in refuted_texts for s, f in formulas.items())
+                            and spread.max(initial=0.0) <= options.agree)
+            rounds.append(StateRound(data.n_samples, calls, len(batch), formulas, len(committee.systems) - 1,
+                                     float(spread.max(initial=0.0)), outside, time.perf_counter() - round_start,
+                                     eliminated, one_left))
             if self.progress:
                 law = "; ".join(f"d{s}/dt = {f}" for s, f in rounds[-1].formulas.items())
                 self.progress("design_round", {"round": r + 1, "of": len(sizes), "law": law, **rounds[-1].as_dict()})
+            if one_left and options.stop:
+                self.stopped_because_ = "one system left"
+                break
             if r + 1 < len(sizes):
                 batch = next_inputs(pool, spread, max(1, sizes[r + 1] - calls), bounds, options.explore,
                                     self.seed + 2000 + r)
