@@ -92,3 +92,15 @@ def test_a_design_of_initial_states_refuses_what_it_cannot_run():
         StateDesign(2, options=StateDesignOptions(initial=4)).schedule()
     assert StateDesign(32).schedule() == [4, 8, 16, 32]
 
+
+
+def test_an_equations_of_motion_goal_designs_its_states_verifies_the_designs_laws_and_replays(tmp_path):
+    from agent import Agent, load_events, replay
+
+    report = Agent(runs_dir=tmp_path, seed=0, discovery_seconds=3).run(
+        "Find the equations of motion of the harmonic oscillator")
+    assert report.exact is True and [law["exact"] for law in report.laws] == [True, True]
+    assert any("the runs were designed in" in finding for finding in report.laws[0]["findings"])
+    called = [e["name"] for e in load_events(report.session) if e["type"] == "tool_call"]
+    assert called == ["select_twin", "run_experiment", "verify_law", "verify_law"]  # no second search
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
