@@ -182,6 +182,16 @@ def _verify(laws: list[dict]) -> Plan:
     return "done"
 
 
+def _verify_or_discover(result: dict, seconds: float) -> Plan:
+    """Verify the laws a sequential design's last round found on every run it took (``result["laws"]``), or
+    discover the result's dataset's laws and verify them."""
+    if result.get("laws"):
+        yield from _verify(result["laws"])
+    else:
+        yield from _discover_and_verify(result["dataset"], seconds)
+    return "done"
+
+
 def _law(name: str, seconds: float, kan: bool = False, sequential: bool = False) -> Plan:
     """Sample (400 Sobol points, or up to 400 runs designed in rounds where rival laws disagree), (train a KAN when
     asked: its diagram and input attribution), discover, verify."""
@@ -190,10 +200,7 @@ def _law(name: str, seconds: float, kan: bool = False, sequential: bool = False)
     data = yield "run_experiment", {"twin": name, "samples": 400, **design}
     if kan:
         yield "train_model", {"dataset": data["dataset"], "kind": "kan"}
-    if data.get("laws"):  # the design's last round searched every run it took
-        yield from _verify(data["laws"])
-    else:
-        yield from _discover_and_verify(data["dataset"], seconds)
+    yield from _verify_or_discover(data, seconds)
     return "done"
 
 
@@ -204,10 +211,7 @@ def _observable(name: str, question: Question, seconds: float, sequential: bool 
     inputs = {"inputs": question.inputs} if question.inputs else {}
     design = {"method": "sequential", "runs": 200, "search_seconds": seconds} if sequential else {}
     table = yield "measure_observable", {"twin": name, "observable": question.observable, **inputs, **design}
-    if table.get("laws"):  # the design's last round searched every run it took
-        yield from _verify(table["laws"])
-    else:
-        yield from _discover_and_verify(table["dataset"], seconds)
+    yield from _verify_or_discover(table, seconds)
     return "done"
 
 

@@ -18,7 +18,7 @@ nothing here reads a twin's ground truth.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -269,10 +269,17 @@ def refuted(committee: Committee, X: np.ndarray, y: np.ndarray, names: list[str]
     if len(y) < 2:
         return []
     errors = [nmse(evaluate(c.expression, X, names), y) for c in committee.members]
-    best_new = max(min(errors), options.resolution)
     return [{"formula": c.text, "val_nmse": c.val_nmse, "new_runs_nmse": e}
-            for c, e in zip(committee.members, errors)
-            if e > options.eliminate * max(c.val_nmse, best_new)]
+            for c, e in refuted_by(committee.members, errors, options.eliminate, options.resolution)]
+
+
+def refuted_by(members: Sequence[Candidate], errors: Sequence[float], eliminate: float,
+               resolution: float) -> list[tuple[Candidate, float]]:
+    """The rule every design refutes by: the members (with their error on new runs, ``errors``) whose error there
+    exceeds ``eliminate`` times the larger of their validation error and the best member's error there (floored at
+    ``resolution``)."""
+    best_new = max(min(errors), resolution)
+    return [(c, e) for c, e in zip(members, errors) if e > eliminate * max(c.val_nmse, best_new)]
 
 
 class RoundsDesign:

@@ -24,7 +24,7 @@ from tools.constants import evaluate, nmse
 from tools.derived import derivative_table
 from tools.design import design
 from tools.results import Candidate, Discovery
-from tools.sequential import Progress, RoundsDesign, committee_spread, next_inputs
+from tools.sequential import Progress, RoundsDesign, committee_spread, next_inputs, refuted_by
 from tools.system import discover_derivatives
 from tools.verify import widened_bounds
 from twin import Dataset, OdeTwin, SimulationError, compile_expression
@@ -164,20 +164,18 @@ class RivalSystems:
                 break
 
     def refuted(self, table: Dataset, options: StateDesignOptions) -> list[dict]:
-        """The formulas whose error on the derivative ``table`` of new runs exceeds ``options.eliminate`` times the
-        larger of their validation error and their state's best formula's error there (``tools.sequential.refuted``
-        for each state)."""
+        """The formulas the derivative ``table`` of new runs refutes, state by state (``tools.sequential.refuted_by``:
+        an error there above ``options.eliminate`` times the larger of their validation error and their state's best
+        formula's error there)."""
         out = []
         with np.errstate(all="ignore"):
             for column, state in enumerate(table.input_names):
-                if not self.members.get(state):
-                    continue
-                y = table.y[:, column]
-                errors = [nmse(evaluate(c.expression, table.X, table.input_names), y) for c in self.members[state]]
-                best_new = max(min(errors), options.resolution)
+                members = self.members.get(state, [])
+                errors = [nmse(evaluate(c.expression, table.X, table.input_names), table.y[:, column])
+                          for c in members]
                 out += [{"formula": f"d{state}/dt = {c.text}", "val_nmse": c.val_nmse, "new_runs_nmse": e}
-                        for c, e in zip(self.members[state], errors)
-                        if not e <= options.eliminate * max(c.val_nmse, best_new)]  # NaN: refuted
+                        for c, e in (refuted_by(members, errors, options.eliminate, options.resolution)
+                                     if members else [])]
         return out
 
     def trajectories(self, x0: np.ndarray, t: np.ndarray, names: list[str], substeps: int) -> np.ndarray:
