@@ -59,6 +59,9 @@ def run(
     assist: bool = typer.Option(True, "--assist/--no-assist", help="with --llm openai: when the model produces no "
                                 "result, the offline planner runs the pipeline for the goal (the report says who "
                                 "chose each step)"),
+    constrain: Optional[bool] = typer.Option(None, "--constrain/--no-constrain", help="with --llm openai: hold the "
+                                             "model's tool turns to a JSON call or answer by the server's grammar "
+                                             "(default: for any URL but OpenAI's; see docs/local-model.md)"),
 ) -> None:
     """Run a goal end to end and report the formula, its scores and an explanation."""
     from agent import Agent, describe_result
@@ -68,7 +71,8 @@ def run(
     if given:  # in the goal's words, so that a model reads them too and a replay sees the same goal
         goal = f"{goal} (units: {', '.join(f'{n}={u}' for n, u in given.items())})"
 
-    agent = Agent(llm=_llm_spec(llm), runs_dir=runs_dir, seed=seed, discovery_seconds=time_budget, assist=assist)
+    agent = Agent(llm=_llm_spec(llm), runs_dir=runs_dir, seed=seed, discovery_seconds=time_budget, assist=assist,
+                  provider_options={} if constrain is None else {"constrain": constrain})
     try:
         with err.status("starting…") as status:
             current: dict[str, Any] = {}

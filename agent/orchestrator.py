@@ -20,7 +20,7 @@ from agent.planner import OfflinePlanner, rival_twins
 from agent.providers import OpenAIProvider, ProviderError, ReplayProvider, make_provider, prompt
 from agent.report import Report, explain
 from agent.session import SessionWriter, load_events
-from tools.registry import TOOLS, ToolContext, ToolError, call_tool
+from tools.registry import TOOLS, ToolContext, ToolError, call_tool, session_names
 from twin import get_twin
 
 VOLATILE_KEYS = {"seconds", "time", "prev"}
@@ -76,20 +76,39 @@ def digest(messages: list[Message]) -> str:
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
 
 
-#: Result fields that are not measured facts a number in an explanation may quote: plotted samples, Pareto fronts
-#: and curves (thousands of numbers, any of which would let an invented one pass).
-_UNEXPLAINED = ("held_out_sample", "pareto", "latex", "history", "curve", "figure", "X", "observed", "predicted")
+#: Result fields that are not measured facts a model reads or an explanation may quote: plotted samples, Pareto
+#: fronts and curves (thousands of numbers: tokens a model reads for seconds, any of which would let an invented
+#: number pass).
+_SAMPLES = ("held_out_sample", "pareto", "latex", "history", "curve", "figure", "X", "observed", "predicted")
+
+
+def trimmed(part: Any) -> Any:
+    """``part`` (a result, or one of its parts) without the ``_SAMPLES`` fields, at its top level and in the dicts
+    of its top-level lists (a discovery's laws)."""
+    if isinstance(part, list):
+        return [trimmed(item) if isinstance(item, dict) else item for item in part]
+    if not isinstance(part, dict):
+        return part
+    return {k: [trimmed(v) if isinstance(v, dict) else v for v in value] if isinstance(value, list) else value
+            for k, value in part.items() if k not in _SAMPLES}
+
+
+def _names(ctx: ToolContext, mapped: set[str]) -> dict[str, list[str]]:
+    """What a held model may name now (``tools.registry.session_names``); its twins narrowed to ``mapped`` and those
+    the session already holds, when ``mapped`` names any."""
+    names = session_names(ctx)
+    if mapped:
+        for kind in ("twin", "ode_twin"):
+            names[kind] = [name for name in names[kind] if name in mapped or name in ctx.twins]
+    return names
 
 
 def _explained_facts(report: Report) -> dict[str, Any]:
     """The measured facts of ``report`` that the numbers of a model's explanation are checked against."""
-    def trimmed(part: Any) -> Any:
-        return {k: v for k, v in part.items() if k not in _UNEXPLAINED} if isinstance(part, dict) else part
-
     facts = {"goal": report.goal, "twin": report.twin, "laws": [trimmed(law) for law in report.laws],
              "measured_summary": report.explanation}
     for name, value in report.metrics.items():
-        facts[name] = [trimmed(v) for v in value] if isinstance(value, list) else trimmed(value)
+        facts[name] = trimmed(value)
     return facts
 
 
@@ -169,12 +188,15 @@ class Agent:
         to repair)."""
         writer, ctx = run.writer, run.ctx
         messages = [Message("system", prompt("system")), Message("user", goal)]
+        # with assist, a held model chooses among the twins the planner maps the goal to (when it maps it at all)
+        mapped = {m.name for m in rival_twins(goal)} if self._assisted(provider) else set()
         failures = 0
         for step in range(self.budgets.max_steps):
             request_digest = digest(messages)
             yield writer.write("llm_request", {"step": step, "digest": request_digest, "messages": len(messages)})
             try:
                 decision = (provider.decide(messages, request_digest) if isinstance(provider, ReplayProvider)
+                            else provider.decide(messages, _names(ctx, mapped)) if isinstance(provider, OpenAIProvider)
                             else provider.decide(messages))
             except ProviderError as error:
                 run.errors.append(str(error))
@@ -203,8 +225,10 @@ class Agent:
                 failures = failures + 1 if failed else 0
                 if failed:
                     run.errors.append(f"{call.name}: {result.get('message')}")
-                messages.append(Message("tool", json.dumps(_stable(result)), tool_call_id=call.id, name=call.name,
-                                        payload=result, error=failed))
+                # the model reads the result without its samples (a verification's held-out sample alone is some
+                # 2,000 tokens); the digest is of the whole payload
+                messages.append(Message("tool", json.dumps(_stable(trimmed(result))), tool_call_id=call.id,
+                                        name=call.name, payload=result, error=failed))
             if run.tokens > self.budgets.max_tokens or run.tool_seconds > self.budgets.tool_seconds:
                 reason = "token" if run.tokens > self.budgets.max_tokens else "tool-time"
                 run.errors.append(f"the session's {reason} budget ran out; reporting what was found so far")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Protocol
 
+from agent.constrained import answer_prose, answer_schema, answer_text, tool_listing
 from agent.messages import Decision, Message, ToolCall
 from agent.planner import OfflinePlanner
 from agent.reading import long_enough, prose, repeated
@@ -62,7 +63,8 @@ class OpenAIProvider:
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, max_retries: int = 2, temperature: float = 0.0,
-                 max_tokens: int | None = None, compact: bool | None = None, early_stop: bool | None = None):
+                 max_tokens: int | None = None, compact: bool | None = None, early_stop: bool | None = None,
+                 constrain: bool | None = None):
         """``timeout`` (seconds per request) defaults to 60 s for api.openai.com and to ``LOCAL_TIMEOUT`` for any
         other URL (a small model on a laptop's CPU reads a long prompt for minutes); ``max_tokens`` caps every
         answer (default 1,024, and 256 for any URL but OpenAI's: a tool call or a few sentences of explanation fit,
@@ -73,13 +75,18 @@ class OpenAIProvider:
         for any URL but OpenAI's) streams every answer and stops reading a tool turn that has grown to
         ``LOCAL_PROSE_CHARS`` characters of prose with no call begun, and an explanation that writes a sentence a
         second time or ends a sentence past ``LOCAL_EXPLAIN_CHARS`` characters (``agent.reading``): the decision
-        keeps the text read, marked ``cut``."""
+        keeps the text read, marked ``cut``; ``constrain`` (default: for any URL but OpenAI's) holds every tool turn's
+        answer to one JSON object, a call of an offered tool or ``{"answer": …}``, by the server's grammar
+        (``agent.constrained``), with the tools listed in the system text; the conversation is then sent as plain
+        turns (the call written as JSON, a tool's result as the next user message), which every chat template
+        renders."""
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
 
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
         local = self.base_url.rstrip("/") != OPENAI_URL
         max_tokens = max_tokens or (LOCAL_MAX_TOKENS if local else 1024)
+        extra_body = {"max_tokens": max_tokens} if local else {}
         chat = ChatOpenAI(
             model=self.model,
             base_url=self.base_url,
@@ -87,39 +94,60 @@ class OpenAIProvider:
             timeout=timeout or (LOCAL_TIMEOUT if local else 60.0), max_retries=max_retries, temperature=temperature,
             use_responses_api=False, max_tokens=max_tokens, stream_usage=True,  # servers that can, count tokens
             # langchain sends OpenAI's max_completion_tokens; llama.cpp's and Ollama's servers read max_tokens
-            extra_body={"max_tokens": max_tokens} if local else None,
+            extra_body=extra_body or None,
         )
         self._plain = chat
         self.early_stop = local if early_stop is None else early_stop
         self._written = 0  # tool calls read from text so far (their ids count on)
         compact = local if compact is None else compact
-        offered = [TOOLS[name].compact_schema() for name in COMPACT_TOOLS] if compact else [
-            tool.schema() for tool in TOOLS.values()]
-        # an explicit tool_choice: llama-cpp-python's function-calling chat format drops the tools without one
-        self._chat = chat.bind_tools(offered, tool_choice="auto")
+        self._offered = [TOOLS[name] for name in COMPACT_TOOLS] if compact else list(TOOLS.values())
+        offered = [t.compact_schema() if compact else t.schema() for t in self._offered]
+        self.constrain = local if constrain is None else constrain
+        self._system = prompt("system")
+        self._extra_body = extra_body
+        if self.constrain:
+            self._system += "\n\n" + prompt("constrained", tools=tool_listing(offered))
+        else:  # an explicit tool_choice: llama-cpp-python's function-calling chat format drops the tools without one
+            self._chat = chat.bind_tools(offered, tool_choice="auto")
 
     def explain(self, request: str) -> Decision:
         """A plain completion (no tools) for the explanation of a finished session."""
         # The tool turns' system prompt comes first here too: a server that keeps the last prompt's state (llama.cpp,
         # Ollama) then reads only what differs, not the whole prompt again, on the next goal's first turn.
-        messages = [Message("system", prompt("system")), Message("user", request)]
+        messages = [Message("system", self._system), Message("user", request)]
         return self._complete(self._plain, messages,
                               lambda text: repeated(text) or long_enough(text, LOCAL_EXPLAIN_CHARS))
 
-    def decide(self, messages: list[Message]) -> Decision:
-        return self._complete(self._chat, messages, lambda text: prose(text, LOCAL_PROSE_CHARS))
+    def decide(self, messages: list[Message], names: Mapping[str, Sequence[str]] | None = None) -> Decision:
+        """The next turn of a tool conversation. ``names``: the names each kind of session object may take now
+        (``tools.registry.session_names``); a constrained turn's grammar lets the model write only those, and offers
+        only the tools that can be called with them."""
+        messages = [Message("system", self._system) if m.role == "system" else m for m in messages]
+        chat = self._chat if not self.constrain else self._held(names, any(m.role == "assistant" for m in messages))
+        return self._complete(chat, messages, lambda text: prose(text, LOCAL_PROSE_CHARS) or (
+            answer_prose(text, LOCAL_PROSE_CHARS) if self.constrain else None), tool_turn=True)
 
-    def _complete(self, chat: Any, messages: list[Message], stop: Callable[[str], str | None]) -> Decision:
+    def _held(self, names: Mapping[str, Sequence[str]] | None, answered: bool) -> Any:
+        """The chat model with this turn's grammar: a call of a tool that can be called now, or (after the first
+        turn: a goal's first turn must call a tool, nothing being measured yet) an answer. Sent in the body:
+        langchain's own ``response_format`` handles OpenAI's structured outputs only."""
+        held = [schema for schema in (t.compact_schema(names) for t in self._offered) if schema is not None]
+        schema = answer_schema(held, answer=answered)
+        return self._plain.bind(extra_body={**self._extra_body, "response_format": {"type": "json_object",
+                                                                                    "schema": schema}})
+
+    def _complete(self, chat: Any, messages: list[Message], stop: Callable[[str], str | None],
+                  tool_turn: bool = False) -> Decision:
         """One answer: read whole, or (``early_stop``) streamed until ``stop`` returns the text to keep."""
         import openai
 
         kept = None
         try:
             if not self.early_stop:
-                reply = chat.invoke(_to_langchain(messages))
+                reply = chat.invoke(_to_langchain(messages, self.constrain))
             else:
                 reply = None
-                for chunk in chat.stream(_to_langchain(messages)):
+                for chunk in chat.stream(_to_langchain(messages, self.constrain)):
                     reply = chunk if reply is None else reply + chunk
                     if not reply.tool_call_chunks and isinstance(reply.content, str):
                         kept = stop(reply.content)
@@ -144,17 +172,32 @@ class OpenAIProvider:
             reply.content)
         if calls:
             return Decision(tool_calls=calls, usage=usage)
-        written = calls_in_text(text, TOOLS, self._written + 1) if chat is self._chat else []
+        if self.constrain and tool_turn and answer_text(text) is not None:
+            return Decision(text=answer_text(text), usage=usage, cut=kept is not None)
+        written = calls_in_text(text, TOOLS, self._written + 1) if tool_turn else []
         self._written += len(written)
         return Decision(tool_calls=written, text=text, usage=usage, calls_from_text=bool(written),
                         cut=kept is not None)
 
 
-def _to_langchain(messages: list[Message]) -> list[Any]:
+def _to_langchain(messages: list[Message], plain: bool = False) -> list[Any]:
+    """``messages`` as langchain's; ``plain``: without tool roles (a call as the JSON object the model wrote, the
+    results of a turn's calls as one user message), for chat templates that know only system, user and assistant."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
     converted: list[Any] = []
     for m in messages:
+        if plain and m.role == "assistant" and m.tool_calls:
+            converted.append(AIMessage(" ".join(json.dumps({"name": c.name, "arguments": c.args or {}})
+                                                for c in m.tool_calls)))
+            continue
+        if plain and m.role == "tool":
+            result = f"Result of {m.name}: {m.content}"
+            if isinstance(converted[-1], HumanMessage):
+                converted[-1] = HumanMessage(f"{converted[-1].content}\n\n{result}")
+            else:
+                converted.append(HumanMessage(result))
+            continue
         if m.role == "system":
             converted.append(SystemMessage(m.content))
         elif m.role == "user":

@@ -142,7 +142,8 @@ SCRIPT = [
 def test_openai_provider_drives_a_full_session(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with OpenAIStub(SCRIPT) as stub:
-        agent = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "model": "stub-model"})
+        agent = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "model": "stub-model",
+                                                                                "constrain": False})
         report = agent.run("What law governs Coulomb's force?")
     assert report.exact is True and report.explanation.startswith("In the model's words: Coulomb's inverse-square law")
     assert "Measured: The data from coulomb_force" in stub.requests[-1]["messages"][-1]["content"]
@@ -179,7 +180,8 @@ def test_openai_provider_failure_modes(tmp_path, monkeypatch):
                  completion(tool_calls=[("c2", "no_such_tool", {})]),
                  completion("giving up")]
     with OpenAIStub(malformed) as stub:
-        report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url},
+        report = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url,
+                                                                          "constrain": False},
                        assist=False).run("coulomb")
     tool_messages = [m for m in stub.requests[2]["messages"] if m["role"] == "tool"]
     assert "malformed_arguments" in tool_messages[0]["content"] and "unknown_tool" in tool_messages[1]["content"]

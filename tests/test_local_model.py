@@ -7,6 +7,7 @@ import pytest
 
 from agent import Agent, load_events, replay
 from agent.grounding import numbers_in, unmeasured_numbers
+from agent.constrained import answer_prose, answer_schema, answer_text
 from agent.planner import rival_twins
 from agent.providers import COMPACT_TOOLS
 from agent.reading import long_enough, prose, repeated
@@ -79,7 +80,7 @@ TEXT_CALLS = [
 def test_a_session_of_text_tool_calls_answers_and_an_invented_number_never_reaches_the_report(tmp_path):
     with OpenAIStub(TEXT_CALLS) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=2,
-                       provider_options={"base_url": stub.base_url, "model": "small-local"}).run(
+                       provider_options={"base_url": stub.base_url, "model": "small-local", "constrain": False}).run(
             "What law governs Coulomb's force?")
     assert report.exact is True and [s["by"] for s in report.steps] == ["model"] * 4
     assert "8.98254726e-10" not in report.explanation and "Law of Motion" not in report.explanation
@@ -105,6 +106,10 @@ def test_the_planner_takes_over_when_the_model_produces_no_call(tmp_path):
     assert report.explanation.startswith("In the model's words: The force falls as the inverse square")
     assert "Measured: The data from coulomb_force" in report.explanation
     assert len(stub.requests) == 2 and "chosen by the planner" in report.to_markdown()
+    held = {o["properties"].get("name", {}).get("const"): o["properties"].get("arguments")
+            for o in stub.requests[0]["response_format"]["schema"]["anyOf"]}
+    assert held["run_experiment"]["properties"]["twin"]["enum"] == [  # with assist: the planner's twins only
+        m.name for m in rival_twins("What law governs Coulomb's force?")]
     assert any(e["type"] == "assist" for e in load_events(report.session))
     assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
     with OpenAIStub([completion("It is proportional to its length.")]) as stub:
@@ -157,4 +162,52 @@ def test_a_goal_that_could_mean_several_twins_is_settled_by_the_model_before_the
     assert report.twin == chosen and report.steps[0] == {"tool": f"choose_twin ({chosen})", "by": "model",
                                                           "failed": False}
     assert all(s["by"] == "planner" for s in report.steps[1:])
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
+
+
+def test_a_constrained_answer_is_a_call_or_an_answer_even_cut_short():
+    offered = [TOOLS[name].compact_schema() for name in COMPACT_TOOLS]
+    schema = answer_schema(offered)
+    assert [o["properties"].get("name", {}).get("const") for o in schema["anyOf"]] == [*COMPACT_TOOLS, None]
+    assert answer_text('{"answer": "It is \\"F = k q1 q2/r^2\\"."}') == 'It is "F = k q1 q2/r^2".'
+    assert answer_text('{ "answer": "The period grows as the square ro') == "The period grows as the square ro"
+    assert answer_text('{"name": "select_twin", "arguments": {}}') is None and answer_text("prose") is None
+    assert answer_prose('{"answer": "' + "x" * 199, 200) is None and answer_prose('{"answer": "' + "x" * 200, 200)
+
+
+def test_a_constrained_model_calls_tools_as_json_objects_and_the_conversation_is_sent_in_plain_turns(tmp_path):
+    calls = [{"name": "select_twin", "arguments": {"name": "coulomb_force"}},
+             {"name": "run_experiment", "arguments": {"twin": "coulomb_force", "samples": 200}},
+             {"name": "discover_law", "arguments": {"dataset": "data_1", "time_budget": 2}},
+             {"name": "verify_law", "arguments": {"discovery": "law_1"}}]
+    script = [completion(json.dumps(call)) for call in calls]
+    script += [completion('{"answer": "The force falls as the inverse square of the distance."}'),
+               completion("The force falls as the inverse square of the distance.")]
+    with OpenAIStub(script) as stub:
+        report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=2, assist=False,
+                       provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
+    assert report.exact is True and [s["by"] for s in report.steps] == ["model"] * 4
+    first, fourth = stub.requests[0], stub.requests[3]
+    assert "tools" not in first and first["response_format"]["type"] == "json_object"
+    def offered(request):  # tool -> its arguments' schema, in this turn's grammar (None: the answer)
+        return {o["properties"].get("name", {}).get("const"): o["properties"].get("arguments")
+                for o in request["response_format"]["schema"]["anyOf"]}
+
+    # the first turn must call a tool that can be called before anything is measured, naming what exists
+    assert {"select_twin", "run_experiment", "measure_observable"} <= set(offered(first)) and None not in offered(
+        first) and "discover_law" not in offered(first) and "verify_law" not in offered(first)
+    twins = offered(first)["run_experiment"]["properties"]["twin"]["enum"]
+    assert "coulomb_force" in twins and "coulomb_force" not in offered(first)["measure_observable"][
+        "properties"]["twin"]["enum"]  # observables are read off motions: an algebraic twin has none
+    held = offered(fourth)
+    assert held["discover_law"]["properties"]["dataset"]["enum"] == ["data_1"] and None in held
+    assert held["verify_law"]["properties"]["discovery"]["enum"] == ["law_1"] and "discover_pde" not in held
+    assert "- discover_pde(" in first["messages"][0]["content"]  # the tools are listed in the system text
+    assert [m["role"] for m in fourth["messages"]] == ["system", "user"] + ["assistant", "user"] * 3  # no tool role
+    assert json.loads(fourth["messages"][2]["content"]) == calls[0]
+    assert fourth["messages"][3]["content"].startswith("Result of select_twin: {")
+    explained = stub.requests[-1]
+    assert "response_format" not in explained and explained["messages"][0] == first["messages"][0]  # shared prefix
+    responses = [e["decision"] for e in load_events(report.session) if e["type"] == "llm_response"]
+    assert responses[4]["text"] == "The force falls as the inverse square of the distance."
     assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]

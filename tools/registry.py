@@ -108,6 +108,36 @@ class ToolContext:
         return key
 
 
+#: Parameters that name an object of the session, by kind (``refers_to`` in their schema): a model held by a grammar
+#: to the schema (``agent.constrained``) may write only the names ``session_names`` gives.
+TwinName = Annotated[str, Field(max_length=100, json_schema_extra={"refers_to": "twin"})]
+MotionTwin = Annotated[str, Field(max_length=100, json_schema_extra={"refers_to": "ode_twin"})]
+DatasetId = Annotated[str, Field(max_length=40, json_schema_extra={"refers_to": "dataset"})]
+TableId = Annotated[str, Field(max_length=40, json_schema_extra={"refers_to": "table"})]
+SeriesId = Annotated[str, Field(max_length=40, json_schema_extra={"refers_to": "series"})]
+SnapshotsId = Annotated[str, Field(max_length=40, json_schema_extra={"refers_to": "snapshots"})]
+DiscoveryId = Annotated[str, Field(max_length=40, json_schema_extra={"refers_to": "discovery"})]
+CsvPath = Annotated[str, Field(max_length=500, json_schema_extra={"refers_to": "csv"})]
+#: CSV files offered to a held model at most (a directory of thousands would make a grammar of thousands).
+MAX_OFFERED_CSVS = 100
+
+
+def session_names(ctx: ToolContext) -> dict[str, list[str]]:
+    """The names each kind of ``refers_to`` parameter may take now: the catalogue's twins and those the session
+    built (``ode_twin``: those whose motion is simulated), the session's datasets (``table``: rows of inputs and
+    outputs; ``series``: trajectories or field runs; ``snapshots``: field snapshots) and discoveries, and the CSV
+    files it may read (in the lab's upload directory, or where it runs; the first ``MAX_OFFERED_CSVS`` by name)."""
+    kinds = {entry.name: entry.kind for entry in twins.catalogue_entries()}
+    kinds.update({name: t.kind for name, t in ctx.twins.items()})
+    found = sorted(Path(ctx.csv_root).glob("*.csv")) if ctx.csv_root is not None else sorted(Path().glob("*.csv"))
+    data = ctx.datasets
+    return {"twin": list(kinds), "ode_twin": [name for name, kind in kinds.items() if kind == "ode"],
+            "dataset": list(data), "table": [key for key, d in data.items() if "y" in d.arrays],
+            "series": [key for key, d in data.items() if "states" in d.arrays or "u" in d.arrays],
+            "snapshots": [key for key, d in data.items() if d.kind == "snapshots"],
+            "discovery": list(ctx.discoveries), "csv": [str(path) for path in found[:MAX_OFFERED_CSVS]]}
+
+
 # --- implementations -----------------------------------------------------------------------------
 
 @tool
@@ -126,7 +156,7 @@ def list_twins(ctx: ToolContext,
 
 @tool
 def select_twin(ctx: ToolContext,
-                name: Annotated[str, Field(max_length=100, description="catalogue name or alias")]) -> TwinSummary:
+                name: Annotated[TwinName, Field(description="catalogue name or alias")]) -> TwinSummary:
     """Pick a catalogue twin by name or alias; returns its inputs, outputs and parameters."""
     t = ctx.twin(name)
     ctx.twins[t.name] = t
@@ -151,7 +181,7 @@ def twin_from_expression(
 
 
 @tool
-def twin_from_csv(ctx: ToolContext, path: Annotated[str, Field(max_length=500)],
+def twin_from_csv(ctx: ToolContext, path: CsvPath,
                   target: Annotated[str, Field(max_length=100)],
                   inputs: Annotated[list[str] | None, Field(max_length=20)] = None,
                   units: Annotated[dict[str, str] | None, Field(
@@ -176,7 +206,7 @@ def twin_from_csv(ctx: ToolContext, path: Annotated[str, Field(max_length=500)],
 @tool
 def run_experiment(
         ctx: ToolContext,
-        twin: Annotated[str, Field(max_length=100)],
+        twin: TwinName,
         samples: Annotated[int, Field(ge=1, le=100_000, description=(
             "points (closed form, at least 10), runs (ODE, and PDE or lattice snapshots)"))] = 400,
         method: Annotated[Literal["grid", "uniform", "lhs", "sobol", "resonance", "snapshots", "sequential"], Field(
@@ -298,7 +328,7 @@ def _kept(ctx: ToolContext, dataset: str, found: dict[str, Discovery]) -> list[d
 @tool
 def derive_table(
         ctx: ToolContext,
-        dataset: Annotated[str, Field(max_length=40)],
+        dataset: SeriesId,
         kind: Annotated[Literal["derivatives", "dispersion", "vector_field"], Field(
             description="'vector_field' tabulates a trained neural ODE's field at the observed states")],
         model: Annotated[str | None, Field(max_length=40, description="neural ODE id from train_model (vector_field)")
@@ -322,7 +352,7 @@ def derive_table(
 @tool
 def measure_observable(
         ctx: ToolContext,
-        twin: Annotated[str, Field(max_length=100)],
+        twin: MotionTwin,
         observable: Annotated[Literal[OBSERVABLE_NAMES], Field(description=(
             "what to read off each simulated run: a period, frequency or decay time of the first state; a "
             "range, flight time or maximum height of a launched body"))],
@@ -383,7 +413,7 @@ def _model(ctx: ToolContext, key: str | None, kind: str) -> TrainResult:
 @tool
 def train_model(
         ctx: ToolContext,
-        dataset: Annotated[str, Field(max_length=40)],
+        dataset: DatasetId,
         kind: Annotated[Literal["kan", "mlp", "neural_ode"], Field(
             description="KAN or MLP on a table; neural_ode learns the vector field of ODE trajectories")] = "kan",
         output: Annotated[str | None, Field(max_length=100, description="target column of a table (default: the first)")
@@ -441,7 +471,7 @@ def train_model(
 @tool
 def discover_law(
         ctx: ToolContext,
-        dataset: Annotated[str, Field(max_length=40)],
+        dataset: TableId,
         output: Annotated[str | None, Field(max_length=100, description="which output column (default: all)")] = None,
         time_budget: Annotated[float, Field(ge=1.0, le=900.0, description="seconds per output")] = 30.0,
         arms: Annotated[list[Literal[ARMS]] | None, Field(
@@ -488,7 +518,7 @@ def _refine_against_trajectories(ctx: ToolContext, data: twins.Dataset, found: d
 @tool
 def discover_pde(
         ctx: ToolContext,
-        dataset: Annotated[str, Field(max_length=40, description="a snapshots dataset (run_experiment with "
+        dataset: Annotated[SnapshotsId, Field(description="a snapshots dataset (run_experiment with "
                                                                    "method='snapshots', or a field file)")],
         max_order: Annotated[int, Field(ge=1, le=4, description="highest spatial derivative in the library")] = 4,
         degree: Annotated[int, Field(ge=1, le=4, description="highest power of the fields in a term")] = 3,
@@ -531,7 +561,7 @@ def discover_pde(
 
 @tool
 def verify_law(ctx: ToolContext,
-               discovery: Annotated[str, Field(max_length=40, description="id returned by discover_law")]) -> Verdict:
+               discovery: Annotated[DiscoveryId, Field(description="id returned by discover_law")]) -> Verdict:
     """Score a discovered law on held-out and extrapolation data (and against the twin's truth when known)."""
     if discovery not in ctx.discoveries:
         raise ToolError("unknown_discovery", f"no discovery {discovery!r}", "call discover_law first")
@@ -593,7 +623,7 @@ def _free_names(text: str) -> list[str]:
 @tool
 def test_hypothesis(
         ctx: ToolContext,
-        dataset: Annotated[str, Field(max_length=40)],
+        dataset: TableId,
         formula: Annotated[str, Field(max_length=2000, description="unknown names become constants to fit")],
         output: Annotated[str | None, Field(max_length=100)] = None,
 ) -> Hypothesis:
@@ -626,7 +656,7 @@ def _constant_values(seeded: sp.Expr, fitted: sp.Expr) -> list[float]:
 
 
 @tool
-def find_resonance(ctx: ToolContext, twin: Annotated[str, Field(max_length=100)],
+def find_resonance(ctx: ToolContext, twin: TwinName,
                    points: Annotated[int, Field(ge=8, le=5000)] = 400) -> Resonance:
     """Sweep the drive frequency of a driven twin: peak frequency, half-power width, Q."""
     t = ctx.twin(twin)
@@ -642,8 +672,8 @@ def find_resonance(ctx: ToolContext, twin: Annotated[str, Field(max_length=100)]
 
 
 @tool
-def calibrate_twin(ctx: ToolContext, twin: Annotated[str, Field(max_length=100)],
-                   dataset: Annotated[str, Field(max_length=40)],
+def calibrate_twin(ctx: ToolContext, twin: TwinName,
+                   dataset: DatasetId,
                    params: Annotated[list[str] | None, Field(max_length=20)] = None,
                    restarts: Annotated[int, Field(ge=1, le=32)] = 4) -> Calibration:
     """Fit a twin's parameters to a dataset, with standard errors."""

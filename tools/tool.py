@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -64,11 +64,26 @@ class Tool:
         return {"type": "function", "function": {"name": self.name, "description": self.description,
                                                  "parameters": self.input_model.model_json_schema()}}
 
-    def compact_schema(self) -> dict:
+    def compact_schema(self, names: Mapping[str, Sequence[str]] | None = None) -> dict | None:
         """The schema for a small model's short context: the description's first sentence, and of each parameter
         only its type, choices and whether it is required (bounds and wording are checked when the call is
-        validated, and a violation is fed back to the model)."""
-        parameters = _compact(self.input_model.model_json_schema())
+        validated, and a violation is fed back to the model).
+
+        ``names`` (the names each kind of session object may take now, ``tools.registry.session_names``) makes each
+        parameter that refers to one (``refers_to`` in its schema) a choice among them; the schema is then None
+        when a required one has none to choose (the tool cannot be called yet: no dataset for a search)."""
+        full = self.input_model.model_json_schema()
+        parameters = _compact(full)
+        for name, spec in full.get("properties", {}).items():
+            kind = spec.get("refers_to")
+            if names is None or kind not in names:
+                continue
+            if not names[kind]:
+                if name in full.get("required", ()):
+                    return None
+                del parameters["properties"][name]
+            else:
+                parameters["properties"][name] = {"type": "string", "enum": list(names[kind])}
         first = self.description.split(". ")[0].rstrip(".") + "."
         return {"type": "function", "function": {"name": self.name, "description": first, "parameters": parameters}}
 
