@@ -93,6 +93,12 @@ def trimmed(part: Any) -> Any:
             for k, value in part.items() if k not in _SAMPLES}
 
 
+def _repeated(call) -> ToolError:
+    """The error a model's call gets when the session already ran it with the same arguments."""
+    return ToolError("repeated_call", f"{call.name} was already called with these arguments in this session",
+                     "read its result above, then call the next tool or answer")
+
+
 def _names(ctx: ToolContext, mapped: set[str]) -> dict[str, list[str]]:
     """What a held model may name now (``tools.registry.session_names``); its twins narrowed to ``mapped`` and those
     the session already holds, when ``mapped`` names any."""
@@ -143,7 +149,10 @@ class Agent:
         if len(goal) > 2000:
             raise ValueError("the goal is longer than 2000 characters; state it in a few sentences")
         _check_search_budget(self.discovery_seconds)  # before any experiment runs
-        provider = make_provider(self.llm, self.discovery_seconds, **self.provider_options)
+        options = dict(self.provider_options)
+        if self.llm == "openai" and self.assist:  # the planner answers what the model does not call for: a small
+            options.setdefault("constrain", False)  # model held to calls only delayed it (docs/local-model.md)
+        provider = make_provider(self.llm, self.discovery_seconds, **options)
         endpoint = ({"name": provider.model, "base_url": provider.base_url} if isinstance(provider, OpenAIProvider)
                     else None)
         writer = SessionWriter.create(self.runs_dir, goal, self.seed, self.llm, endpoint)
@@ -161,7 +170,7 @@ class Agent:
         run = _Run(ctx, writer, live, stop)
         role = "model" if self._model_explains(provider) else "planner"
         final_text, ended = yield from self._converse(run, provider, goal, role)
-        if ended == "no result" and self._assisted(provider) and not build_report(
+        if ended in ("no result", "steps") and self._assisted(provider) and not build_report(
                 goal, writer.directory, run.results, [], None, ctx).answered:
             yield writer.write("assist", {"message": "the model produced no result; the offline planner runs the "
                                                      "pipeline for the goal"})
@@ -183,9 +192,11 @@ class Agent:
                   ) -> Generator[dict[str, Any], None, tuple[str | None, str]]:
         """One conversation with ``provider`` (the model, or the planner) over the session's tools; returns its
         final text and why it ended: ``"no result"`` (it finished, or its calls kept failing), ``"provider failed"``
-        (the endpoint: no planner takes over a broken configuration) or ``"budget"``. A model whose calls fail
-        ``max_repairs`` times in a row is stopped (each failure was fed back to it with the validation error, for it
-        to repair)."""
+        (the endpoint: no planner takes over a broken configuration), ``"steps"`` (its ``max_steps``) or ``"budget"``
+        (the session's tokens or tool time). A model whose calls fail ``max_repairs`` times in a row is stopped (each
+        failure was fed back to it with the validation error, for it to repair); a model's call that the session
+        already ran, with the same arguments, is not run again but fails (small models repeat a call they cannot
+        read past: one measured 30 times in a row)."""
         writer, ctx = run.writer, run.ctx
         messages = [Message("system", prompt("system")), Message("user", goal)]
         # with assist, a held model chooses among the twins the planner maps the goal to (when it maps it at all)
@@ -211,8 +222,11 @@ class Agent:
                 yield writer.write("tool_call", {"step": step, "id": call.id, "name": call.name, "args": call.args,
                                                  "by": role})
                 started = time.perf_counter()
+                again = role == "model" and any(name == call.name and args == (call.args or {}) and not error
+                                                for name, args, _, error in run.results)
                 try:
-                    result, failed = yield from self._call_live(ctx, call, run.tool_seconds, run.live, run.stop)
+                    result, failed = ((_repeated(call).as_dict(), True) if again else
+                                      (yield from self._call_live(ctx, call, run.tool_seconds, run.live, run.stop)))
                 except (GeneratorExit, KeyboardInterrupt):  # the consumer closed the stream, or Ctrl-C
                     writer.write("error", {"step": step, "code": "stopped", "message": "stopped by the user"})
                     raise
@@ -240,7 +254,7 @@ class Agent:
                 return None, "no result"
         run.errors.append(f"the session reached its limit of {self.budgets.max_steps} steps")
         yield writer.write("error", {"code": "budget", "message": run.errors[-1]})
-        return None, "budget"
+        return None, "steps"
 
     def _choose_twin(self, run: _Run, provider, goal: str) -> Generator[dict[str, Any], None, str | None]:
         """When the goal could mean several catalogue twins about equally (``rival_twins``), the model picks one
@@ -278,7 +292,10 @@ class Agent:
         # results said each number twice or three times, some 600 tokens a small model on a CPU reads for seconds);
         # its numbers are checked against all the measured facts.
         facts = _explained_facts(report)
-        request = prompt("explain", goal=report.goal, result=report.explanation)
+        measured = report.explanation
+        for law in report.laws:  # the formula's LaTeX says it a second time: tokens a small model reads for nothing
+            measured = measured.replace(f" (LaTeX: {law.get('latex')})", "")
+        request = prompt("explain", goal=report.goal, result=measured)
         decision = yield from _ask_plainly(provider, writer, "explain", request, report.errors, "explanation")
         if decision is None or not decision.text:
             return

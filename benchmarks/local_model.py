@@ -2,14 +2,14 @@
 server), with and without planner assist (issue 39).
 
 Run: python -m benchmarks.local_model --base-url http://127.0.0.1:8080/v1 --model NAME [--goals N]
-     [--assist on,off] [--constrain on|off] [--time-budget S]
+     [--assist on,off] [--constrain default|on|off] [--time-budget S]
 Writes benchmarks/results/local_model_<model>.json and prints one line per goal: tool calls the model made and how
 many of them were valid (the registry ran them without an argument error), the steps the planner took over,
 whether the goal was answered exact, whether the model's explanation stated a number nothing measured (then left
 out of the report), and the seconds per goal beside the offline planner's (``--assist off`` alone skips it); of
-them, ``model_seconds`` were spent waiting for the model's answers. ``--constrain off`` sends the tools as the
-``tools`` field with no grammar (``agent.constrained``; the default for a local URL is on) and writes
-``local_model_<model>_unconstrained.json``.
+them, ``model_seconds`` were spent waiting for the model's answers. ``--constrain on|off`` holds every tool turn to
+the grammar of ``agent.constrained``, or never (by default: the product's, with assist off only) and writes
+``local_model_<model>_constrained.json`` or ``…_unconstrained.json``.
 """
 
 from __future__ import annotations
@@ -80,11 +80,12 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--goals", type=int, default=len(GOALS), help="the first N goals")
     parser.add_argument("--assist", default="on,off")
-    parser.add_argument("--constrain", choices=("on", "off"), default="on")
+    parser.add_argument("--constrain", choices=("default", "on", "off"), default="default")
     parser.add_argument("--time-budget", type=float, default=30.0)
     args = parser.parse_args()
     settings = [{"on": True, "off": False}[a] for a in args.assist.split(",")]
-    options = {"base_url": args.base_url, "model": args.model, "constrain": args.constrain == "on"}
+    options = {"base_url": args.base_url, "model": args.model,
+               **({} if args.constrain == "default" else {"constrain": args.constrain == "on"})}
     rows = []
     here = Path.cwd()
     with tempfile.TemporaryDirectory() as scratch:
@@ -102,11 +103,11 @@ def main() -> None:
             os.chdir(here)
     RESULTS.mkdir(exist_ok=True)
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in args.model)
-    name += "_unconstrained" if args.constrain == "off" else ""
+    name += {"default": "", "on": "_constrained", "off": "_unconstrained"}[args.constrain]
     summary = summarize(rows)
     print(json.dumps(summary, indent=1))
     (RESULTS / f"local_model_{name}.json").write_text(json.dumps(
-        {"model": args.model, "constrain": args.constrain == "on", "machine": f"{platform.machine()}, {os.cpu_count()} cores", "summary": summary,
+        {"model": args.model, "constrain": args.constrain, "machine": f"{platform.machine()}, {os.cpu_count()} cores", "summary": summary,
          "rows": rows}, indent=2))
 
 

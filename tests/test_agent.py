@@ -147,6 +147,7 @@ def test_openai_provider_drives_a_full_session(tmp_path, monkeypatch):
         report = agent.run("What law governs Coulomb's force?")
     assert report.exact is True and report.explanation.startswith("In the model's words: Coulomb's inverse-square law")
     assert "Measured: The data from coulomb_force" in stub.requests[-1]["messages"][-1]["content"]
+    assert "(LaTeX:" not in stub.requests[-1]["messages"][-1]["content"] and "(LaTeX:" in report.explanation
     assert "tools" not in stub.requests[-1]
     assert stub.requests[0]["model"] == "stub-model" and stub.requests[0]["tools"]
     assert any(m["role"] == "tool" for m in stub.requests[-2]["messages"])

@@ -101,7 +101,8 @@ def test_the_planner_takes_over_when_the_model_produces_no_call(tmp_path):
               completion("The force falls as the inverse square of the distance (held-out R² = 1.000000).")]
     with OpenAIStub(script) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=2,
-                       provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
+                       provider_options={"base_url": stub.base_url, "constrain": True}).run(
+            "What law governs Coulomb's force?")
     assert report.exact is True and report.steps and all(s["by"] == "planner" for s in report.steps)
     assert report.explanation.startswith("In the model's words: The force falls as the inverse square")
     assert "Measured: The data from coulomb_force" in report.explanation
@@ -210,4 +211,15 @@ def test_a_constrained_model_calls_tools_as_json_objects_and_the_conversation_is
     assert "response_format" not in explained and explained["messages"][0] == first["messages"][0]  # shared prefix
     responses = [e["decision"] for e in load_events(report.session) if e["type"] == "llm_response"]
     assert responses[4]["text"] == "The force falls as the inverse square of the distance."
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
+
+
+def test_a_call_the_session_already_ran_is_not_run_again_and_counts_as_a_failure(tmp_path):
+    again = completion('{"name": "select_twin", "arguments": {"name": "coulomb_force"}}')
+    with OpenAIStub([again] * 4) as stub:
+        report = Agent(llm="openai", runs_dir=tmp_path, assist=False,
+                       provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
+    assert [s["failed"] for s in report.steps] == [False, True, True, True] and len(stub.requests) == 4
+    assert "select_twin was already called with these arguments" in report.errors[0]
+    assert report.errors[-1] == "the model's tool calls failed 3 times in a row"
     assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]

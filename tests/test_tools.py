@@ -3,7 +3,7 @@ import pytest
 
 from tools.calibrate import NotIdentifiable, calibrate
 from tools.design import design
-from tools.registry import TOOLS, ToolContext, ToolError, call_tool
+from tools.registry import TOOLS, ToolContext, ToolError, call_tool, session_names
 from tools.resonance import find_resonance
 from twin import from_expression, get_twin
 
@@ -79,9 +79,27 @@ def test_registry_schemas_and_errors(tmp_path):
     with pytest.raises(ToolError) as info:
         call_tool(ctx, "discover_law", {"dataset": "data_9"})
     assert info.value.code == "unknown_dataset"
+    with pytest.raises(ToolError) as info:  # a model wrote this; it once failed inside the design
+        call_tool(ctx, "measure_observable", {"twin": "damped_pendulum", "observable": "frequency", "inputs": []})
+    assert info.value.code == "bad_arguments" and "inputs" in info.value.message
     with pytest.raises(ToolError) as info:
         call_tool(ctx, "twin_from_expression", {"expression": "__import__('os')", "ranges": {"x": [0, 1]}})
     assert info.value.code == "bad_expression"
+
+
+def test_the_names_a_held_model_may_write_are_what_the_session_holds_of_each_kind(tmp_path):
+    ctx = ToolContext(tmp_path, seed=0)
+    names = session_names(ctx)
+    assert "coulomb_force" in names["twin"] and "coulomb_force" not in names["ode_twin"] and "lorenz" in names[
+        "ode_twin"] and names["dataset"] == names["table"] == names["discovery"] == []
+    assert TOOLS["discover_law"].compact_schema(names) is None  # nothing to search yet: not offered
+    call_tool(ctx, "run_experiment", {"twin": "coulomb_force", "samples": 50})
+    call_tool(ctx, "run_experiment", {"twin": "damped_pendulum", "samples": 4})
+    names = session_names(ctx)
+    assert names["table"] == ["data_1"] and names["series"] == ["data_2"] and names["snapshots"] == []
+    schema = TOOLS["discover_law"].compact_schema(names)["function"]["parameters"]
+    assert schema["properties"]["dataset"] == {"type": "string", "enum": ["data_1"]}
+    assert TOOLS["discover_pde"].compact_schema(names) is None
 
 
 def test_registry_pipeline_and_hypothesis(tmp_path):
