@@ -284,7 +284,9 @@ app.add_typer(model_app, name="model")
 def serve_model(
         gguf: Path = typer.Option(..., help="an instruct model's GGUF file (you bring it; none is downloaded)"),
         port: int = typer.Option(8080), context: int = typer.Option(8192, help="context size in tokens"),
-        threads: Optional[int] = typer.Option(None, help="CPU threads (default: llama.cpp's choice)"),
+        threads: Optional[int] = typer.Option(None, help="CPU threads while the model writes (default: every core: "
+                                              "Twinsight's tools and the model take turns; llama-cpp-python's own "
+                                              "default is half of them)"),
         chat_format: Optional[str] = typer.Option(None, help="llama-cpp-python chat format (default: the GGUF's own "
                                                            "template)"),
         print_command: bool = typer.Option(False, "--print-command", help="print the server command and exit"),
@@ -297,7 +299,7 @@ def serve_model(
         _fail(f"no GGUF file at {gguf}")
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
                "--port", str(port), "--n_ctx", str(context),
-               *(["--n_threads", str(threads)] if threads else []),
+               "--n_threads", str(threads or os.cpu_count() or 1),
                *(["--chat_format", chat_format] if chat_format else [])]
     if print_command:
         out.print(" ".join(command), markup=False, highlight=False, soft_wrap=True)

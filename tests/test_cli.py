@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -90,7 +91,7 @@ def test_model_serve_says_what_is_missing(tmp_path):
     model.write_bytes(b"GGUF")
     shown = _cli("model", "serve", "--gguf", str(model), "--port", "8090", "--print-command")
     assert shown.returncode == 0 and "-m llama_cpp.server --model" in shown.stdout and "--port 8090" in shown.stdout
-    assert "--host 127.0.0.1" in shown.stdout
+    assert "--host 127.0.0.1" in shown.stdout and f"--n_threads {os.cpu_count()}" in shown.stdout
     import importlib.util
 
     if importlib.util.find_spec("llama_cpp") is None:  # the default install: the extra is named
