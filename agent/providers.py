@@ -131,7 +131,7 @@ class OpenAIProvider:
         """The chat model with this turn's grammar: a call of a tool that can be called now, or (after the first
         turn: a goal's first turn must call a tool, nothing being measured yet) an answer. Sent in the body:
         langchain's own ``response_format`` handles OpenAI's structured outputs only."""
-        held = [schema for schema in (t.compact_schema(names) for t in self._offered) if schema is not None]
+        held = [schema for schema in (t.compact_schema(names or {}) for t in self._offered) if schema is not None]
         schema = answer_schema(held, answer=answered)
         return self._plain.bind(extra_body={**self._extra_body, "response_format": {"type": "json_object",
                                                                                     "schema": schema}})

@@ -100,6 +100,10 @@ def test_the_names_a_held_model_may_write_are_what_the_session_holds_of_each_kin
     schema = TOOLS["discover_law"].compact_schema(names)["function"]["parameters"]
     assert schema["properties"]["dataset"] == {"type": "string", "enum": ["data_1"]}
     assert TOOLS["discover_pde"].compact_schema(names) is None
+    held = TOOLS["twin_from_csv"].compact_schema({})["function"]["parameters"]["properties"]
+    listed = TOOLS["twin_from_csv"].compact_schema()["function"]["parameters"]["properties"]
+    assert held["target"]["maxLength"] == 100 and "maxLength" not in listed["target"]  # a grammar bounds strings
+    assert {"type": "string"} in [option.get("additionalProperties") for option in held["units"]["anyOf"]]
 
 
 def test_registry_pipeline_and_hypothesis(tmp_path):

@@ -69,11 +69,12 @@ class Tool:
         only its type, choices and whether it is required (bounds and wording are checked when the call is
         validated, and a violation is fed back to the model).
 
-        ``names`` (the names each kind of session object may take now, ``tools.registry.session_names``) makes each
-        parameter that refers to one (``refers_to`` in its schema) a choice among them; the schema is then None
-        when a required one has none to choose (the tool cannot be called yet: no dataset for a search)."""
+        ``names`` (the names each kind of session object may take now, ``tools.registry.session_names``; given for a
+        grammar) makes each parameter that refers to one (``refers_to`` in its schema) a choice among them, and
+        keeps the lengths of strings and lists and the type of a mapping's values; the schema is then None when a required one has none to choose (the
+        tool cannot be called yet: no dataset for a search)."""
         full = self.input_model.model_json_schema()
-        parameters = _compact(full)
+        parameters = _compact(full, _COMPACT_KEYS if names is None else _COMPACT_KEYS + _GRAMMAR_KEYS)
         for name, spec in full.get("properties", {}).items():
             kind = spec.get("refers_to")
             if names is None or kind not in names:
@@ -111,18 +112,21 @@ def tool(function: Callable[..., ToolResult]) -> Tool:
 
 #: JSON-schema keys a compact schema keeps.
 _COMPACT_KEYS = ("type", "properties", "required", "enum", "items", "anyOf", "const", "$defs", "$ref")
+#: What a grammar also keeps: lengths (a held small model otherwise writes a string until its token limit; measured:
+#: a 200-character column name, then an answer cut mid-string) and the type of a mapping's values.
+_GRAMMAR_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "additionalProperties")
 
 
-def _compact(schema: Any) -> Any:
-    """A JSON schema with only the keys of ``_COMPACT_KEYS`` (recursively; property names kept)."""
+def _compact(schema: Any, keys: tuple[str, ...] = _COMPACT_KEYS) -> Any:
+    """A JSON schema with only the ``keys`` (recursively; property names kept)."""
     if isinstance(schema, list):
-        return [_compact(item) for item in schema]
+        return [_compact(item, keys) for item in schema]
     if not isinstance(schema, dict):
         return schema
     kept = {}
     for key, value in schema.items():
         if key == "properties":
-            kept[key] = {name: _compact(spec) for name, spec in value.items()}
-        elif key in _COMPACT_KEYS:
-            kept[key] = _compact(value)
+            kept[key] = {name: _compact(spec, keys) for name, spec in value.items()}
+        elif key in keys:
+            kept[key] = _compact(value, keys)
     return kept
