@@ -66,20 +66,19 @@ class OpenAIProvider:
                  max_tokens: int | None = None, compact: bool | None = None, early_stop: bool | None = None,
                  constrain: bool | None = None):
         """``timeout`` (seconds per request) defaults to 60 s for api.openai.com and to ``LOCAL_TIMEOUT`` for any
-        other URL (a small model on a laptop's CPU reads a long prompt for minutes); ``max_tokens`` caps every
-        answer (default 1,024, and 256 for any URL but OpenAI's: a tool call or a few sentences of explanation fit,
-        and a small model's prose stops in seconds rather than minutes), so a chatty model cannot run past the
-        timeout; ``compact`` (default: for any URL but OpenAI's)
-        offers only the pipeline's tools (``COMPACT_TOOLS``) with short schemas (``Tool.compact_schema``): about a
-        third of the full list's characters, which alone overflows a 2,048-token context; ``early_stop`` (default:
-        for any URL but OpenAI's) streams every answer and stops reading a tool turn that has grown to
-        ``LOCAL_PROSE_CHARS`` characters of prose with no call begun, and an explanation that writes a sentence a
-        second time or ends a sentence past ``LOCAL_EXPLAIN_CHARS`` characters (``agent.reading``): the decision
-        keeps the text read, marked ``cut``; ``constrain`` (default: for any URL but OpenAI's) holds every tool turn's
-        answer to one JSON object, a call of an offered tool or ``{"answer": …}``, by the server's grammar
-        (``agent.constrained``), with the tools listed in the system text; the conversation is then sent as plain
-        turns (the call written as JSON, a tool's result as the next user message), which every chat template
-        renders."""
+        other URL (a small model on a laptop's CPU reads a long prompt for minutes); ``max_tokens`` caps every answer
+        (default 1,024, and 256 for any URL but OpenAI's: a tool call or a few sentences of explanation fit, and a
+        small model's prose stops in seconds rather than minutes), so a chatty model cannot run past the timeout;
+        ``compact`` (default: for any URL but OpenAI's) offers only the pipeline's tools (``COMPACT_TOOLS``) with
+        short schemas (``Tool.compact_schema``): about a third of the full list's characters, which alone overflows a
+        2,048-token context; ``early_stop`` (default: for any URL but OpenAI's) streams every answer and stops reading
+        a tool turn that has grown to ``LOCAL_PROSE_CHARS`` characters of prose with no call begun, and an explanation
+        that writes a sentence a second time or ends a sentence past ``LOCAL_EXPLAIN_CHARS`` characters
+        (``agent.reading``): the decision keeps the text read, marked ``cut``; ``constrain`` (default: for any URL but
+        OpenAI's; an ``Agent`` whose planner assists turns it off unless asked) holds every tool turn's answer to one
+        JSON object, a call of an offered tool or ``{"answer": …}``, by the server's grammar (``agent.constrained``),
+        with the tools listed in the system text; the conversation is then sent as plain turns (the call written as
+        JSON, a tool's result as the next user message), which every chat template renders."""
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
 
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
@@ -172,7 +171,9 @@ class OpenAIProvider:
             reply.content)
         if calls:
             return Decision(tool_calls=calls, usage=usage)
-        if self.constrain and tool_turn and answer_text(text) is not None:
+        # held or not (an explanation shares the held turns' system text, which asks for JSON), an answer object is
+        # read for its text
+        if self.constrain and answer_text(text) is not None:
             return Decision(text=answer_text(text), usage=usage, cut=kept is not None)
         written = calls_in_text(text, TOOLS, self._written + 1) if tool_turn else []
         self._written += len(written)

@@ -183,11 +183,12 @@ def test_a_constrained_model_calls_tools_as_json_objects_and_the_conversation_is
              {"name": "verify_law", "arguments": {"discovery": "law_1"}}]
     script = [completion(json.dumps(call)) for call in calls]
     script += [completion('{"answer": "The force falls as the inverse square of the distance."}'),
-               completion("The force falls as the inverse square of the distance.")]
+               completion('{"answer": "It falls as the inverse square of the distance."}')]  # as the system asks
     with OpenAIStub(script) as stub:
         report = Agent(llm="openai", runs_dir=tmp_path, discovery_seconds=2, assist=False,
                        provider_options={"base_url": stub.base_url}).run("What law governs Coulomb's force?")
     assert report.exact is True and [s["by"] for s in report.steps] == ["model"] * 4
+    assert report.explanation.startswith("In the model's words: It falls as the inverse square of the distance.")
     first, fourth = stub.requests[0], stub.requests[3]
     assert "tools" not in first and first["response_format"]["type"] == "json_object"
     def offered(request):  # tool -> its arguments' schema, in this turn's grammar (None: the answer)
