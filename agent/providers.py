@@ -104,6 +104,7 @@ class OpenAIProvider:
         self.constrain = local if constrain is None else constrain
         self._system = prompt("system")
         self._extra_body = extra_body
+        self._grammar_refused = False  # the server answered a held turn with 400: later turns are sent unheld
         if self.constrain:
             self._system += "\n\n" + prompt("constrained", tools=tool_listing(offered))
         else:  # an explicit tool_choice: llama-cpp-python's function-calling chat format drops the tools without one
@@ -121,10 +122,23 @@ class OpenAIProvider:
         """The next turn of a tool conversation. ``names``: the names each kind of session object may take now
         (``tools.registry.session_names``); a constrained turn's grammar lets the model write only those, and offers
         only the tools that can be called with them."""
+        import openai
+
         messages = [Message("system", self._system) if m.role == "system" else m for m in messages]
-        chat = self._chat if not self.constrain else self._held(names, any(m.role == "assistant" for m in messages))
-        return self._complete(chat, messages, lambda text: prose(text, LOCAL_PROSE_CHARS) or (
-            answer_prose(text, LOCAL_PROSE_CHARS) if self.constrain else None), tool_turn=True)
+
+        def stop(text: str) -> str | None:
+            return prose(text, LOCAL_PROSE_CHARS) or (answer_prose(text, LOCAL_PROSE_CHARS) if self.constrain else None)
+
+        if not self.constrain:
+            return self._complete(self._chat, messages, stop, tool_turn=True)
+        if not self._grammar_refused:
+            try:
+                return self._complete(self._held(names, any(m.role == "assistant" for m in messages)), messages,
+                                      stop, tool_turn=True)
+            except openai.BadRequestError:  # a server without schema-held JSON (some answer 400 to json_object)
+                self._grammar_refused = True
+        # the same plain turns with the tools listed, unheld: a call the model writes as JSON is still read
+        return self._complete(self._plain, messages, stop, tool_turn=True)
 
     def _held(self, names: Mapping[str, Sequence[str]] | None, answered: bool) -> Any:
         """The chat model with this turn's grammar: a call of a tool that can be called now, or (after the first
@@ -137,7 +151,8 @@ class OpenAIProvider:
 
     def _complete(self, chat: Any, messages: list[Message], stop: Callable[[str], str | None],
                   tool_turn: bool = False) -> Decision:
-        """One answer: read whole, or (``early_stop``) streamed until ``stop`` returns the text to keep."""
+        """One answer: read whole, or (``early_stop``) streamed until ``stop`` returns the text to keep. A held
+        turn's 400 is raised as it is, for ``decide`` to send the turn again unheld."""
         import openai
 
         kept = None
@@ -155,6 +170,8 @@ class OpenAIProvider:
                 if reply is None:
                     raise ProviderError(f"model endpoint {self.base_url} (model {self.model}) sent an empty stream")
         except (openai.APIError, openai.APIConnectionError, openai.APITimeoutError) as error:
+            if isinstance(error, openai.BadRequestError) and tool_turn and self.constrain and chat is not self._plain:
+                raise
             raise ProviderError(f"model endpoint {self.base_url} (model {self.model}) failed: "
                                 f"{type(error).__name__}: {error}") from None
         if self.early_stop:  # streamed: langchain completes a call's partial JSON; read the raw text strictly

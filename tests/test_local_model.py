@@ -224,3 +224,14 @@ def test_a_call_the_session_already_ran_is_not_run_again_and_counts_as_a_failure
     assert "select_twin was already called with these arguments" in report.errors[0]
     assert report.errors[-1] == "the model's tool calls failed 3 times in a row"
     assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
+
+
+def test_a_server_that_refuses_the_grammar_gets_the_turns_unheld(tmp_path):
+    call = completion('{"name": "select_twin", "arguments": {"name": "coulomb_force"}}')
+    with OpenAIStub([400, call, completion("Done.")]) as stub:
+        report = Agent(llm="openai", runs_dir=tmp_path, assist=False,
+                       provider_options={"base_url": stub.base_url, "max_retries": 0}).run(
+            "What law governs Coulomb's force?")
+    assert ["response_format" in r for r in stub.requests] == [True, False, False]
+    assert report.steps == [{"tool": "select_twin", "by": "model", "failed": False}] and not report.errors
+    assert replay(report.session, runs_dir=tmp_path / "replays")["reproduced"]
