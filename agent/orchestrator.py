@@ -84,7 +84,7 @@ _SAMPLES = ("held_out_sample", "pareto", "latex", "history", "curve", "figure", 
 
 def trimmed(part: Any) -> Any:
     """``part`` (a result, or one of its parts) without the ``_SAMPLES`` fields, at its top level and in the dicts
-    of its top-level lists (a discovery's laws)."""
+    its lists hold (a discovery's laws), recursively."""
     if isinstance(part, list):
         return [trimmed(item) if isinstance(item, dict) else item for item in part]
     if not isinstance(part, dict):
@@ -200,14 +200,15 @@ class Agent:
         writer, ctx = run.writer, run.ctx
         messages = [Message("system", prompt("system")), Message("user", goal)]
         # with assist, a held model chooses among the twins the planner maps the goal to (when it maps it at all)
-        mapped = {m.name for m in rival_twins(goal)} if self._assisted(provider) else set()
+        behind_url = isinstance(provider, OpenAIProvider)  # a model behind a URL: it is told what it may name
+        mapped = {m.name for m in rival_twins(goal)} if behind_url and self._assisted(provider) else set()
         failures = 0
         for step in range(self.budgets.max_steps):
             request_digest = digest(messages)
             yield writer.write("llm_request", {"step": step, "digest": request_digest, "messages": len(messages)})
             try:
                 decision = (provider.decide(messages, request_digest) if isinstance(provider, ReplayProvider)
-                            else provider.decide(messages, _names(ctx, mapped)) if isinstance(provider, OpenAIProvider)
+                            else provider.decide(messages, _names(ctx, mapped)) if behind_url
                             else provider.decide(messages))
             except ProviderError as error:
                 run.errors.append(str(error))

@@ -127,7 +127,8 @@ class OpenAIProvider:
         messages = [Message("system", self._system) if m.role == "system" else m for m in messages]
 
         def stop(text: str) -> str | None:
-            return prose(text, LOCAL_PROSE_CHARS) or (answer_prose(text, LOCAL_PROSE_CHARS) if self.constrain else None)
+            held = answer_prose(text, LOCAL_PROSE_CHARS) if self.constrain else None
+            return prose(text, LOCAL_PROSE_CHARS) or held
 
         if not self.constrain:
             return self._complete(self._chat, messages, stop, tool_turn=True)

@@ -107,8 +107,8 @@ def main() -> None:
     summary = summarize(rows)
     print(json.dumps(summary, indent=1))
     (RESULTS / f"local_model_{name}.json").write_text(json.dumps(
-        {"model": args.model, "constrain": args.constrain, "machine": f"{platform.machine()}, {os.cpu_count()} cores", "summary": summary,
-         "rows": rows}, indent=2))
+        {"model": args.model, "constrain": args.constrain, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+         "summary": summary, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -142,8 +142,8 @@ SCRIPT = [
 def test_openai_provider_drives_a_full_session(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with OpenAIStub(SCRIPT) as stub:
-        agent = Agent(llm="openai", runs_dir=tmp_path, provider_options={"base_url": stub.base_url, "model": "stub-model",
-                                                                                "constrain": False})
+        agent = Agent(llm="openai", runs_dir=tmp_path, provider_options={
+            "base_url": stub.base_url, "model": "stub-model", "constrain": False})
         report = agent.run("What law governs Coulomb's force?")
     assert report.exact is True and report.explanation.startswith("In the model's words: Coulomb's inverse-square law")
     assert "Measured: The data from coulomb_force" in stub.requests[-1]["messages"][-1]["content"]

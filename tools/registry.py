@@ -356,7 +356,8 @@ def measure_observable(
         observable: Annotated[Literal[OBSERVABLE_NAMES], Field(description=(
             "what to read off each simulated run: a period, frequency or decay time of the first state; a "
             "range, flight time or maximum height of a launched body"))],
-        inputs: Annotated[list[Annotated[str, Field(max_length=40)]] | None, Field(min_length=1, max_length=6, description=(
+        inputs: Annotated[list[Annotated[str, Field(max_length=40)]] | None, Field(
+            min_length=1, max_length=6, description=(
             "parameters, launch coordinates or states to vary (default: launch coordinates and ranged "
             "parameters)"))] = None,
         runs: Annotated[int, Field(ge=8, le=1024, description="runs in all (a sequential design's budget)")] = 64,

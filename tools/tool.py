@@ -71,8 +71,8 @@ class Tool:
 
         ``names`` (the names each kind of session object may take now, ``tools.registry.session_names``; given for a
         grammar) makes each parameter that refers to one (``refers_to`` in its schema) a choice among them, and
-        keeps the lengths of strings and lists and the type of a mapping's values; the schema is then None when a required one has none to choose (the
-        tool cannot be called yet: no dataset for a search)."""
+        keeps the lengths of strings and lists and the type of a mapping's values; the schema is then None when a
+        required one has none to choose (the tool cannot be called yet: no dataset for a search)."""
         full = self.input_model.model_json_schema()
         parameters = _compact(full, _COMPACT_KEYS if names is None else _COMPACT_KEYS + _GRAMMAR_KEYS)
         for name, spec in full.get("properties", {}).items():
