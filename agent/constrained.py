@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tools.tool import Tool
 
 #: The start of an answer object, ``{"answer": "`` (a grammar-held answer that is not a call).
 _ANSWER = re.compile(r'^\s*\{\s*"answer"\s*:\s*"')
@@ -32,6 +36,32 @@ def tool_listing(tools: list[dict[str, Any]]) -> str:
     """One line per tool for the system text: ``- name(argument, …): description``."""
     return "\n".join(f"- {t['function']['name']}({', '.join(t['function']['parameters'].get('properties', {}))}): "
                      f"{t['function']['description']}" for t in tools)
+
+
+def next_calls(tools: Sequence[Tool], names: Mapping[str, Sequence[str]], objects: Sequence[str],
+               made: Sequence[tuple[str, dict]] = (), limit: int = 3) -> str | None:
+    """What a held turn's last result adds for the model: the calls of ``tools`` (in pipeline order) that take one
+    of ``objects`` (names of the session's objects, newest first) in a required reference, written as calls, the
+    later tools first: those that need nothing else, or when none does, those that need more; none that the
+    conversation ``made`` already, at most ``limit``. None when no call takes them. Read from the tools' types, not
+    from a plan: it says what can be called with what was made, not what should be."""
+    calls = []
+    for obj in objects:
+        for t in reversed(tools):
+            refs = t.references()
+            taking = [param for param, kind in refs.items() if obj in names.get(kind, ())]
+            others = {p: next(iter(names.get(k, ())), None) for p, k in refs.items() if p not in taking}
+            if not taking or any(v is None for v in others.values()):
+                continue
+            arguments = {taking[0]: obj, **others}
+            if (t.name, arguments) in made:
+                continue
+            complete = set(t.input_model.model_json_schema().get("required", ())) <= set(refs)
+            written = json.dumps({"name": t.name, "arguments": arguments})
+            calls.append((not complete, written if complete else written.removesuffix("}}") + ", ...}}"))
+    ready = [text for partial, text in calls if not partial]
+    kept = list(dict.fromkeys(ready or [text for _, text in calls]))[:limit]
+    return "What can take it next: " + "; ".join(kept) if kept else None
 
 
 def answer_text(text: str) -> str | None:

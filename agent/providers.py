@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Protocol
 
-from agent.constrained import answer_prose, answer_schema, answer_text, tool_listing
+from agent.constrained import answer_prose, answer_schema, answer_text, next_calls, tool_listing
 from agent.messages import Decision, Message, ToolCall
 from agent.planner import OfflinePlanner
 from agent.reading import long_enough, prose, repeated
@@ -77,8 +77,9 @@ class OpenAIProvider:
         (``agent.reading``): the decision keeps the text read, marked ``cut``; ``constrain`` (default: for any URL but
         OpenAI's; an ``Agent`` whose planner assists turns it off unless asked) holds every tool turn's answer to one
         JSON object, a call of an offered tool or ``{"answer": …}``, by the server's grammar (``agent.constrained``),
-        with the tools listed in the system text; the conversation is then sent as plain turns (the call written as
-        JSON, a tool's result as the next user message), which every chat template renders."""
+        with the tools listed in the system text; the conversation is then sent as one user turn (``_one_turn``: the
+        goal, the calls told with their results, the calls that take what the last one made), which every chat
+        template renders."""
         from langchain_openai import ChatOpenAI  # heavy import, only for this provider
 
         self.model = model or os.environ.get("TWINSIGHT_MODEL", "gpt-4o-mini")
@@ -105,6 +106,8 @@ class OpenAIProvider:
         self._system = prompt("system")
         self._extra_body = extra_body
         self._grammar_refused = False  # the server answered a held turn with 400: later turns are sent unheld
+        self._held_before: set[str] = set()  # the session's object names at the conversation's previous turn
+        self._newest: list[str] = []  # the objects the last note was about
         if self.constrain:
             self._system += "\n\n" + prompt("constrained", tools=tool_listing(offered))
         else:  # an explicit tool_choice: llama-cpp-python's function-calling chat format drops the tools without one
@@ -132,37 +135,61 @@ class OpenAIProvider:
 
         if not self.constrain:
             return self._complete(self._chat, messages, stop, tool_turn=True)
+        names = names or {}
+        note = self._next_note(messages, names)
         if not self._grammar_refused:
             try:
-                return self._complete(self._held(names, any(m.role == "assistant" for m in messages)), messages,
-                                      stop, tool_turn=True)
+                return self._complete(self._held(names), messages, stop, tool_turn=True, note=note)
             except openai.BadRequestError:  # a server without schema-held JSON (some answer 400 to json_object)
                 self._grammar_refused = True
-        # the same plain turns with the tools listed, unheld: a call the model writes as JSON is still read
-        return self._complete(self._plain, messages, stop, tool_turn=True)
+        # the same turn with the tools listed, unheld: a call the model writes as JSON is still read
+        return self._complete(self._plain, messages, stop, tool_turn=True, note=note)
 
-    def _held(self, names: Mapping[str, Sequence[str]] | None, answered: bool) -> Any:
-        """The chat model with this turn's grammar: a call of a tool that can be called now, or (after the first
-        turn: a goal's first turn must call a tool, nothing being measured yet) an answer. Sent in the body:
-        langchain's own ``response_format`` handles OpenAI's structured outputs only."""
-        held = [schema for schema in (t.compact_schema(names or {}) for t in self._offered) if schema is not None]
-        schema = answer_schema(held, answer=answered)
+    def _next_note(self, messages: list[Message], names: Mapping[str, Sequence[str]]) -> str | None:
+        """For a held turn after tool results: the calls that take the newest of the session's objects
+        (``next_calls``): those new since the previous turn, else those the last results name (a catalogue twin
+        selected), else (the last calls failed) those of the turn before. Small models copy the last call they
+        read: a measured 135 M model repeated its one valid call until refused, and followed the note's."""
+        held = {name for kind, listed in names.items() if kind != "csv" for name in listed}
+        before, self._held_before = self._held_before, held
+        if not any(m.role == "assistant" for m in messages):  # a goal's first turn
+            self._newest = []
+            return None
+        new = [name for kind, listed in names.items() if kind != "csv" for name in listed if name not in before]
+        results = []  # the last turn's tool messages
+        for m in reversed(messages):
+            if m.role != "tool":
+                break
+            results.append(m)
+        named = [v for m in reversed(results) for v in (m.payload or {}).values() if isinstance(v, str) and v in held]
+        self._newest = list(dict.fromkeys(new or named)) or self._newest
+        made = [(c.name, c.args or {}) for m in messages if m.role == "assistant" for c in m.tool_calls]
+        return next_calls(self._offered, names, self._newest, made)
+
+    def _held(self, names: Mapping[str, Sequence[str]]) -> Any:
+        """The chat model with this turn's grammar: a call of a tool that can be called now, or (once the session
+        holds a discovery: the offered tools measure nothing else) an answer. Sent in the body: langchain's own
+        ``response_format`` handles OpenAI's structured outputs only. A measured 135 M model, offered the answer
+        after its first call, answered in prose with nothing measured."""
+        held = [schema for schema in (t.compact_schema(names) for t in self._offered) if schema is not None]
+        schema = answer_schema(held, answer=bool(names.get("discovery")))
         return self._plain.bind(extra_body={**self._extra_body, "response_format": {"type": "json_object",
                                                                                     "schema": schema}})
 
     def _complete(self, chat: Any, messages: list[Message], stop: Callable[[str], str | None],
-                  tool_turn: bool = False) -> Decision:
+                  tool_turn: bool = False, note: str | None = None) -> Decision:
         """One answer: read whole, or (``early_stop``) streamed until ``stop`` returns the text to keep. A held
-        turn's 400 is raised as it is, for ``decide`` to send the turn again unheld."""
+        turn's 400 is raised as it is, for ``decide`` to send the turn again unheld. ``note`` closes the last
+        message of a plain conversation."""
         import openai
 
         kept = None
         try:
             if not self.early_stop:
-                reply = chat.invoke(_to_langchain(messages, self.constrain))
+                reply = chat.invoke(_to_langchain(messages, self.constrain, note))
             else:
                 reply = None
-                for chunk in chat.stream(_to_langchain(messages, self.constrain)):
+                for chunk in chat.stream(_to_langchain(messages, self.constrain, note)):
                     reply = chunk if reply is None else reply + chunk
                     if not reply.tool_call_chunks and isinstance(reply.content, str):
                         kept = stop(reply.content)
@@ -199,24 +226,15 @@ class OpenAIProvider:
                         cut=kept is not None)
 
 
-def _to_langchain(messages: list[Message], plain: bool = False) -> list[Any]:
-    """``messages`` as langchain's; ``plain``: without tool roles (a call as the JSON object the model wrote, the
-    results of a turn's calls as one user message), for chat templates that know only system, user and assistant."""
+def _to_langchain(messages: list[Message], plain: bool = False, note: str | None = None) -> list[Any]:
+    """``messages`` as langchain's; ``plain``: as ``_one_turn`` writes them, for chat templates that know only
+    system, user and assistant, and for small models."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
+    if plain:
+        return [SystemMessage(messages[0].content), HumanMessage(_one_turn(messages[1:], note))]
     converted: list[Any] = []
     for m in messages:
-        if plain and m.role == "assistant" and m.tool_calls:
-            converted.append(AIMessage(" ".join(json.dumps({"name": c.name, "arguments": c.args or {}})
-                                                for c in m.tool_calls)))
-            continue
-        if plain and m.role == "tool":
-            result = f"Result of {m.name}: {m.content}"
-            if isinstance(converted[-1], HumanMessage):
-                converted[-1] = HumanMessage(f"{converted[-1].content}\n\n{result}")
-            else:
-                converted.append(HumanMessage(result))
-            continue
         if m.role == "system":
             converted.append(SystemMessage(m.content))
         elif m.role == "user":
@@ -227,6 +245,23 @@ def _to_langchain(messages: list[Message], plain: bool = False) -> list[Any]:
         else:
             converted.append(ToolMessage(m.content, tool_call_id=m.tool_call_id or ""))
     return converted
+
+
+def _one_turn(messages: list[Message], note: str | None) -> str:
+    """A conversation as one user message: the goal, each call as ``You called name(argument=value, …).`` with
+    its result, then ``note``. Not as turns of the model's own: a held 135 M model wrote its last call again on
+    every turn (its one valid call, until refused), and with the calls told this way followed ``note`` to a law
+    (session 38)."""
+    parts = []
+    for m in messages:
+        if m.role == "assistant":
+            parts += [f"You called {c.name}({', '.join(f'{k}={json.dumps(v)}' for k, v in (c.args or {}).items())})."
+                      for c in m.tool_calls]
+        elif m.role == "tool":
+            parts.append(f"Result of {m.name}: {m.content}")
+        else:
+            parts.append(m.content)
+    return "\n\n".join([*parts, note] if note else parts)
 
 
 class ReplayProvider:

@@ -62,7 +62,7 @@ def may_hold_call(text: str) -> bool:
 
 def _json_values(block: str) -> list[Any]:
     """Every top-level JSON object or array in ``block`` (prose around them is skipped)."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)  # a line break inside a string, as a held small model wrote one
     values, position = [], 0
     while True:
         starts = [i for i in (block.find("{", position), block.find("[", position)) if i >= 0]

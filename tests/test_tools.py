@@ -5,6 +5,7 @@ from tools.calibrate import NotIdentifiable, calibrate
 from tools.design import design
 from tools.registry import TOOLS, ToolContext, ToolError, call_tool, session_names
 from tools.resonance import find_resonance
+from tools.tool import GRAMMAR_MAX_LENGTH, GRAMMAR_STRING_LENGTH
 from twin import from_expression, get_twin
 
 
@@ -103,7 +104,13 @@ def test_the_names_a_held_model_may_write_are_what_the_session_holds_of_each_kin
     held = TOOLS["twin_from_csv"].compact_schema({})["function"]["parameters"]["properties"]
     listed = TOOLS["twin_from_csv"].compact_schema()["function"]["parameters"]["properties"]
     assert held["target"]["maxLength"] == 100 and "maxLength" not in listed["target"]  # a grammar bounds strings
-    assert {"type": "string"} in [option.get("additionalProperties") for option in held["units"]["anyOf"]]
+    assert {"type": "string", "maxLength": GRAMMAR_STRING_LENGTH} in [  # a unit too has an end
+        option.get("additionalProperties") for option in held["units"]["anyOf"]]
+    # a grammar spells a length as nested optionals: a formula's 2,000 crashed llama-cpp-python's server
+    formula = TOOLS["test_hypothesis"].compact_schema(names)["function"]["parameters"]["properties"]["formula"]
+    assert formula["maxLength"] == GRAMMAR_MAX_LENGTH < TOOLS["test_hypothesis"].input_model.model_json_schema()[
+        "properties"]["formula"]["maxLength"]
+    assert TOOLS["verify_law"].references() == {"discovery": "discovery"}
 
 
 def test_registry_pipeline_and_hypothesis(tmp_path):

@@ -64,6 +64,12 @@ class Tool:
         return {"type": "function", "function": {"name": self.name, "description": self.description,
                                                  "parameters": self.input_model.model_json_schema()}}
 
+    def references(self) -> dict[str, str]:
+        """The required parameters that name an object of the session, and the kind each names (``refers_to``)."""
+        full = self.input_model.model_json_schema()
+        return {name: spec["refers_to"] for name, spec in full.get("properties", {}).items()
+                if "refers_to" in spec and name in full.get("required", ())}
+
     def compact_schema(self, names: Mapping[str, Sequence[str]] | None = None) -> dict | None:
         """The schema for a small model's short context: the description's first sentence, and of each parameter
         only its type, choices and whether it is required (bounds and wording are checked when the call is
@@ -115,6 +121,13 @@ _COMPACT_KEYS = ("type", "properties", "required", "enum", "items", "anyOf", "co
 #: What a grammar also keeps: lengths (a held small model otherwise writes a string until its token limit; measured:
 #: a 200-character column name, then an answer cut mid-string) and the type of a mapping's values.
 _GRAMMAR_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "additionalProperties")
+#: The longest string a grammar holds to its length: a grammar spells a length limit as one nested optional per
+#: character, and llama-cpp-python's server (0.3.36) parsed 1,000 but failed on 2,000 and died (session 38); a
+#: longer limit is lowered to this one (a formula of 500 characters is a runaway, and is fed back as any other).
+GRAMMAR_MAX_LENGTH = 500
+#: The length a grammar gives a string that has no limit of its own (a unit, a column among the inputs): a held
+#: 135 M model wrote a unit until its token limit, and the call, cut, was read as prose (session 38).
+GRAMMAR_STRING_LENGTH = 100
 
 
 def _compact(schema: Any, keys: tuple[str, ...] = _COMPACT_KEYS) -> Any:
@@ -127,6 +140,10 @@ def _compact(schema: Any, keys: tuple[str, ...] = _COMPACT_KEYS) -> Any:
     for key, value in schema.items():
         if key == "properties":
             kept[key] = {name: _compact(spec, keys) for name, spec in value.items()}
+        elif key == "maxLength" and key in keys:
+            kept[key] = min(value, GRAMMAR_MAX_LENGTH)
         elif key in keys:
             kept[key] = _compact(value, keys)
+    if "maxLength" in keys and kept.get("type") == "string" and not {"enum", "const", "maxLength"} & set(kept):
+        kept["maxLength"] = GRAMMAR_STRING_LENGTH
     return kept
