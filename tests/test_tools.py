@@ -50,6 +50,18 @@ def test_calibration_recovers_pendulum_length_from_a_trajectory():
     assert abs(result.params["gamma"] - 0.3) < 4 * result.stderr["gamma"] + 1e-6
 
 
+def test_a_calibration_that_fits_exactly_ends_its_restarts():
+    t = get_twin("damped_pendulum")
+    data = t.simulate(np.array([[1.0, 0.0]]), params={"L": 2.0, "gamma": 0.3}, t_end=5.0, n_steps=200)
+    exact = calibrate(t, data.arrays["states"][0], ["L", "gamma"], t=data.arrays["t"], x0=np.array([1.0, 0.0]),
+                      restarts=4, seed=0)
+    assert exact.restarts < 4 and exact.rmse < 1e-9 and abs(exact.params["L"] - 2.0) < 1e-9
+    law = from_expression("a*x**2", {"x": (0, 1)}, params={"a": 1.0})
+    X = np.linspace(0, 1, 30)[:, None]
+    noisy = 3 * X[:, 0] ** 2 + np.random.default_rng(0).normal(0, 0.01, 30)
+    assert calibrate(law, noisy, X=X, restarts=3).restarts == 3  # noise keeps the cost above zero: every start
+
+
 def test_calibration_refuses_bad_problems():
     law = from_expression("a*b*x", {"x": (0, 1)}, params={"a": 1.0, "b": 2.0})
     X = np.linspace(0, 1, 30)[:, None]

@@ -23,6 +23,10 @@ from twin import ExpressionTwin, OdeTwin, Twin
 MAX_RESTARTS = 32
 MAX_EVALUATIONS = 80  # per restart: converging fits need far fewer; stuck ones should give up early
 UNIDENTIFIABLE_CONDITION = 1e12
+#: Relative RMS residual at which a fit ends the restarts: the cost cannot go below zero, so no other start can do
+#: more than match it (an ODE twin's calibration to its own trajectory took 63 s for four restarts, the first of
+#: them exact; every solve of a 400-step trajectory is 0.3 s of two cores).
+EXACT_FIT = 1e-6
 
 
 class NotIdentifiable(ValueError):
@@ -31,6 +35,9 @@ class NotIdentifiable(ValueError):
 
 @dataclass
 class Calibration:
+    """A fit: the parameters, their standard errors, the RMS residual, the starts fitted (``restarts``) and the
+    spread of their final costs."""
+
     params: dict[str, float]
     stderr: dict[str, float]
     rmse: float
@@ -94,7 +101,8 @@ def calibrate(
     """Fit parameters ``names`` (default: all) so the twin reproduces ``observed``.
 
     Closed-form twins take inputs ``X`` and outputs ``observed`` (n, k); ODE twins take the time grid
-    ``t``, the initial state ``x0`` and the observed states (T, S).
+    ``t``, the initial state ``x0`` and the observed states (T, S). At most ``restarts`` seeded starts are fitted
+    (the first from the twin's defaults); a fit that reproduces the data to ``EXACT_FIT`` ends them.
     """
     names = list(names or twin.default_params)
     unknown = set(names) - set(twin.default_params)
@@ -124,9 +132,13 @@ def calibrate(
         return np.where(np.isfinite(j), j, 0.0)
 
     lower, upper = _bounds(twin, names)
-    fits = [least_squares(residuals, np.clip(start, lower, upper), jac=jac, method="trf", max_nfev=MAX_EVALUATIONS,
-                          bounds=(lower, upper))
-            for start in _starts(twin, names, restarts, seed)]
+    exact_cost = 0.5 * EXACT_FIT**2 * float(target @ target)
+    fits = []
+    for start in _starts(twin, names, restarts, seed):
+        fits.append(least_squares(residuals, np.clip(start, lower, upper), jac=jac, method="trf",
+                                  max_nfev=MAX_EVALUATIONS, bounds=(lower, upper)))
+        if fits[-1].cost <= exact_cost:
+            break
     best = min(fits, key=lambda f: f.cost)
     J = best.jac
     dof = max(1, len(target) - len(names))
@@ -144,7 +156,7 @@ def calibrate(
         params=dict(zip(names, map(float, best.x))),
         stderr=dict(zip(names, map(float, stderr))),
         rmse=float(np.sqrt(2 * best.cost / len(target))),
-        restarts=restarts,
+        restarts=len(fits),
         cost_spread=float(np.ptp([f.cost for f in fits])),
     )
 

@@ -676,7 +676,9 @@ def find_resonance(ctx: ToolContext, twin: TwinName,
 def calibrate_twin(ctx: ToolContext, twin: TwinName,
                    dataset: DatasetId,
                    params: Annotated[list[str] | None, Field(max_length=20)] = None,
-                   restarts: Annotated[int, Field(ge=1, le=32)] = 4) -> Calibration:
+                   restarts: Annotated[int, Field(ge=1, le=32, description=(
+                       "seeded starts at most; a fit that reproduces the data to round-off ends them"))] = 4,
+                   ) -> Calibration:
     """Fit a twin's parameters to a dataset, with standard errors."""
     t = ctx.twin(twin)
     data = ctx.dataset(dataset)
