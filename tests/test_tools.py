@@ -62,6 +62,22 @@ def test_a_calibration_that_fits_exactly_ends_its_restarts():
     assert calibrate(law, noisy, X=X, restarts=3).restarts == 3  # noise keeps the cost above zero: every start
 
 
+def test_a_calibration_stops_starts_far_worse_than_its_best_and_finds_the_same_fit(monkeypatch):
+    t = get_twin("damped_pendulum")
+    data = t.simulate(np.array([[1.0, 0.0]]), params={"L": 2.0, "gamma": 0.3}, t_end=5.0, n_steps=100, noise=0.01,
+                      seed=2)
+
+    def fit():
+        return calibrate(t, data.arrays["states"][0], ["L", "gamma"], t=data.arrays["t"], x0=np.array([1.0, 0.0]),
+                         restarts=3, seed=0)
+
+    pruned = fit()
+    monkeypatch.setattr("tools.calibrate.PRUNE_RATIO", np.inf)
+    whole = fit()
+    assert pruned.params == whole.params and pruned.rmse == whole.rmse
+    assert whole.cost_spread < 1e-9 < pruned.cost_spread  # a start was stopped on its way to the same minimum
+
+
 def test_calibration_refuses_bad_problems():
     law = from_expression("a*b*x", {"x": (0, 1)}, params={"a": 1.0, "b": 2.0})
     X = np.linspace(0, 1, 30)[:, None]
