@@ -179,8 +179,8 @@ class OpenAIProvider:
     def _complete(self, chat: Any, messages: list[Message], stop: Callable[[str], str | None],
                   tool_turn: bool = False, note: str | None = None) -> Decision:
         """One answer: read whole, or (``early_stop``) streamed until ``stop`` returns the text to keep. A held
-        turn's 400 is raised as it is, for ``decide`` to send the turn again unheld. ``note`` closes the last
-        message of a plain conversation."""
+        turn's 400 is raised as it is, for ``decide`` to send the turn again unheld. ``note`` closes the user turn
+        of a conversation sent in one (``_one_turn``)."""
         import openai
 
         kept = None
