@@ -40,21 +40,20 @@ def tool_listing(tools: list[dict[str, Any]]) -> str:
 
 def next_calls(tools: Sequence[Tool], names: Mapping[str, Sequence[str]], objects: Sequence[str],
                made: Sequence[tuple[str, dict]] = (), limit: int = 3) -> str | None:
-    """What a held turn's last result adds for the model: the calls of ``tools`` (in pipeline order) that take one
-    of ``objects`` (names of the session's objects, newest first) in a required reference, written as calls, the
-    later tools first: those that need nothing else, or when none does, those that need more; none that the
+    """What a held turn's last result adds for the model: the calls of ``tools`` (in pipeline order) whose one
+    required reference takes one of ``objects`` (names of the session's objects, newest first), written as calls,
+    the later tools first: those that need nothing else, or when none does, those that need more; none that the
     conversation ``made`` already, at most ``limit``. None when no call takes them. Read from the tools' types, not
     from a plan: it says what can be called with what was made, not what should be."""
     calls = []
     for obj in objects:
         for t in reversed(tools):
             refs = t.references()
-            taking = [param for param, kind in refs.items() if obj in names.get(kind, ())]
-            others = {p: next(iter(names.get(k, ())), None) for p, k in refs.items() if p not in taking}
-            if not taking or any(v is None for v in others.values()):
+            if len(refs) != 1:
                 continue
-            arguments = {taking[0]: obj, **others}
-            if (t.name, arguments) in made:
+            [(param, kind)] = refs.items()
+            arguments = {param: obj}
+            if obj not in names.get(kind, ()) or (t.name, arguments) in made:
                 continue
             complete = set(t.input_model.model_json_schema().get("required", ())) <= set(refs)
             written = json.dumps({"name": t.name, "arguments": arguments})

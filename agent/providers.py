@@ -150,12 +150,13 @@ class OpenAIProvider:
         (``next_calls``): those new since the previous turn, else those the last results name (a catalogue twin
         selected), else (the last calls failed) those of the turn before. Small models copy the last call they
         read: a measured 135 M model repeated its one valid call until refused, and followed the note's."""
-        held = {name for kind, listed in names.items() if kind != "csv" for name in listed}
+        listed = [name for kind, of_kind in names.items() if kind != "csv" for name in of_kind]
+        held = set(listed)
         before, self._held_before = self._held_before, held
         if not any(m.role == "assistant" for m in messages):  # a goal's first turn
             self._newest = []
             return None
-        new = [name for kind, listed in names.items() if kind != "csv" for name in listed if name not in before]
+        new = [name for name in listed if name not in before]
         results = []  # the last turn's tool messages
         for m in reversed(messages):
             if m.role != "tool":
