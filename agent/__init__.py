@@ -5,9 +5,26 @@ explanations, the Python API and the CLI.
     report = Agent(llm="offline", runs_dir="runs", seed=0).run("Rediscover the relativistic velocity addition law")
 """
 
-from agent.orchestrator import Agent, Budgets, describe_result, replay
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from agent.report import Report
 from agent.session import SessionError, load_events
+
+if TYPE_CHECKING:
+    from agent.orchestrator import Agent, Budgets, describe_result, replay
+
+# The orchestrator imports every tool (torch, scipy, sympy: seconds); it loads on first use, so that the CLI's
+# help, `model serve` and a bad session's error answer at once (PEP 562).
+_ORCHESTRATOR = ("Agent", "Budgets", "describe_result", "replay")
+
+
+def __getattr__(name: str):
+    if name in _ORCHESTRATOR:
+        return getattr(import_module("agent.orchestrator"), name)
+    raise AttributeError(f"module 'agent' has no attribute {name!r}")
 
 
 def catalogue() -> list[dict]:

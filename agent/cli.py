@@ -134,11 +134,13 @@ def replay(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Re-execute a recorded session without a model and check that it reproduces."""
-    from agent import SessionError
-    from agent import replay as replay_session
+    from agent import SessionError, load_events
 
     try:
+        load_events(session)  # a missing or corrupt session is told at once, before the engine loads (seconds)
         with err.status("replaying…"):
+            from agent import replay as replay_session
+
             result = replay_session(session)
     except (SessionError, ValueError, OSError) as error:
         _fail(str(error))
@@ -173,9 +175,6 @@ def discover(
 ) -> None:
     """Find a formula for one column of a CSV, or the PDE of a field file, from the data alone (no ground truth is
     ever read)."""
-    from tools.symbolic import discover as search
-    from twin import CsvError, from_csv
-
     if field is not None:
         if csv is not None or target is not None:
             _fail("give either --field or --csv with --target, not both")
@@ -185,8 +184,12 @@ def discover(
         _fail("give --csv and --target (a table), or --field (snapshots of a field)")
     if time_budget <= 0:
         _fail("--time-budget must be positive")
+    given = _units(units)  # a malformed option is told before the engine loads (seconds)
+    from tools.symbolic import discover as search
+    from twin import CsvError, from_csv
+
     try:
-        data = from_csv(csv, target, inputs.split(",") if inputs else None, units=_units(units)).simulate()
+        data = from_csv(csv, target, inputs.split(",") if inputs else None, units=given).simulate()
     except CsvError as error:
         _fail(str(error))
     output = data.output_names[0]

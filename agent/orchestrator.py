@@ -134,6 +134,7 @@ class Agent:
     provider_options: dict[str, Any] = field(default_factory=dict)
     assist: bool = True  # with llm="openai": the offline planner runs the pipeline when the model produced no result
     csv_root: str | Path | None = None  # when set (the lab), goals may read CSVs only from under this directory
+    workdir: str | Path | None = None  # where a goal's relative CSV paths are read from; None: the working directory
     last_report: Report | None = field(default=None, init=False)
 
     def run(self, goal: str, listener: Listener | None = None) -> Report:
@@ -156,7 +157,8 @@ class Agent:
         endpoint = ({"name": provider.model, "base_url": provider.base_url} if isinstance(provider, OpenAIProvider)
                     else None)
         writer = SessionWriter.create(self.runs_dir, goal, self.seed, self.llm, endpoint)
-        yield writer.write("goal", {"goal": goal, "seed": self.seed, "llm": self.llm})
+        workdir = Path(self.workdir if self.workdir is not None else Path.cwd()).resolve()
+        yield writer.write("goal", {"goal": goal, "seed": self.seed, "llm": self.llm, "workdir": str(workdir)})
         live: queue.Queue[dict[str, Any]] = queue.Queue()
         stop = threading.Event()
 
@@ -166,7 +168,7 @@ class Agent:
             live.put({"stage": stage, **info})
 
         ctx = ToolContext(writer.directory, self.seed, self.device, progress=progress,
-                          csv_root=Path(self.csv_root) if self.csv_root is not None else None)
+                          csv_root=Path(self.csv_root) if self.csv_root is not None else None, workdir=workdir)
         run = _Run(ctx, writer, live, stop)
         role = "model" if self._model_explains(provider) else "planner"
         final_text, ended = yield from self._converse(run, provider, goal, role)
@@ -425,8 +427,9 @@ def replay(session: str | Path, runs_dir: str | Path | None = None, device: str 
     if provider.goal is None:
         raise ValueError(f"session {session} records no goal")
     session_dir = Path(session) if Path(session).is_dir() else Path(session).parent
+    # Relative CSV paths are read where the session ran, whichever directory the replay starts in.
     agent = Agent(llm=f"replay:{session_dir}", runs_dir=runs_dir or session_dir.parent / "replays",
-                  seed=provider.seed, device=device)
+                  seed=provider.seed, device=device, workdir=provider.workdir)
     before = [e for e in recorded if e["type"] == "tool_result"]
     # A session that ends without its report (interrupted, stopped) is replayed up to its last recorded step.
     complete = any(e["type"] == "report" for e in recorded)

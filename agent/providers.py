@@ -288,6 +288,7 @@ class ReplayProvider:
         self._next = 0
         goals = [e for e in events if e["type"] == "goal"]
         self.goal = goals[0]["goal"] if goals else None
+        self.workdir = goals[0].get("workdir") if goals else None  # absent from sessions before it was recorded
         start = events[0]
         self.seed = int(start.get("seed", 0))
         self.recorded_llm = start.get("llm", "offline")

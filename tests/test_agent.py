@@ -113,6 +113,12 @@ def test_csv_goals(tmp_path, monkeypatch):
     (tmp_path / "measurements.csv").write_text("\n".join(lines) + "\n")
     report = Agent(runs_dir=tmp_path / "runs", discovery_seconds=5).run("Find the law in measurements.csv predicting y")
     assert report.twin == "measurements" and report.r2_test > 0.999999
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a relative CSV path is read where the session ran, wherever it is replayed
+    replayed = replay(report.session)
+    assert replayed["reproduced"] and replayed["steps"] == 4, replayed["diffs"]
+    monkeypatch.chdir(tmp_path)
     oscillator = get_twin("driven_damped_oscillator")
     data = oscillator.simulate(np.array([[0.5, 0.0]]), params={"gamma": 0.4, "omega0": 1.5}, t_end=10, n_steps=400)
     rows = ["t,x,v"] + [f"{t},{x},{v}" for t, (x, v) in zip(data.arrays["t"], data.arrays["states"][0])]

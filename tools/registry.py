@@ -76,6 +76,7 @@ class ToolContext:
     device: str = "auto"
     progress: Progress = field(default=lambda stage, info: None)
     csv_root: Path | None = None  # when set (the lab), CSVs are read only from under this directory
+    workdir: Path = field(default_factory=Path.cwd)  # where a relative CSV path is read from
     twins: dict[str, twins.Twin] = field(default_factory=dict)
     datasets: dict[str, twins.Dataset] = field(default_factory=dict)
     discoveries: dict[str, Discovery] = field(default_factory=dict)
@@ -126,10 +127,11 @@ def session_names(ctx: ToolContext) -> dict[str, list[str]]:
     """The names each kind of ``refers_to`` parameter may take now: the catalogue's twins and those the session
     built (``ode_twin``: those whose motion is simulated), the session's datasets (``table``: rows of inputs and
     outputs; ``series``: trajectories or field runs; ``snapshots``: field snapshots) and discoveries, and the CSV
-    files it may read (in the lab's upload directory, or where it runs; the first ``MAX_OFFERED_CSVS`` by name)."""
+    files it may read (in the lab's upload directory, or in ``ctx.workdir``; the first ``MAX_OFFERED_CSVS`` by name)."""
     kinds = {entry.name: entry.kind for entry in twins.catalogue_entries()}
     kinds.update({name: t.kind for name, t in ctx.twins.items()})
-    found = sorted(Path(ctx.csv_root).glob("*.csv")) if ctx.csv_root is not None else sorted(Path().glob("*.csv"))
+    found = (sorted(Path(ctx.csv_root).glob("*.csv")) if ctx.csv_root is not None
+             else [path.relative_to(ctx.workdir) for path in sorted(ctx.workdir.glob("*.csv"))])
     data = ctx.datasets
     return {"twin": list(kinds), "ode_twin": [name for name, kind in kinds.items() if kind == "ode"],
             "dataset": list(data), "table": [key for key, d in data.items() if "y" in d.arrays],
@@ -187,9 +189,10 @@ def twin_from_csv(ctx: ToolContext, path: CsvPath,
                   units: Annotated[dict[str, str] | None, Field(
                       description="column -> unit, e.g. {'F': 'N'} (headers such as 'F [N]' carry them too)")] = None,
                   ) -> TwinSummary:
-    """Make a data twin from a CSV of measurements (a path as given, or relative to the session's directory)."""
-    typed = Path(path)
-    found = typed if typed.is_absolute() or typed.exists() else ctx.run_dir / typed
+    """Make a data twin from a CSV of measurements (a path as given, or relative to where the session runs)."""
+    typed = Path(path)  # a relative path not found where the session runs is looked for in its own directory
+    found = typed if typed.is_absolute() else next(
+        (place / typed for place in (ctx.workdir, ctx.run_dir) if (place / typed).exists()), ctx.workdir / typed)
     if ctx.csv_root is not None and not found.resolve().is_relative_to(Path(ctx.csv_root).resolve()):
         raise ToolError("bad_csv", f"CSV file {path} is outside {ctx.csv_root}, the only directory this session "
                         "reads", "upload the file first and use the path the upload gives")
