@@ -12,11 +12,12 @@ def test_library_holds_each_function_once_and_stays_bounded():
     X = np.random.default_rng(0).uniform(0.5, 2.0, size=(128, 2))
     library = enumerate_expressions(X)
     symbols = [sp.Symbol("a", real=True), sp.Symbol("b", real=True)]
-    texts = [str(library.expression(k, symbols)) for k in range(len(library.nodes))]
+    small = int(np.sum(library.sizes <= 5))  # as sympy, the ~4,000 smallest (all 28,000: 50 s); values: every one
+    texts = [str(library.expression(k, symbols)) for k in range(small)]
     assert "a + b" in texts and "a*b" in texts and "exp(1/a)" in texts
     assert "b + a" not in texts and "2*a" in texts and texts.count("2*a") == 1  # a + a is 2·a: kept once
     rounded = np.round(library.values[:, :24], 9)
-    assert len(np.unique(rounded, axis=0)) >= len(texts) - 5  # float-rounding ties at most
+    assert len(np.unique(rounded, axis=0)) >= len(library.nodes) - 5  # float-rounding ties at most
     assert library.sizes.max() <= MAX_SIZE
     assert not any(str(f).count("sin") + str(f).count("exp") > 1 for f in texts[:2000])
 
