@@ -81,7 +81,7 @@ def test_the_search_clock_estimates_the_budget_left_over_the_outputs_to_come(mon
     assert clock.left() == 30.0
     clock.hear({"type": "progress", "stage": "output", "step": 2, "of": 2, "budget": 30.0})
     now[0] += 45
-    assert clock.left() == 0.0 and "choosing the law" in clock.describe()
+    assert clock.left() == 0.0 and "past the budget's estimate, the arms still fitting" in clock.describe()
 
 
 def test_the_rounds_clock_estimates_a_designs_time_left_from_its_rounds():
