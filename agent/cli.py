@@ -314,12 +314,13 @@ def serve_model(
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(suite: str = typer.Argument(..., help="twin_speed | offline_goals | discovery | local_model | sequential"),
+def bench(suite: str = typer.Argument(..., help="twin_speed | offline_goals | discovery | local_model | sequential | "
+                                                "budget_time"),
           extra: Optional[list[str]] = typer.Argument(None)) -> None:
     """Run a benchmark suite from benchmarks/."""
     modules = {"twin_speed": "benchmarks.twin_speed", "offline_goals": "benchmarks.offline_goals",
                "discovery": "benchmarks.discovery", "local_model": "benchmarks.local_model",
-               "sequential": "benchmarks.sequential"}
+               "sequential": "benchmarks.sequential", "budget_time": "benchmarks.budget_time"}
     if suite not in modules:
         _fail(f"unknown suite {suite!r}; suites: {', '.join(modules)}")
     # The benchmarks live in the repository (not in the installed package): run them from its root, wherever the

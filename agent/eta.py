@@ -4,8 +4,8 @@ The search budget counts work (evaluations), sized so that one budget second tak
 machine; the estimate is the budget not yet spent on the current output plus a full budget per output still to
 come. Refits, polishing and scoring come on top, and a faster or busier machine shifts it: it is labelled an
 estimate. On noisy data no fit ends early and the whole search takes several times its budget (a two-input law at
-1 % noise: 149 s for a 30 s budget, 40 s for 1 s, session 39), so past the estimate the clock says so rather than
-claiming that the search is done.
+1 % noise: 151 s for a 30 s budget, 38.5 s for 1 s; ``python -m benchmarks.budget_time``), so past the estimate
+the clock says so rather than claiming that the search is done.
 """
 
 from __future__ import annotations
