@@ -22,7 +22,7 @@ run: install
 
 # One test process per core, each test file in one process (its module fixtures, a lab server, set up once).
 test: install
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15
 
 clean:
 	rm -rf $(VENV) runs
