@@ -1,11 +1,11 @@
 """An estimate of the search time left in a ``discover_law`` call, for the CLI's status line and the lab's bar.
 
-The search budget counts work (evaluations), sized so that one budget second takes about one second on a 2-core
-machine; the estimate is the budget not yet spent on the current output plus a full budget per output still to
-come. Refits, polishing and scoring come on top, and a faster or busier machine shifts it: it is labelled an
-estimate. On noisy data no fit ends early and the whole search takes several times its budget (a two-input law at
-1 % noise: 151 s for a 30 s budget, 38.5 s for 1 s; ``python -m benchmarks.budget_time``), so past the estimate
-the clock says so rather than claiming that the search is done.
+The search budget counts work (evaluations), in units meant as seconds of search on a 2-core machine; the estimate
+is the budget not yet spent on the current output plus a full budget per output still to come. Refits, polishing
+and scoring come on top, and a faster or busier machine shifts it: it is labelled an estimate. On noisy data no fit
+ends early and the whole search takes several times its budget (a two-input law at 1 % noise: 151 s for a 30 s
+budget, 38.5 s for 1 s; ``python -m benchmarks.budget_time``), so past the estimate the clock says so rather than
+claiming that the search is done.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from tools.symbolic import discover
 
 
 class ArmTimes:
-    """Hears a search's progress and keeps the seconds between one arm's candidates and the previous event's."""
+    """Hears a search's progress and gives each arm the seconds from the previous arm's candidates (or the start)
+    to its own."""
 
     def __init__(self) -> None:
         self.started = self.last = time.perf_counter()
